@@ -1,0 +1,400 @@
+"""The run configuration: YAML in, validated pydantic models out.
+
+Every error names the file, the line, the key path and what was expected, and unknown keys
+get a "did you mean". ``--set key=value`` overrides are applied to the raw YAML before
+validation so they are checked exactly like the file. The resolved config (defaults filled
+in) is what a run directory keeps as ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+BUILTIN_SOURCES = ("general", "physics")
+
+
+class ConfigError(ValueError):
+    """A configuration problem; ``str()`` is a list of ``file:line: key.path: message`` lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --------------------------------------------------------------------------- budgets
+_SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9}
+
+
+def parse_count(value: int | str) -> int:
+    """``2000``, ``"2k"``, ``"1.5M"`` -> an int; used for token budgets."""
+    if isinstance(value, bool):
+        raise ValueError("expected a count such as 2000 or '2M'")
+    if isinstance(value, int):
+        return value
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kKmMgGbB]?)\s*", str(value))
+    if not m:
+        raise ValueError(f"expected a count such as 2000 or '2M', got {value!r}")
+    return int(float(m.group(1)) * _SUFFIX[m.group(2).lower()])
+
+
+class Until(_Strict):
+    """A stage's exit rule. Today a budget; readiness rules plug in here later.
+
+    The loop asks the curriculum "advance?" after every step (budgets) and after every
+    eval (readiness), so new rule kinds need no change to the loop.
+    """
+
+    steps: int | None = Field(default=None, gt=0)
+    tokens: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse_tokens(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "tokens" in data and data["tokens"] is not None:
+            data = {**data, "tokens": parse_count(data["tokens"])}
+        return data
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> Until:
+        given = [k for k in ("steps", "tokens") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one budget: steps: N or tokens: N (e.g. '2M')")
+        if self.tokens is not None and self.tokens <= 0:
+            raise ValueError("tokens must be > 0")
+        return self
+
+
+def _positive_weight(w: float) -> float:
+    if not w > 0:
+        raise ValueError(f"weight must be > 0 (got {w})")
+    return w
+
+
+class Stage(_Strict):
+    name: str = Field(min_length=1)
+    mix: dict[str, Annotated[float, AfterValidator(_positive_weight)]] = Field(min_length=1)
+    until: Until
+
+
+# --------------------------------------------------------------------------- sources
+class GeneratedSource(_Strict):
+    """A procedural task generator shipped with handhold (reproducible from ``seed``)."""
+
+    type: Literal["general", "physics"]
+    seed: int = 0
+    heldout: float = Field(default=0.05, gt=0, lt=0.5, description="share of examples held out")
+
+
+class JsonlSource(_Strict):
+    type: Literal["jsonl"]
+    path: str
+    text_field: str = "text"
+    heldout: float = Field(default=0.05, gt=0, lt=0.5)
+    seed: int = 0
+
+
+class TextSource(_Strict):
+    """A plain-text file: one example per line, or per blank-line separated paragraph."""
+
+    type: Literal["text"]
+    path: str
+    split: Literal["line", "paragraph"] = "line"
+    heldout: float = Field(default=0.05, gt=0, lt=0.5)
+    seed: int = 0
+
+
+SourceConfig = Annotated[Union[GeneratedSource, JsonlSource, TextSource], Field(discriminator="type")]
+
+
+# --------------------------------------------------------------------------- the rest
+class ModelConfig(_Strict):
+    """A Hugging Face causal LM: built from ``arch`` + ``config`` or loaded from a local ``path``."""
+
+    arch: str = "gpt2"
+    config: dict[str, Any] = Field(default_factory=dict)
+    path: str | None = None
+    tokenizer: str = "chars"
+
+
+class TrainConfig(_Strict):
+    batch_size: int = Field(default=32, gt=0, description="rows per step, across all processes")
+    seq_len: int = Field(default=128, ge=8)
+    max_steps: int | None = Field(default=None, gt=0, description="cap on the whole run")
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    deterministic: bool = True
+    cpu: bool = False
+
+
+class OptimConfig(_Strict):
+    lr: float = Field(default=3e-3, gt=0)
+    min_lr_ratio: float = Field(default=0.1, ge=0, le=1)
+    weight_decay: float = Field(default=0.1, ge=0)
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = Field(default=1e-8, gt=0)
+    warmup_steps: int = Field(default=50, ge=0)
+    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    decay_steps: int | None = Field(default=None, gt=0,
+                                    description="schedule length; default: the sum of step budgets")
+    grad_clip: float | None = Field(default=1.0, gt=0)
+
+
+class EvalConfig(_Strict):
+    every: int = Field(default=100, gt=0)
+    examples: int = Field(default=64, gt=0, description="held-out examples per source")
+    batch_size: int = Field(default=64, gt=0)
+
+
+class CheckpointConfig(_Strict):
+    every: int = Field(default=500, gt=0)
+    keep: int = Field(default=2, ge=1)
+
+
+class RunConfig(_Strict):
+    name: str = "run"
+    seed: int = 0
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    stages: list[Stage] = Field(min_length=1)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _builtin_sources(cls, data: Any) -> Any:
+        """``general`` and ``physics`` need no declaration; declaring them overrides."""
+        if isinstance(data, dict):
+            declared = data.get("sources") or {}
+            if isinstance(declared, dict):
+                data = {**data, "sources": {**{n: {"type": n} for n in BUILTIN_SOURCES}, **declared}}
+        return data
+
+    def check_references(self) -> list[tuple[tuple[Any, ...], str]]:
+        problems = []
+        for i, stage in enumerate(self.stages):
+            for name in stage.mix:
+                if name not in self.sources:
+                    problems.append(((("stages", i, "mix", name)),
+                                     f"unknown source {name!r}{_did_you_mean(name, self.sources)}"
+                                     f" (sources: {', '.join(self.sources)})"))
+        names = [s.name for s in self.stages]
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                problems.append((("stages", i, "name"), f"duplicate stage name {name!r}"))
+        return problems
+
+    def schedule_steps(self) -> int:
+        """Length of the LR schedule: ``optim.decay_steps`` or the sum of step budgets.
+
+        ``train.max_steps`` does not change it, so a capped run is an exact prefix of the full one.
+        """
+        if self.optim.decay_steps is not None:
+            return self.optim.decay_steps
+        total = 0
+        for stage in self.stages:
+            if stage.until.steps is not None:
+                total += stage.until.steps
+            else:  # a token budget: at most batch_size * seq_len tokens per step
+                total += -(-stage.until.tokens // (self.train.batch_size * self.train.seq_len))
+        return total
+
+
+# --------------------------------------------------------------------------- loading
+def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    """Read, override and validate a YAML config; raise ``ConfigError`` naming every problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError([f"{path}: no such config file"])
+    text = path.read_text()
+    try:
+        data = yaml.safe_load(text)
+        lines = _key_lines(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError([f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}:1: expected a mapping of settings at the top level"])
+    overridden: set[tuple[Any, ...]] = set()
+    for item in overrides or []:
+        keypath = apply_override(data, item)
+        overridden.add(keypath)
+    return validate_config(data, source=str(path), lines=lines, overridden=overridden)
+
+
+def validate_config(data: dict[str, Any], *, source: str = "<config>",
+                    lines: dict[tuple[Any, ...], int] | None = None,
+                    overridden: set[tuple[Any, ...]] = frozenset()) -> RunConfig:
+    lines = lines or {}
+
+    def where(loc: tuple[Any, ...]) -> str:
+        for n in range(len(loc), 0, -1):
+            if loc[:n] in overridden:
+                return f"{source} (--set {_dotted(loc[:n])})"
+            if loc[:n] in lines:
+                return f"{source}:{lines[loc[:n]]}"
+        return source
+
+    try:
+        cfg = RunConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = _data_loc(data, err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                key = loc[-1]
+                allowed = _allowed_keys(RunConfig, err["loc"][:-1])
+                msg = f"unknown key {key!r}{_did_you_mean(str(key), allowed)}"
+                if allowed:
+                    msg += f" (allowed: {', '.join(allowed)})"
+            elif err["type"] == "missing":
+                msg = "required key is missing"
+            elif ("input" in err and "(got" not in msg and err["type"] != "union_tag_invalid"
+                  and not isinstance(err["input"], (dict, list))):
+                msg += f" (got {err['input']!r})"
+            problems.append(f"{where(loc)}: {_dotted(loc)}: {msg}")
+        raise ConfigError(problems) from None
+    refs = cfg.check_references()
+    if refs:
+        raise ConfigError([f"{where(loc)}: {_dotted(loc)}: {msg}" for loc, msg in refs])
+    return cfg
+
+
+def apply_override(data: dict[str, Any], item: str) -> tuple[Any, ...]:
+    """Apply ``a.b.0.c=value`` (value parsed as YAML) in place; return the key path."""
+    if "=" not in item:
+        raise ConfigError([f"--set {item}: expected key=value, e.g. optim.lr=1e-3"])
+    key, raw = item.split("=", 1)
+    parts: list[Any] = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
+    if not all(str(p) for p in parts):
+        raise ConfigError([f"--set {item}: empty key segment in {key!r}"])
+    value = yaml.safe_load(raw) if raw.strip() else None
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        if isinstance(node, list):
+            if not isinstance(part, int) or part >= len(node):
+                raise ConfigError([f"--set {item}: {_dotted(tuple(parts[:i + 1]))}: no such list item"])
+            node = node[part]
+        else:
+            node = node.setdefault(part, {})
+            if not isinstance(node, (dict, list)):
+                raise ConfigError([f"--set {item}: {_dotted(tuple(parts[:i + 1]))} is not a mapping"])
+    last = parts[-1]
+    if isinstance(node, list):
+        if not isinstance(last, int) or last >= len(node):
+            raise ConfigError([f"--set {item}: {_dotted(tuple(parts))}: no such list item"])
+    node[last] = value
+    return tuple(parts)
+
+
+def dump_config(cfg: RunConfig) -> str:
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+
+
+# --------------------------------------------------------------------------- helpers
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top>"
+
+
+def _did_you_mean(word: str, candidates: Any) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _data_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the union tags pydantic puts in error locations, keeping the user's key path."""
+    out: list[Any] = []
+    node = data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            out.append(part)
+        elif i == len(loc) - 1 or not isinstance(node, dict):
+            out.append(part)
+            node = None
+        # else: a discriminator tag (e.g. 'jsonl') that is not a key of the user's mapping
+    return tuple(out)
+
+
+def _allowed_keys(model: Any, loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the pydantic model found at ``loc`` (for "did you mean")."""
+    tp = model
+    for part in loc:
+        tp = _descend(tp, part)
+        if tp is None:
+            return []
+    tp = _unwrap(tp)
+    return list(tp.model_fields) if isinstance(tp, type) and issubclass(tp, BaseModel) else []
+
+
+def _unwrap(tp: Any) -> Any:
+    while typing.get_origin(tp) is Annotated:
+        tp = typing.get_args(tp)[0]
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return _unwrap(args[0])
+    return tp
+
+
+def _descend(tp: Any, part: Any) -> Any:
+    tp = _unwrap(tp)
+    origin = typing.get_origin(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        field = tp.model_fields.get(part)
+        return field.annotation if field else None
+    if origin in (list, tuple):
+        return typing.get_args(tp)[0]
+    if origin is dict:
+        return typing.get_args(tp)[1]
+    if origin in (Union, types.UnionType):
+        for member in typing.get_args(tp):
+            member = _unwrap(member)
+            tag = getattr(member, "model_fields", {}).get("type")
+            if tag is not None and part in typing.get_args(tag.annotation):
+                return member
+    return None
+
+
+def _key_lines(text: str) -> dict[tuple[Any, ...], int]:
+    """Map each key path in the YAML document to its 1-based line number."""
+    out: dict[tuple[Any, ...], int] = {}
+    root = yaml.compose(text)
+
+    def walk(node: Any, path: tuple[Any, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                p = (*path, key_node.value)
+                out[p] = key_node.start_mark.line + 1
+                walk(value_node, p)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                p = (*path, i)
+                out[p] = item.start_mark.line + 1
+                walk(item, p)
+
+    if root is not None:
+        walk(root, ())
+    return out

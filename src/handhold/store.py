@@ -1,0 +1,273 @@
+"""The run store: one SQLite file per run, the seam between training and everything that reads it.
+
+Training appends metrics, events and samples; reports, the dashboard and analysis only read.
+WAL mode lets a reader open the file while the trainer writes. Writes are buffered and
+flushed in one transaction (every ``flush_every`` rows or ``flush_seconds``), and always
+before a checkpoint, so that a checkpoint never refers to rows that are not on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+DB_NAME = "run.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS metrics (step INTEGER NOT NULL, key TEXT NOT NULL,
+                                    value REAL, time REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS metrics_key_step ON metrics (key, step);
+CREATE TABLE IF NOT EXISTS events (step INTEGER NOT NULL, kind TEXT NOT NULL,
+                                   data TEXT NOT NULL DEFAULT '{}', time REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS events_kind_step ON events (kind, step);
+CREATE TABLE IF NOT EXISTS samples (step INTEGER NOT NULL, kind TEXT NOT NULL,
+                                    prompt TEXT NOT NULL, text TEXT NOT NULL, time REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS samples_step ON samples (step);
+"""
+
+
+class StoreError(RuntimeError):
+    """The store file is missing, unreadable or from an incompatible schema."""
+
+
+@dataclass(frozen=True)
+class Event:
+    step: int
+    kind: str
+    data: dict[str, Any]
+    time: float
+
+
+@dataclass(frozen=True)
+class Sample:
+    step: int
+    kind: str
+    prompt: str
+    text: str
+    time: float
+
+
+def db_path(run_dir: str | os.PathLike[str]) -> Path:
+    return Path(run_dir) / DB_NAME
+
+
+class RunStore:
+    """Append-only writer and reader of one run's ``run.db``.
+
+    Open with ``RunStore.create``/``RunStore.open`` to write (one writer: the main process)
+    or ``RunStore.reader`` for a read-only connection that never blocks the writer.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool,
+                 flush_every: int = 512, flush_seconds: float = 2.0) -> None:
+        self._conn = conn
+        self.path = path
+        self.readonly = readonly
+        self._flush_every = flush_every
+        self._flush_seconds = flush_seconds
+        self._metrics: list[tuple[int, str, float | None, float]] = []
+        self._events: list[tuple[int, str, str, float]] = []
+        self._samples: list[tuple[int, str, str, str, float]] = []
+        self._last_flush = time.monotonic()
+
+    # ----------------------------------------------------------------- opening
+    @classmethod
+    def open(cls, run_dir: str | os.PathLike[str], **kw: Any) -> RunStore:
+        """Open (creating if needed) the writable store of a run directory."""
+        path = db_path(run_dir)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(_SCHEMA)
+        store = cls(conn, path, readonly=False, **kw)
+        version = store.get_meta("schema_version")
+        if version is None:
+            store.set_meta("schema_version", SCHEMA_VERSION)
+            store.set_meta("created", time.time())
+        elif int(version) != SCHEMA_VERSION:
+            raise StoreError(f"{path}: schema version {version}, this handhold reads {SCHEMA_VERSION}")
+        return store
+
+    @classmethod
+    def reader(cls, run_dir_or_db: str | os.PathLike[str]) -> RunStore:
+        """A read-only view; safe to use while a trainer writes the same file."""
+        p = Path(run_dir_or_db)
+        path = p if p.suffix == ".db" else db_path(p)
+        if not path.is_file():
+            raise StoreError(f"{path}: no run store here (expected the file {DB_NAME})")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30.0,
+                               isolation_level=None, check_same_thread=False)
+        store = cls(conn, path, readonly=True)
+        try:
+            version = store.get_meta("schema_version")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: not a handhold run store ({exc})") from exc
+        if version is not None and int(version) > SCHEMA_VERSION:
+            raise StoreError(f"{path}: schema version {version} is newer than this handhold ({SCHEMA_VERSION})")
+        return store
+
+    def close(self) -> None:
+        if not self.readonly:
+            self.flush()
+        self._conn.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- writing
+    def log_metrics(self, step: int, values: dict[str, float], t: float | None = None) -> None:
+        t = time.time() if t is None else t
+        self._metrics.extend((step, k, _finite_or_none(v), t) for k, v in values.items())
+        self._maybe_flush()
+
+    def log_event(self, step: int, kind: str, data: dict[str, Any] | None = None) -> None:
+        self._events.append((step, kind, json.dumps(data or {}, sort_keys=True), time.time()))
+        self._maybe_flush()
+
+    def log_sample(self, step: int, kind: str, prompt: str, text: str) -> None:
+        self._samples.append((step, kind, prompt, text, time.time()))
+        self._maybe_flush()
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                           (key, json.dumps(value)))
+
+    def _maybe_flush(self) -> None:
+        pending = len(self._metrics) + len(self._events) + len(self._samples)
+        if pending >= self._flush_every or time.monotonic() - self._last_flush >= self._flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every buffered row in one transaction."""
+        if self._metrics or self._events or self._samples:
+            with self._transaction():
+                self._conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)", self._metrics)
+                self._conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", self._events)
+                self._conn.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?)", self._samples)
+            self._metrics.clear()
+            self._events.clear()
+            self._samples.clear()
+        self._last_flush = time.monotonic()
+
+    def truncate_after(self, step: int) -> int:
+        """Delete rows logged after ``step`` (used on resume: they will be logged again).
+
+        Returns the number of rows removed.
+        """
+        self.flush()
+        with self._transaction():
+            n = 0
+            for table in ("metrics", "events", "samples"):
+                n += self._conn.execute(f"DELETE FROM {table} WHERE step > ?", (step,)).rowcount
+        return n
+
+    def _transaction(self) -> _Tx:
+        return _Tx(self._conn)
+
+    # ----------------------------------------------------------------- reading
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def meta(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
+
+    def metric_keys(self, prefix: str = "") -> list[str]:
+        rows = self._conn.execute(
+            "SELECT DISTINCT key FROM metrics WHERE key LIKE ? ESCAPE '\\' ORDER BY key",
+            (_like_prefix(prefix),))
+        return [r[0] for r in rows]
+
+    def series(self, key: str) -> tuple[list[int], list[float | None]]:
+        """(steps, values) of one metric, in step order."""
+        rows = self._conn.execute(
+            "SELECT step, value FROM metrics WHERE key = ? ORDER BY step, rowid", (key,)).fetchall()
+        return [r[0] for r in rows], [r[1] for r in rows]
+
+    def metrics(self, prefix: str = "") -> dict[str, tuple[list[int], list[float | None]]]:
+        out: dict[str, tuple[list[int], list[float | None]]] = {}
+        rows = self._conn.execute(
+            "SELECT key, step, value FROM metrics WHERE key LIKE ? ESCAPE '\\' ORDER BY key, step, rowid",
+            (_like_prefix(prefix),))
+        for key, step, value in rows:
+            steps, values = out.setdefault(key, ([], []))
+            steps.append(step)
+            values.append(value)
+        return out
+
+    def events(self, kind: str | None = None) -> list[Event]:
+        q = "SELECT step, kind, data, time FROM events"
+        args: tuple[Any, ...] = ()
+        if kind is not None:
+            q += " WHERE kind = ?"
+            args = (kind,)
+        rows = self._conn.execute(q + " ORDER BY step, rowid", args)
+        return [Event(s, k, json.loads(d), t) for s, k, d, t in rows]
+
+    def samples(self, kind: str | None = None) -> Iterator[Sample]:
+        q = "SELECT step, kind, prompt, text, time FROM samples"
+        args: tuple[Any, ...] = ()
+        if kind is not None:
+            q += " WHERE kind = ?"
+            args = (kind,)
+        for row in self._conn.execute(q + " ORDER BY step, rowid", args):
+            yield Sample(*row)
+
+    def last_step(self) -> int | None:
+        row = self._conn.execute("SELECT MAX(step) FROM metrics").fetchone()
+        return row[0]
+
+    def count(self, table: str) -> int:
+        if table not in ("metrics", "events", "samples"):
+            raise ValueError(f"unknown table {table!r}")
+        return self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+class _Tx:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _finite_or_none(v: float) -> float | None:
+    f = float(v)
+    return f if f == f and f not in (float("inf"), float("-inf")) else None
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def writer_identity() -> dict[str, Any]:
+    """Who is writing: used by ``handhold runs`` to tell a live run from a dead one."""
+    return {"pid": os.getpid(), "host": socket.gethostname()}
+
+
+def iter_run_dirs(root: str | os.PathLike[str]) -> Iterable[Path]:
+    """Run directories under ``root`` (a directory holding ``run.db``), itself included."""
+    root = Path(root)
+    if db_path(root).is_file():
+        yield root
+        return
+    if root.is_dir():
+        for child in sorted(root.iterdir()):
+            if db_path(child).is_file():
+                yield child
