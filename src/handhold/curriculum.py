@@ -1,0 +1,107 @@
+"""Stages, mixtures and exit rules, and the resumable sampler that draws batches from them.
+
+Every process builds the same ``Curriculum`` from the same seed and draws the same *global*
+batch; each process then keeps its own rows (``rows[rank::world]``). The sampler's whole
+state is (stage, steps and tokens in the stage, one cursor per source, the mixing RNG), so a
+checkpoint is small JSON and a resumed run draws exactly the same batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .config import RunConfig, Stage
+from .data.sources import Item, Source
+
+
+@dataclass
+class StageProgress:
+    index: int = 0
+    steps: int = 0
+    tokens: int = 0
+    start_step: int = 0
+    start_tokens: int = 0
+
+
+@dataclass
+class Decision:
+    """Why a stage ended: shown in the stage_end event and in reports."""
+
+    reason: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+class Curriculum:
+    def __init__(self, cfg: RunConfig, sources: dict[str, Source]) -> None:
+        self.stages: list[Stage] = cfg.stages
+        self.sources = sources
+        self.batch_size = cfg.train.batch_size
+        self.rng = np.random.Generator(np.random.PCG64(cfg.seed))
+        self.cursors = {name: 0 for name in sources}
+        self.progress = StageProgress()
+        self._mix_cache: dict[int, tuple[list[str], np.ndarray]] = {}
+
+    # ------------------------------------------------------------------ drawing
+    @property
+    def stage(self) -> Stage:
+        return self.stages[self.progress.index]
+
+    @property
+    def finished(self) -> bool:
+        return self.progress.index >= len(self.stages)
+
+    def _mixture(self) -> tuple[list[str], np.ndarray]:
+        i = self.progress.index
+        if i not in self._mix_cache:
+            names = list(self.stage.mix)
+            w = np.array([self.stage.mix[n] for n in names], dtype=np.float64)
+            self._mix_cache[i] = (names, w / w.sum())
+        return self._mix_cache[i]
+
+    def next_batch(self) -> list[Item]:
+        """The next global batch: each row's source drawn by the stage's weights."""
+        names, probs = self._mixture()
+        picks = self.rng.choice(len(names), size=self.batch_size, p=probs)
+        batch = []
+        for k in picks:
+            name = names[int(k)]
+            item, self.cursors[name] = self.sources[name].draw("train", self.cursors[name])
+            batch.append(item)
+        return batch
+
+    # ------------------------------------------------------------------ exit rules
+    def record_step(self, tokens: int) -> None:
+        self.progress.steps += 1
+        self.progress.tokens += tokens
+
+    def budget_spent(self) -> Decision | None:
+        """Checked after every step: has the stage used up its step or token budget?"""
+        until, p = self.stage.until, self.progress
+        if until.steps is not None and p.steps >= until.steps:
+            return Decision("budget", {"steps": p.steps})
+        if until.tokens is not None and p.tokens >= until.tokens:
+            return Decision("budget", {"tokens": p.tokens})
+        return None
+
+    def ready(self, history: Any) -> Decision | None:
+        """Checked after every eval: is the stage mastered? (readiness rules plug in here)."""
+        return None
+
+    def advance(self, global_step: int, global_tokens: int) -> None:
+        self.progress = StageProgress(self.progress.index + 1, 0, 0, global_step, global_tokens)
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict[str, Any]:
+        return {"progress": vars(self.progress).copy(), "cursors": dict(self.cursors),
+                "rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.progress = StageProgress(**state["progress"])
+        missing = set(self.cursors) - set(state["cursors"])
+        if missing:
+            raise ValueError(f"checkpoint has no cursor for sources {sorted(missing)}")
+        self.cursors = {k: int(state["cursors"][k]) for k in self.cursors}
+        self.rng.bit_generator.state = state["rng"]

@@ -1,0 +1,151 @@
+"""Named data sources: infinite, reproducible streams of training texts with a held-out split.
+
+A source is addressed by a *cursor* (an int), never by hidden iterator state, so that the
+sampler's checkpoint is a handful of integers and a resumed run reads the very same
+examples. Held-out membership is decided by a stable hash of the example itself, so the two
+splits never share an example, whatever the seed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import GeneratedSource, JsonlSource, RunConfig, TextSource
+
+
+class DataError(ValueError):
+    """A data file that cannot be used; the message names the file (and line)."""
+
+
+@dataclass(frozen=True)
+class Item:
+    source: str
+    text: str
+    meta: Any = None  # e.g. the procedural Example, for scorers
+
+
+def _is_heldout(key: str, fraction: float) -> bool:
+    return zlib.crc32(key.encode("utf-8")) % 10_000 < fraction * 10_000
+
+
+class Source:
+    """Base: ``draw(split, cursor) -> (item, next_cursor)``; cursors start at 0."""
+
+    name: str
+
+    def draw(self, split: str, cursor: int) -> tuple[Item, int]:
+        raise NotImplementedError
+
+    def heldout(self, n: int) -> list[Item]:
+        """The first ``n`` held-out items: a fixed evaluation set."""
+        items, cursor = [], 0
+        for _ in range(n):
+            item, cursor = self.draw("heldout", cursor)
+            items.append(item)
+        return items
+
+
+class GeneratorSource(Source):
+    """A procedural task generator; example ``i`` comes from ``Random(f"{seed}:{i}")``."""
+
+    def __init__(self, name: str, generate: Callable[[random.Random], Any], seed: int, heldout: float) -> None:
+        self.name, self._generate, self.seed, self.fraction = name, generate, seed, heldout
+
+    def draw(self, split: str, cursor: int) -> tuple[Item, int]:
+        want_heldout = split == "heldout"
+        while True:
+            example = self._generate(random.Random(f"{self.name}:{self.seed}:{cursor}"))
+            cursor += 1
+            if _is_heldout(example.question, self.fraction) == want_heldout:
+                return Item(self.name, example.text, example), cursor
+
+
+class ListSource(Source):
+    """A fixed list of texts (from a file): train order is a fresh permutation each epoch."""
+
+    def __init__(self, name: str, texts: list[str], seed: int, heldout: float, origin: str) -> None:
+        self.name, self.seed = name, seed
+        self.train = [t for t in texts if not _is_heldout(t, heldout)]
+        self.held = [t for t in texts if _is_heldout(t, heldout)]
+        if not self.train:
+            raise DataError(f"{origin}: no training examples left after the held-out split")
+        if not self.held:  # tiny files: hold out the last example rather than nothing
+            self.held = [self.train.pop()] if len(self.train) > 1 else list(self.train)
+        self._perm_epoch, self._perm = -1, np.arange(0)
+
+    def draw(self, split: str, cursor: int) -> tuple[Item, int]:
+        if split == "heldout":
+            return Item(self.name, self.held[cursor % len(self.held)]), cursor + 1
+        epoch, pos = divmod(cursor, len(self.train))
+        if epoch != self._perm_epoch:
+            self._perm = np.random.default_rng([self.seed, epoch]).permutation(len(self.train))
+            self._perm_epoch = epoch
+        return Item(self.name, self.train[int(self._perm[pos])]), cursor + 1
+
+
+def read_jsonl(path: Path, field: str) -> list[str]:
+    texts = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg})") from None
+            if not isinstance(record, dict) or field not in record:
+                raise DataError(f"{path}:{lineno}: no field {field!r} in this record")
+            if not isinstance(record[field], str):
+                raise DataError(f"{path}:{lineno}: field {field!r} is not a string")
+            texts.append(record[field])
+    return texts
+
+
+def read_text(path: Path, split: str) -> list[str]:
+    body = path.read_text(encoding="utf-8")
+    parts = body.split("\n\n") if split == "paragraph" else body.splitlines()
+    return [p.strip() for p in parts if p.strip()]
+
+
+def build_sources(cfg: RunConfig, base_dir: Path | None = None) -> dict[str, Source]:
+    """Instantiate every source a stage uses (relative file paths resolve from ``base_dir``)."""
+    used = {name for stage in cfg.stages for name in stage.mix}
+    out: dict[str, Source] = {}
+    for name, sc in cfg.sources.items():
+        if name not in used:
+            continue
+        if isinstance(sc, GeneratedSource):
+            out[name] = GeneratorSource(name, _task_generator(sc.type), sc.seed + cfg.seed, sc.heldout)
+            continue
+        path = Path(sc.path)
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        if not path.is_file():
+            raise DataError(f"sources.{name}.path: file not found: {path}")
+        if isinstance(sc, JsonlSource):
+            texts = read_jsonl(path, sc.text_field)
+        else:
+            assert isinstance(sc, TextSource)
+            texts = read_text(path, sc.split)
+        if not texts:
+            raise DataError(f"{path}: no examples in this file")
+        out[name] = ListSource(name, texts, sc.seed + cfg.seed, sc.heldout, str(path))
+    return out
+
+
+def _task_generator(kind: str) -> Callable[[random.Random], Any]:
+    if kind == "general":
+        from .tasks import general
+
+        return general.generate
+    from .tasks import physics
+
+    return physics.generate

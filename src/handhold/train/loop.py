@@ -1,0 +1,193 @@
+"""The training loop: one screen, through Hugging Face ``accelerate``.
+
+Each process draws the same global curriculum batch and keeps rows ``rank::world``. The
+loss is the token sum over the process's rows divided by the *global* token count (times
+``world``, which DDP's gradient mean undoes), so every process count computes the same
+gradient as one process on the whole batch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..config import RunConfig
+from ..curriculum import Curriculum
+from ..data.sources import build_sources
+from ..models import BatchEncoder, build_model, load_tokenizer
+from . import checkpoint as ckpt
+from .events import Callback, Event
+from .state import State
+
+
+def token_losses(model: Any, input_ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per-token cross-entropy (B, T), zero on padding (label -100)."""
+    logits = model(input_ids=input_ids).logits  # (B, T, V)
+    B, T, V = logits.shape
+    loss = F.cross_entropy(logits.reshape(B * T, V).float(), labels.reshape(B * T),
+                           ignore_index=-100, reduction="none")
+    return loss.view(B, T)
+
+
+def lr_lambda(cfg: RunConfig):
+    warmup, total, floor = cfg.optim.warmup_steps, cfg.schedule_steps(), cfg.optim.min_lr_ratio
+    kind = cfg.optim.schedule
+
+    def factor(step: int) -> float:  # step counts optimizer steps already taken
+        if step < warmup:
+            return (step + 1) / warmup
+        if kind == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        shape = 0.5 * (1 + math.cos(math.pi * progress)) if kind == "cosine" else 1 - progress
+        return floor + (1 - floor) * shape
+
+    return factor
+
+
+def setup(cfg: RunConfig, run_dir: Path, base_dir: Path | None = None) -> State:
+    """Build accelerator, model, optimizer, schedule, sources and curriculum for a run."""
+    from accelerate import Accelerator
+
+    if cfg.train.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    accelerator = Accelerator(cpu=cfg.train.cpu, mixed_precision=cfg.train.mixed_precision)
+    if cfg.train.batch_size % accelerator.num_processes:
+        raise ValueError(f"train.batch_size={cfg.train.batch_size} is not divisible by the "
+                         f"{accelerator.num_processes} processes")
+    torch.manual_seed(cfg.seed)
+    tokenizer = load_tokenizer(cfg.model)
+    model = build_model(cfg.model, tokenizer, cfg.train.seq_len, cfg.seed)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    o = cfg.optim
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": o.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=o.lr, betas=o.betas, eps=o.eps)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    # Not prepared: accelerate would step the schedule once per process.
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
+    sources = build_sources(cfg, base_dir)
+    return State(cfg=cfg, run_dir=Path(run_dir), accelerator=accelerator, model=model,
+                 optimizer=optimizer, scheduler=scheduler, tokenizer=tokenizer,
+                 curriculum=Curriculum(cfg, sources), sources=sources)
+
+
+def restore(state: State, path: Path) -> None:
+    """Continue from a checkpoint directory (weights, optimizer, schedule, sampler, RNG)."""
+    ckpt.load_weights(path, state.accelerator.unwrap_model(state.model))
+    saved = ckpt.load_training_state(path, state.optimizer)
+    state.scheduler.load_state_dict(saved["scheduler"])
+    state.curriculum.load_state_dict(saved["curriculum"])
+    state.step, state.tokens = saved["step"], saved["tokens"]
+
+
+def fit(state: State, callbacks: list[Callback]) -> State:
+    """Train until the curriculum ends, ``train.max_steps`` is reached, or a stop is requested."""
+    cfg, acc, cur = state.cfg, state.accelerator, state.curriculum
+    encoder = BatchEncoder(state.tokenizer, cfg.train.seq_len)
+    names = list(state.sources)
+    rank, world = acc.process_index, acc.num_processes
+    max_steps = cfg.train.max_steps
+
+    def fire(event: Event) -> None:
+        for cb in callbacks:
+            cb.run_event(event, state)
+
+    resumed = state.step > 0
+    fire(Event.FIT_START)
+    try:
+        if not resumed:
+            fire(Event.STAGE_START)
+        while not cur.finished and not state.should_stop and (max_steps is None or state.step < max_steps):
+            t0 = time.perf_counter()
+            state.logs, state.events, state.decision = {}, [], None
+            state.batch = cur.next_batch()
+            fire(Event.BATCH_START)
+            input_ids, labels = encoder([item.text for item in state.batch])
+            n_global = int((labels != -100).sum())
+            domain = torch.tensor([names.index(item.source) for item in state.batch])
+            x, y, d = (t[rank::world].to(acc.device) for t in (input_ids, labels, domain))
+
+            state.model.train()
+            losses = token_losses(state.model, x, y)  # (b, T)
+            acc.backward(losses.sum() * world / n_global)
+            fire(Event.AFTER_BACKWARD)
+            # [total sum, per-domain sums, per-domain token counts], summed over processes
+            stats = torch.zeros(1 + 2 * len(names), device=acc.device)
+            stats[0] = losses.detach().sum()
+            stats[1:1 + len(names)].index_add_(0, d, losses.detach().sum(1))
+            stats[1 + len(names):].index_add_(0, d, (y != -100).sum(1).to(stats.dtype))
+            if world > 1:
+                stats = acc.reduce(stats, reduction="sum")
+            stats = stats.tolist()
+            loss = stats[0] / n_global
+            if not math.isfinite(loss):
+                state.optimizer.zero_grad(set_to_none=True)
+                state.log_event("nan", loss=str(loss), stage=cur.stage.name)
+                state.request_stop(f"non-finite loss ({loss}) at step {state.step + 1}", status="failed")
+                state.step += 1
+                fire(Event.METRICS)
+                break
+            clip = cfg.optim.grad_clip if cfg.optim.grad_clip is not None else float("inf")
+            grad_norm = acc.clip_grad_norm_(state.model.parameters(), clip)
+            lr = state.scheduler.get_last_lr()[0]
+            state.optimizer.step()
+            state.scheduler.step()
+            state.optimizer.zero_grad(set_to_none=True)
+
+            state.step += 1
+            state.tokens += n_global
+            cur.record_step(n_global)
+            dt = time.perf_counter() - t0
+            state.log({"train/loss": loss, "train/lr": lr, "train/grad_norm": float(grad_norm),
+                       "train/tokens": state.tokens, "train/step_time_s": dt,
+                       "train/tokens_per_s": n_global / dt})
+            for i, name in enumerate(names):
+                count = stats[1 + len(names) + i]
+                if count:
+                    state.log({f"train/loss/{name}": stats[1 + i] / count})
+            fire(Event.BATCH_END)
+
+            state.decision = cur.budget_spent()
+            last = state.decision is not None or state.should_stop or state.step == max_steps
+            if state.step % cfg.eval.every == 0 or last:
+                fire(Event.EVAL)
+                state.decision = state.decision or cur.ready(state) or state._advance
+            state.decision = state.decision or state._advance
+            state._advance = None
+            fire(Event.METRICS)
+            if state.decision is not None:
+                fire(Event.STAGE_END)
+                cur.advance(state.step, state.tokens)
+                if not cur.finished:
+                    fire(Event.STAGE_START)
+            if state.step % cfg.checkpoint.every == 0 or state.decision is not None or last:
+                save(state, fire)
+        if not state.should_stop:
+            state.status = "finished"
+            state.stop_reason = "curriculum complete" if cur.finished else f"max_steps={max_steps} reached"
+    except BaseException as exc:
+        state.request_stop(f"{type(exc).__name__}: {exc}", status="failed")
+        fire(Event.FIT_END)
+        raise
+    fire(Event.FIT_END)
+    return state
+
+
+def save(state: State, fire: Any) -> None:
+    """Flush the store (CHECKPOINT event), then write the checkpoint from the main process."""
+    fire(Event.CHECKPOINT)
+    if state.is_main:
+        ckpt.save_checkpoint(
+            state.run_dir, state.step, model=state.accelerator.unwrap_model(state.model),
+            tokenizer=state.tokenizer, optimizer=state.optimizer, keep=state.cfg.checkpoint.keep,
+            state={"tokens": state.tokens, "scheduler": state.scheduler.state_dict(),
+                   "curriculum": state.curriculum.state_dict(), "stage": state.stage_name})
+    state.accelerator.wait_for_everyone()
+
