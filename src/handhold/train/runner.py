@@ -87,6 +87,8 @@ def resume(run_dir: Path, *, progress: bool = True, callbacks: Sequence[Callback
         restore(state, latest[1])
     store = None
     if state.is_main:
+        if overrides:
+            (run_dir / CONFIG_NAME).write_text(dump_config(cfg))
         ckpt.clean_partial(run_dir)
         store = RunStore.open(run_dir)
         store.truncate_after(state.step if latest is not None else -1)

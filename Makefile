@@ -1,0 +1,34 @@
+# Every target sets itself up on a fresh machine: a .venv with the package and its test deps.
+# torch is pinned (constraints.txt) to the CPU wheel on disk; the package itself asks for a range.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: setup demo test test-fast bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## demo: train the built-in general -> physics -> general curriculum, write the report
+demo: $(STAMP)
+	$(BIN)/handhold train configs/demo.yaml --out runs/demo --overwrite
+
+## test: the whole suite, slow tests included (kill/resume, two processes)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+## test-fast: the default selection, for the edit-test loop
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/loop_throughput.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

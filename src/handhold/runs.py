@@ -1,0 +1,58 @@
+"""What runs are there and in what state: read from each run's store, never from the trainer."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from .store import RunStore, StoreError, iter_run_dirs
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    path: Path
+    name: str
+    status: str  # running | finished | failed | stopped
+    reason: str | None
+    stages: list[str]
+    stage: str | None  # the stage the run is in (or ended in)
+    last_step: int | None
+
+
+def _alive(writer: dict | None) -> bool:
+    """Is the process that last wrote this run still there? (Only knowable on its own host.)"""
+    if not writer or writer.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(writer["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def run_info(run_dir: Path) -> RunInfo:
+    with RunStore.reader(run_dir) as store:
+        meta = store.meta()
+        status, reason = meta.get("status", "running"), meta.get("stop_reason")
+        if status == "running" and not _alive(meta.get("writer")):
+            status, reason = "failed", "the training process is gone (killed?); `handhold resume` continues it"
+        starts = store.events("stage_start")
+        return RunInfo(path=Path(run_dir), name=meta.get("name", Path(run_dir).name), status=status,
+                       reason=reason, stages=meta.get("stages", []),
+                       stage=starts[-1].data.get("stage") if starts else None,
+                       last_step=store.last_step())
+
+
+def list_runs(root: Path) -> list[RunInfo | tuple[Path, str]]:
+    """Every run under ``root``; unreadable stores come back as (path, error)."""
+    out: list[RunInfo | tuple[Path, str]] = []
+    for d in iter_run_dirs(root):
+        try:
+            out.append(run_info(d))
+        except (StoreError, OSError, ValueError) as exc:
+            out.append((d, str(exc)))
+    return out

@@ -1,0 +1,103 @@
+from collections import Counter
+
+import pytest
+
+from handhold.config import validate_config
+from handhold.curriculum import Curriculum
+from handhold.data.sources import build_sources
+
+
+def make(stages, seed=0, batch_size=16, **extra):
+    cfg = validate_config({"seed": seed, "stages": stages, "train": {"batch_size": batch_size}, **extra})
+    return cfg, Curriculum(cfg, build_sources(cfg))
+
+
+MIX = [{"name": "m", "mix": {"general": 3, "physics": 1}, "until": {"steps": 1000}}]
+
+
+def texts(batch):
+    return [(i.source, i.text) for i in batch]
+
+
+def test_same_seed_same_batches_other_seed_other_batches():
+    _, a = make(MIX)
+    _, b = make(MIX)
+    _, c = make(MIX, seed=1)
+    first = [texts(a.next_batch()) for _ in range(5)]
+    assert first == [texts(b.next_batch()) for _ in range(5)]
+    assert first != [texts(c.next_batch()) for _ in range(5)]
+
+
+def test_state_dict_resumes_the_exact_stream():
+    _, a = make(MIX)
+    for _ in range(3):
+        a.next_batch()
+    saved = a.state_dict()
+    expected = [texts(a.next_batch()) for _ in range(4)]
+    _, b = make(MIX)
+    b.load_state_dict(__import__("json").loads(__import__("json").dumps(saved)))  # JSON-safe
+    assert [texts(b.next_batch()) for _ in range(4)] == expected
+
+
+def test_mixture_weights_are_respected():
+    _, cur = make(MIX, batch_size=64)
+    counts = Counter(i.source for _ in range(50) for i in cur.next_batch())
+    share = counts["physics"] / sum(counts.values())
+    assert 0.22 < share < 0.28  # 1/4 of 3200 rows; sd ~ 0.008
+
+
+def test_budgets_in_steps_and_tokens():
+    stages = [{"name": "a", "mix": {"general": 1}, "until": {"steps": 3}},
+              {"name": "b", "mix": {"physics": 1}, "until": {"tokens": 250}}]
+    _, cur = make(stages)
+    for _ in range(2):
+        cur.record_step(100)
+        assert cur.budget_spent() is None
+    cur.record_step(100)
+    assert cur.budget_spent().evidence == {"steps": 3}
+    cur.advance(3, 300)
+    assert cur.stage.name == "b" and cur.progress.start_step == 3
+    assert all(i.source == "physics" for i in cur.next_batch())
+    cur.record_step(200)
+    assert cur.budget_spent() is None
+    cur.record_step(60)
+    assert cur.budget_spent().evidence == {"tokens": 260}
+    cur.advance(5, 560)
+    assert cur.finished
+
+
+def test_heldout_never_appears_in_training():
+    _, cur = make(MIX)
+    held = {i.meta.question for name in ("general", "physics") for i in cur.sources[name].heldout(200)}
+    trained = {i.meta.question for _ in range(200) for i in cur.next_batch()}
+    assert held and trained and not held & trained
+
+
+def test_jsonl_and_text_sources(tmp_path):
+    (tmp_path / "notes.jsonl").write_text("\n".join(f'{{"body": "note {i}"}}' for i in range(50)))
+    (tmp_path / "book.txt").write_text("para one\nstill one\n\npara two\n\npara three\n")
+    cfg = validate_config({
+        "sources": {"notes": {"type": "jsonl", "path": str(tmp_path / "notes.jsonl"), "text_field": "body"},
+                    "book": {"type": "text", "path": str(tmp_path / "book.txt"), "split": "paragraph"}},
+        "stages": [{"name": "s", "mix": {"notes": 1, "book": 1}, "until": {"steps": 5}}],
+        "train": {"batch_size": 8}})
+    sources = build_sources(cfg)
+    notes = sources["notes"]
+    epoch = [notes.draw("train", c)[0].text for c in range(len(notes.train))]
+    assert sorted(epoch) == sorted(notes.train)  # one epoch is a permutation
+    assert not set(notes.train) & set(notes.held)
+    assert sorted(sources["book"].train + sources["book"].held) == ["para one\nstill one", "para three", "para two"]
+
+
+def test_bad_jsonl_names_file_and_line(tmp_path):
+    from handhold.data.sources import DataError
+
+    p = tmp_path / "bad.jsonl"
+    p.write_text('{"text": "ok"}\n{"text": \n')
+    cfg = validate_config({"sources": {"bad": {"type": "jsonl", "path": str(p)}},
+                           "stages": [{"name": "s", "mix": {"bad": 1}, "until": {"steps": 1}}]})
+    with pytest.raises(DataError, match=rf"{p}:2: invalid JSON"):
+        build_sources(cfg)
+    p.write_text('{"text": "ok"}\n{"txt": "no"}\n')
+    with pytest.raises(DataError, match=rf"{p}:2: no field 'text'"):
+        build_sources(cfg)

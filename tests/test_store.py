@@ -1,0 +1,98 @@
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from handhold.store import SCHEMA_VERSION, RunStore, StoreError
+
+
+def test_round_trip(tmp_path):
+    with RunStore.open(tmp_path) as s:
+        s.log_metrics(1, {"train/loss": 2.5, "train/loss/physics": 3.0})
+        s.log_metrics(2, {"train/loss": 2.0, "bad": float("nan")})
+        s.log_event(0, "stage_start", {"stage": "a"})
+        s.log_sample(2, "probe", "How is training going?", "fine")
+        s.set_meta("status", "finished")
+    r = RunStore.reader(tmp_path)
+    assert r.series("train/loss") == ([1, 2], [2.5, 2.0])
+    assert r.series("bad") == ([2], [None])  # non-finite values are stored as NULL
+    assert r.metric_keys("train/loss/") == ["train/loss/physics"]
+    assert [(e.step, e.kind, e.data) for e in r.events()] == [(0, "stage_start", {"stage": "a"})]
+    assert [(x.step, x.prompt, x.text) for x in r.samples()] == [(2, "How is training going?", "fine")]
+    assert r.get_meta("status") == "finished"
+    assert r.get_meta("schema_version") == SCHEMA_VERSION
+    tables = {row[0] for row in r._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"metrics", "events", "samples", "meta"} <= tables
+    assert r._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_writes_are_buffered_until_flush(tmp_path):
+    w = RunStore.open(tmp_path, flush_every=1000, flush_seconds=1e9)
+    w.log_metrics(1, {"a": 1.0})
+    r = RunStore.reader(tmp_path)
+    assert r.count("metrics") == 0
+    w.flush()
+    assert r.count("metrics") == 1
+
+
+def test_reader_during_writes_sees_consistent_growing_prefix(tmp_path):
+    w = RunStore.open(tmp_path, flush_every=50)
+    done = threading.Event()
+
+    def write():
+        for step in range(1, 3001):
+            w.log_metrics(step, {"x": float(step), "y": -float(step)})
+        w.flush()
+        done.set()
+
+    t = threading.Thread(target=write)
+    t.start()
+    r = RunStore.reader(tmp_path)
+    seen = []
+    while not done.is_set():
+        steps, values = r.series("x")
+        seen.append(len(steps))
+        assert steps == list(range(1, len(steps) + 1))  # never a hole or a torn batch
+        assert values == [float(s) for s in steps]
+        time.sleep(0.001)
+    t.join()
+    assert r.series("y")[0] == list(range(1, 3001))
+    assert seen == sorted(seen)
+    w.close()
+
+
+def test_truncate_after_removes_only_later_rows(tmp_path):
+    with RunStore.open(tmp_path) as s:
+        for step in range(1, 11):
+            s.log_metrics(step, {"x": float(step)})
+            s.log_event(step, "e")
+            s.log_sample(step, "probe", "p", "t")
+        removed = s.truncate_after(6)
+        assert removed == 12
+        assert s.series("x")[0] == [1, 2, 3, 4, 5, 6]
+        assert [e.step for e in s.events()] == [1, 2, 3, 4, 5, 6]
+
+
+def test_reader_errors_are_clear(tmp_path):
+    with pytest.raises(StoreError, match="no run store here"):
+        RunStore.reader(tmp_path)
+    (tmp_path / "run.db").write_text("not sqlite at all, just text" * 100)
+    with pytest.raises(StoreError, match="not a handhold run store"):
+        RunStore.reader(tmp_path)
+
+
+def test_newer_schema_is_refused(tmp_path):
+    with RunStore.open(tmp_path) as s:
+        s.set_meta("schema_version", SCHEMA_VERSION + 1)
+    with pytest.raises(StoreError, match="newer"):
+        RunStore.reader(tmp_path)
+    with pytest.raises(StoreError, match="schema version"):
+        RunStore.open(tmp_path)
+
+
+def test_reader_cannot_write(tmp_path):
+    RunStore.open(tmp_path).close()
+    r = RunStore.reader(tmp_path)
+    with pytest.raises(sqlite3.OperationalError):
+        r.set_meta("x", 1)

@@ -1,0 +1,94 @@
+"""The loop on a tiny model: learning, stage switches, NaN handling, capped runs and resume."""
+
+from pathlib import Path
+
+import torch
+
+from handhold.config import load_config
+from handhold.store import RunStore
+from handhold.train import checkpoint as ckpt
+from handhold.train.events import Callback
+from handhold.train.runner import resume, start
+
+
+def run(config: Path, out: Path, overrides=(), **kw):
+    return start(load_config(config, list(overrides)), out, progress=False, **kw)
+
+
+def test_losses_fall_per_domain_and_stages_switch_on_budget(tiny_config, tmp_path):
+    state = run(tiny_config(), tmp_path / "r", ["stages.0.until.steps=16", "stages.1.until.steps=16"])
+    assert (state.status, state.step) == ("finished", 32)
+    s = RunStore.reader(tmp_path / "r")
+    for domain in ("general", "physics"):
+        steps, values = s.series(f"eval/loss/{domain}")
+        assert steps == [4, 8, 12, 16, 20, 24, 28, 32]
+        assert values[-1] < values[0] - 0.5, (domain, values)
+    # train loss per domain is logged only where the batch held that domain
+    assert s.series("train/loss/physics")[0][0] == 17
+    assert s.series("train/loss/general")[0][:16] == list(range(1, 17))
+    starts = [(e.step, e.data["stage"]) for e in s.events("stage_start")]
+    ends = [(e.step, e.data["stage"], e.data["reason"]) for e in s.events("stage_end")]
+    assert starts == [(0, "general"), (16, "physics")]
+    assert ends == [(16, "general", "budget"), (32, "physics", "budget")]
+    assert s.get_meta("status") == "finished"
+    assert [st for st, _ in ckpt.list_checkpoints(tmp_path / "r")] == [30, 32]  # keep=2
+    assert (tmp_path / "r" / "config.yaml").is_file()
+
+
+class PoisonAt(Callback):
+    """Turns the weights to NaN before a given step, as a diverging run would."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_batch_start(self, state):
+        if state.step + 1 == self.step:
+            with torch.no_grad():
+                for p in state.model.parameters():
+                    p.fill_(float("nan"))
+
+
+def test_nan_loss_stops_cleanly_and_keeps_the_last_good_checkpoint(tiny_config, tmp_path):
+    state = run(tiny_config(), tmp_path / "r", callbacks=[PoisonAt(8)])
+    assert state.status == "failed" and "non-finite loss" in state.stop_reason
+    s = RunStore.reader(tmp_path / "r")
+    (nan,) = s.events("nan")
+    assert nan.step == 8
+    assert s.get_meta("status") == "failed"
+    assert s.series("train/loss")[0] == list(range(1, 8))  # nothing logged for the bad step
+    assert [st for st, _ in ckpt.list_checkpoints(tmp_path / "r")] == [5]
+    assert s.events("fit_end")[-1].data["status"] == "failed"
+
+
+def test_capped_run_resumed_equals_uninterrupted_run_bit_for_bit(tiny_config, tmp_path):
+    cfg = tiny_config()
+    run(cfg, tmp_path / "full")
+    capped = run(cfg, tmp_path / "part", ["train.max_steps=7"])
+    assert capped.step == 7 and capped.status == "finished"
+    resumed = resume(tmp_path / "part", progress=False, overrides=["train.max_steps=null"])
+    assert resumed.step == 24
+    full, part = RunStore.reader(tmp_path / "full"), RunStore.reader(tmp_path / "part")
+    for key in ("train/loss", "train/loss/general", "train/loss/physics", "train/lr"):
+        assert part.series(key) == full.series(key), key  # exact floats, each step once
+    # the capped run also evaluated where the cap fell (step 7); otherwise identical
+    steps, values = part.series("eval/loss/physics")
+    assert steps[:2] == [4, 7]
+    assert (steps[:1] + steps[2:], values[:1] + values[2:]) == full.series("eval/loss/physics")
+    a = ckpt.checkpoint_dir(tmp_path / "full", 24) / "model.safetensors"
+    b = ckpt.checkpoint_dir(tmp_path / "part", 24) / "model.safetensors"
+    from safetensors.torch import load_file
+
+    wa, wb = load_file(a), load_file(b)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    kinds = [e.kind for e in part.events()]
+    assert kinds.count("stage_start") == 2 and kinds.count("resume") == 1
+
+
+def test_refuses_to_overwrite_a_run(tiny_config, tmp_path):
+    import pytest
+
+    from handhold.train.runner import RunDirError
+
+    run(tiny_config(), tmp_path / "r", ["train.max_steps=2"])
+    with pytest.raises(RunDirError, match="already holds a run"):
+        run(tiny_config(), tmp_path / "r", ["train.max_steps=2"])
