@@ -56,7 +56,9 @@ def setup(cfg: RunConfig, run_dir: Path, base_dir: Path | None = None) -> State:
 
     if cfg.train.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
-    accelerator = Accelerator(cpu=cfg.train.cpu, mixed_precision=cfg.train.mixed_precision)
+    # With no GPU, accelerate sets up several processes (gloo) only when told it is on the CPU.
+    cpu = cfg.train.cpu or not (torch.cuda.is_available() or torch.backends.mps.is_available())
+    accelerator = Accelerator(cpu=cpu, mixed_precision=cfg.train.mixed_precision)
     if cfg.train.batch_size % accelerator.num_processes:
         raise ValueError(f"train.batch_size={cfg.train.batch_size} is not divisible by the "
                          f"{accelerator.num_processes} processes")

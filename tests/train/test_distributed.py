@@ -1,0 +1,40 @@
+"""Two CPU processes (gloo) through accelerate: same stage switches, same losses as one process."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from handhold.store import RunStore
+
+pytestmark = pytest.mark.slow
+
+SETS = ["stages.0.until.steps=10", "stages.1.until.steps=10", "eval.every=5", "checkpoint.every=10"]
+
+
+def test_two_processes_match_one(tiny_config, tmp_path):
+    config = tiny_config()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    sets = [a for s in SETS for a in ("--set", s)]
+    args = ["train", str(config), "-q", "--no-report", *sets]
+    subprocess.run([sys.executable, "-m", "handhold", *args, "--out", str(tmp_path / "one")],
+                   env=env, check=True, timeout=300)
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", "-m", "handhold", *args,
+                    "--out", str(tmp_path / "two")], env=env, check=True, timeout=300)
+
+    one, two = RunStore.reader(tmp_path / "one"), RunStore.reader(tmp_path / "two")
+    assert two.get_meta("processes") == 2 and one.get_meta("processes") == 1
+
+    def switches(s):
+        return [(e.step, e.kind, e.data["stage"]) for e in s.events() if e.kind.startswith("stage_")]
+
+    assert switches(two) == switches(one)
+    for key in ("train/loss", "train/loss/general", "train/loss/physics", "eval/loss/general",
+                "eval/loss/physics", "train/grad_norm"):
+        s1, v1 = one.series(key)
+        s2, v2 = two.series(key)
+        assert s1 == s2, key
+        assert v1 == pytest.approx(v2, rel=1e-4, abs=1e-5), key
+    assert one.series("train/tokens") == two.series("train/tokens")

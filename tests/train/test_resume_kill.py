@@ -1,0 +1,70 @@
+"""Kill -9 in the middle of a stage, resume, and get the run that was never interrupted."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from handhold.store import RunStore
+from handhold.train import checkpoint as ckpt
+
+pytestmark = pytest.mark.slow
+
+STAGES = ["stages.0.until.steps=30", "stages.1.until.steps=30", "checkpoint.every=5",
+          "eval.every=10", "model.config.n_embd=64", "train.batch_size=16"]
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "handhold", *args]
+
+
+def env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def train_cmd(config: Path, out: Path) -> list[str]:
+    sets = [a for s in STAGES for a in ("--set", s)]
+    return cli("train", str(config), "--out", str(out), "-q", "--no-report", *sets)
+
+
+def test_sigkill_mid_stage_then_resume_matches_uninterrupted(tiny_config, tmp_path):
+    config = tiny_config()
+    subprocess.run(train_cmd(config, tmp_path / "clean"), env=env(), check=True, timeout=300)
+
+    proc = subprocess.Popen(train_cmd(config, tmp_path / "killed"), env=env())
+    target = ckpt.checkpoint_dir(tmp_path / "killed", 35)  # 5 steps into the second stage
+    deadline = time.time() + 240
+    while not target.exists():
+        assert proc.poll() is None, "the run ended before it could be killed"
+        assert time.time() < deadline
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = RunStore.reader(tmp_path / "killed").last_step()
+    assert killed_at is not None and killed_at < 60
+
+    from handhold.runs import run_info
+
+    assert run_info(tmp_path / "killed").status == "failed"  # a dead writer is not "running"
+
+    subprocess.run(cli("resume", str(tmp_path / "killed"), "-q", "--no-report"), env=env(),
+                   check=True, timeout=300)
+    clean, resumed = RunStore.reader(tmp_path / "clean"), RunStore.reader(tmp_path / "killed")
+    assert resumed.metric_keys() == clean.metric_keys()
+    for key in clean.metric_keys():
+        if key.endswith(("_time_s", "tokens_per_s", "time_s")):
+            continue  # wall-clock measurements differ, of course
+        assert resumed.series(key) == clean.series(key), key  # bit for bit, each step once
+    dupes = resumed._conn.execute(
+        "SELECT key, step, COUNT(*) FROM metrics GROUP BY key, step HAVING COUNT(*) > 1").fetchall()
+    assert dupes == []
+    stage_events = [(e.step, e.kind, e.data["stage"]) for e in resumed.events()
+                    if e.kind in ("stage_start", "stage_end")]
+    assert stage_events == [(0, "stage_start", "general"), (30, "stage_end", "general"),
+                            (30, "stage_start", "physics"), (60, "stage_end", "physics")]
+    assert run_info(tmp_path / "killed").status == "finished"
+    assert not any(p.name.startswith(".tmp") for p in (tmp_path / "killed" / "checkpoints").iterdir())
