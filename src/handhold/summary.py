@@ -83,7 +83,8 @@ def stage_table(store: RunStore) -> list[StageRow]:
         else:  # open stage: the difference of the cumulative token count
             cum_tokens = cum_tokens or _clean(store.series("train/tokens"))
             if cum_tokens[0]:
-                row.tokens = int(_at_or_before(cum_tokens, end) or 0) - int(_at_or_before(cum_tokens, start) or 0)
+                before, now = _at_or_before(cum_tokens, start), _at_or_before(cum_tokens, end)
+                row.tokens = int(now or 0) - int(before or 0)
         for s in sources:
             _, in_stage = _window(evals.get(s, ([], [])), start, end)
             if in_stage:

@@ -1,0 +1,148 @@
+"""The HTML report on hand-built stores (no training)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from plotly.offline import get_plotlyjs
+
+from handhold.store import RunStore
+from handhold.views.report import build_figures, downsample, smooth, write_report
+
+EVIL = "<script>alert(1)</script>"
+
+
+def _build(tmp_path, *, evals=True, names=("general", "physics", "mixed"), nan_at=None,
+           extra=None, finished=True):
+    """Three stages of 10 steps; sources a (every step) and b (from stage 1 on)."""
+    s = RunStore.open(tmp_path)
+    s.set_meta("name", "demo")
+    s.set_meta("stages", list(names))
+    for step in range(1, 31):
+        m = {"train/loss": 3.0, "train/loss/a": 3.0, "train/lr": 1e-3, "train/grad_norm": 1.0,
+             "train/tokens": 100.0 * step}
+        if step > 10:
+            m["train/loss/b"] = 4.0
+        if step % 5 == 0:
+            m["eval/time_s"] = 0.1
+            if evals:
+                m.update({"eval/loss/a": 2.0, "eval/loss/b": 5.0})
+        m.update((extra or {}).get(step, {}))
+        s.log_metrics(step, m)
+        if step == nan_at:
+            s.log_event(step, "nan", {"loss": "nan"})
+    for i, name in enumerate(names):
+        s.log_event(10 * i, "stage_start", {"stage": name, "index": i})
+        s.log_event(10 * i + 10, "stage_end", {"stage": name, "index": i, "reason": f"budget {EVIL}"})
+    if finished:
+        s.log_event(30, "fit_end", {"status": "finished", "reason": "curriculum complete"})
+        s.set_meta("status", "finished")
+    s.close()
+    return tmp_path
+
+
+def _rects(fig):
+    return [sh for sh in fig.layout.shapes if sh.type == "rect"]
+
+
+def test_report_is_one_self_contained_file(tmp_path):
+    path = write_report(_build(tmp_path))
+    assert path == tmp_path / "report.html"
+    text = path.read_text(encoding="utf-8")
+    assert '<script src="http' not in text
+    assert text.count(get_plotlyjs()) == 1  # inline, once, though there are several figures
+    assert text.count('class="plotly-graph-div"') == 3  # loss, eval, train
+    assert "demo — finished, step 30" in text
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_out_path(tmp_path):
+    run = _build(tmp_path / "run")
+    out = write_report(run, tmp_path / "elsewhere" / "r.html")
+    assert out == tmp_path / "elsewhere" / "r.html" and out.is_file()
+    assert not (run / "report.html").exists()
+
+
+def test_figures_have_one_trace_per_series_and_stage_bands(tmp_path):
+    with RunStore.reader(_build(tmp_path)) as store:
+        figs = build_figures(store)
+    loss, eval_, train = figs
+    assert [t.name for t in loss.data] == ["all · train", "a · train", "a · eval", "b · train", "b · eval"]
+    assert [t.name for t in eval_.data] == ["eval/time_s"]
+    assert [t.name for t in train.data] == ["train/grad_norm", "train/lr", "train/tokens"]
+    assert list(loss.data[4].x) == [5, 10, 15, 20, 25, 30] and list(loss.data[3].x) == list(range(11, 31))
+    # three stages -> three bands per panel, alternating fills, names on top of the first panel
+    assert [(r.x0, r.x1) for r in _rects(loss)] == [(0, 10), (10, 20), (20, 30)]
+    assert _rects(loss)[0].fillcolor == _rects(loss)[2].fillcolor != _rects(loss)[1].fillcolor
+    assert len(_rects(train)) == 3 * 3  # three panels
+    assert {r.xref for r in _rects(train)} == {"x", "x2", "x3"}
+    assert {"general", "physics", "mixed"} <= {a.text for a in loss.layout.annotations}
+
+
+def test_nan_event_is_a_vertical_line_on_every_panel(tmp_path):
+    with RunStore.reader(_build(tmp_path, nan_at=17)) as store:
+        figs = build_figures(store)
+    for fig in figs:
+        lines = [sh for sh in fig.layout.shapes if sh.type == "line"]
+        panels = len({r.xref for r in _rects(fig)})
+        assert len(lines) == panels and all(sh.x0 == sh.x1 == 17 for sh in lines)
+
+
+def test_metric_families_are_generic(tmp_path):
+    extra = {s: {"eval/arith/accuracy": s / 30, "eval/arith/steps_valid": 0.5,
+                 "eval/acc/a": 0.1, "eval/acc/b": 0.2, "weird": 1.0} for s in (10, 20, 30)}
+    with RunStore.reader(_build(tmp_path, extra=extra)) as store:
+        figs = build_figures(store)
+    titles = [f.layout.title.text for f in figs]
+    assert titles[1:] == ["eval/acc", "eval/arith", "eval", "train", "other"]
+    acc = figs[1]
+    assert [t.name for t in acc.data] == ["a", "b"]  # per-source family: one panel, source colors
+    assert acc.data[0].line.color == figs[0].data[1].line.color
+    assert len({r.xref for r in _rects(figs[2])}) == 2  # accuracy, steps_valid: stacked panels
+
+
+def test_store_text_is_escaped(tmp_path):
+    run = _build(tmp_path, names=("general", EVIL, "mixed"))
+    text = write_report(run).read_text(encoding="utf-8")
+    assert EVIL not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text  # stage name and reasons, in the table
+    with RunStore.reader(run) as store:
+        (loss, *_) = build_figures(store)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in {a.text for a in loss.layout.annotations}
+    assert "<script>" not in json.dumps(loss.to_plotly_json()["layout"], default=str)
+
+
+def test_run_without_eval_metrics(tmp_path):
+    run = _build(tmp_path, evals=False)
+    with RunStore.reader(run) as store:
+        figs = build_figures(store)
+    assert [t.name for t in figs[0].data] == ["all · train", "a · train", "b · train"]
+    text = write_report(run).read_text(encoding="utf-8")
+    assert "3.0000*" in text  # final loss falls back to train loss, marked
+
+
+def test_running_run_and_empty_run(tmp_path):
+    run = _build(tmp_path / "running", finished=False)
+    text = write_report(run).read_text(encoding="utf-8")
+    assert "demo — running" in text
+    RunStore.open(tmp_path / "empty").close()
+    text = write_report(tmp_path / "empty").read_text(encoding="utf-8")
+    assert "No stage has started yet" in text and "No metrics logged yet" in text
+
+
+def test_downsample_keeps_extremes_and_bounds_points():
+    n = 1_000_000
+    steps = list(range(1, n + 1))
+    values = np.sin(np.arange(n) / 1000.0).tolist()
+    values[123_457] = 50.0  # a spike
+    values[500] = None  # missing: dropped
+    x, y = downsample(steps, values, max_points=5000)
+    assert len(x) <= 5000 and np.all(np.diff(x) > 0)
+    assert y.max() == 50.0 and 123_458 in x
+    assert y.min() == min(v for v in values if v is not None)
+    assert 501 not in x
+    xs, ys = smooth(steps, values, max_points=5000)
+    assert len(xs) <= 5000 and np.all(np.diff(xs) > 0) and np.isfinite(ys).all()
+    short = downsample([1, 2, 3], [1.0, None, 3.0])
+    assert list(short[0]) == [1, 3] and list(short[1]) == [1.0, 3.0]
