@@ -72,6 +72,12 @@ def test_truncate_after_removes_only_later_rows(tmp_path):
         assert removed == 12
         assert s.series("x")[0] == [1, 2, 3, 4, 5, 6]
         assert [e.step for e in s.events()] == [1, 2, 3, 4, 5, 6]
+        assert s.last_step() == 6
+        s.log_metrics(7, {"late": 1.0})
+        s.flush()
+        assert (s.metric_keys(), s.last_step()) == (["late", "x"], 7)
+        s.truncate_after(6)
+        assert (s.metric_keys(), s.last_step()) == (["x"], 6)
 
 
 def test_reader_errors_are_clear(tmp_path):

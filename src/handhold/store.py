@@ -29,6 +29,7 @@ CREATE INDEX IF NOT EXISTS metrics_key_step ON metrics (key, step);
 CREATE TABLE IF NOT EXISTS events (step INTEGER NOT NULL, kind TEXT NOT NULL,
                                    data TEXT NOT NULL DEFAULT '{}', time REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS events_kind_step ON events (kind, step);
+CREATE TABLE IF NOT EXISTS metric_keys (key TEXT PRIMARY KEY, first_step INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS samples (step INTEGER NOT NULL, kind TEXT NOT NULL,
                                     prompt TEXT NOT NULL, text TEXT NOT NULL, time REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS samples_step ON samples (step);
@@ -78,6 +79,7 @@ class RunStore:
         self._events: list[tuple[int, str, str, float]] = []
         self._samples: list[tuple[int, str, str, str, float]] = []
         self._last_flush = time.monotonic()
+        self._known_keys: set[str] = set()
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -153,10 +155,22 @@ class RunStore:
     def flush(self) -> None:
         """Write every buffered row in one transaction."""
         if self._metrics or self._events or self._samples:
+            new_keys = {}
+            for step, key, _, _ in self._metrics:
+                if key not in self._known_keys and key not in new_keys:
+                    new_keys[key] = step
+            top = max((r[0] for r in (*self._metrics, *self._events, *self._samples)), default=None)
             with self._transaction():
                 self._conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)", self._metrics)
+                # a small table of keys and the last step, so readers of huge runs need no scan
+                self._conn.executemany("INSERT OR IGNORE INTO metric_keys VALUES (?, ?)", new_keys.items())
+                if top is not None:
+                    self._conn.execute(
+                        "INSERT INTO meta VALUES ('last_logged_step', ?) ON CONFLICT(key) DO UPDATE "
+                        "SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))", (str(top),))
                 self._conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", self._events)
                 self._conn.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?)", self._samples)
+            self._known_keys.update(new_keys)
             self._metrics.clear()
             self._events.clear()
             self._samples.clear()
@@ -172,6 +186,12 @@ class RunStore:
             n = 0
             for table in ("metrics", "events", "samples"):
                 n += self._conn.execute(f"DELETE FROM {table} WHERE step > ?", (step,)).rowcount
+            self._conn.execute("DELETE FROM metric_keys WHERE key NOT IN (SELECT DISTINCT key FROM metrics)")
+            self._conn.execute("DELETE FROM meta WHERE key = 'last_logged_step'")
+            last = self._conn.execute("SELECT MAX(step) FROM metrics").fetchone()[0]
+            if last is not None:
+                self.set_meta("last_logged_step", last)
+        self._known_keys.clear()
         return n
 
     def _transaction(self) -> _Tx:
@@ -187,8 +207,7 @@ class RunStore:
 
     def metric_keys(self, prefix: str = "") -> list[str]:
         rows = self._conn.execute(
-            "SELECT DISTINCT key FROM metrics WHERE key LIKE ? ESCAPE '\\' ORDER BY key",
-            (_like_prefix(prefix),))
+            "SELECT key FROM metric_keys WHERE key LIKE ? ESCAPE '\\' ORDER BY key", (_like_prefix(prefix),))
         return [r[0] for r in rows]
 
     def series(self, key: str) -> tuple[list[int], list[float | None]]:
@@ -227,8 +246,8 @@ class RunStore:
             yield Sample(*row)
 
     def last_step(self) -> int | None:
-        row = self._conn.execute("SELECT MAX(step) FROM metrics").fetchone()
-        return row[0]
+        """The highest step with a metric, event or sample on disk."""
+        return self.get_meta("last_logged_step")
 
     def count(self, table: str) -> int:
         if table not in ("metrics", "events", "samples"):

@@ -31,17 +31,19 @@ def train_cmd(config: Path, out: Path) -> list[str]:
     return cli("train", str(config), "--out", str(out), "-q", "--no-report", *sets)
 
 
-def test_sigkill_mid_stage_then_resume_matches_uninterrupted(tiny_config, tmp_path):
+@pytest.mark.parametrize("kill_after, delay", [(35, 0.0), (40, 0.03)])
+def test_sigkill_mid_stage_then_resume_matches_uninterrupted(tiny_config, tmp_path, kill_after, delay):
     config = tiny_config()
     subprocess.run(train_cmd(config, tmp_path / "clean"), env=env(), check=True, timeout=300)
 
     proc = subprocess.Popen(train_cmd(config, tmp_path / "killed"), env=env())
-    target = ckpt.checkpoint_dir(tmp_path / "killed", 35)  # 5 steps into the second stage
+    target = ckpt.checkpoint_dir(tmp_path / "killed", kill_after)  # inside the second stage
     deadline = time.time() + 240
     while not target.exists():
         assert proc.poll() is None, "the run ended before it could be killed"
         assert time.time() < deadline
         time.sleep(0.005)
+    time.sleep(delay)  # the second kill lands a few steps on: mid-step, mid-flush or mid-save
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     killed_at = RunStore.reader(tmp_path / "killed").last_step()
