@@ -34,6 +34,16 @@ def _callbacks(state: State, store: RunStore | None, progress: bool, extra: Sequ
     return callbacks
 
 
+def _fit_and_close(state: State, store: RunStore | None, progress: bool,
+                   callbacks: Sequence[Callback]) -> State:
+    state.accelerator.wait_for_everyone()  # the main process has prepared the run directory
+    try:
+        return fit(state, _callbacks(state, store, progress, callbacks))
+    finally:
+        if store is not None:
+            store.close()
+
+
 def absolute_paths(cfg: RunConfig, base_dir: Path) -> RunConfig:
     """File sources resolved against the config's folder, so a resume works from anywhere."""
     cfg = cfg.model_copy(deep=True)
@@ -62,12 +72,7 @@ def start(cfg: RunConfig, run_dir: Path, *, base_dir: Path | None = None, progre
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / CONFIG_NAME).write_text(dump_config(cfg))
         store = RunStore.open(run_dir)
-    state.accelerator.wait_for_everyone()
-    try:
-        return fit(state, _callbacks(state, store, progress, callbacks))
-    finally:
-        if store is not None:
-            store.close()
+    return _fit_and_close(state, store, progress, callbacks)
 
 
 def resume(run_dir: Path, *, progress: bool = True, callbacks: Sequence[Callback] = (),
@@ -92,9 +97,4 @@ def resume(run_dir: Path, *, progress: bool = True, callbacks: Sequence[Callback
         ckpt.clean_partial(run_dir)
         store = RunStore.open(run_dir)
         store.truncate_after(state.step if latest is not None else -1)
-    state.accelerator.wait_for_everyone()
-    try:
-        return fit(state, _callbacks(state, store, progress, callbacks))
-    finally:
-        if store is not None:
-            store.close()
+    return _fit_and_close(state, store, progress, callbacks)
