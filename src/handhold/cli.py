@@ -153,6 +153,10 @@ def runs(root: Annotated[Path, typer.Argument(help="a folder of runs")] = Path("
     console.print(table)
 
 
+# ---------------------------------------------------------------- commands from other modules
+# (each feature keeps its command next to its code; register it here with one line)
+
+
 def main() -> None:  # pragma: no cover - console entry for `python -m handhold`
     app(prog_name="handhold")
 
