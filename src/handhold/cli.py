@@ -155,6 +155,11 @@ def runs(root: Annotated[Path, typer.Argument(help="a folder of runs")] = Path("
 
 # ---------------------------------------------------------------- commands from other modules
 # (each feature keeps its command next to its code; register it here with one line)
+from .evals.commands import audit, eval_checkpoint, samples  # noqa: E402
+
+app.command()(samples)
+app.command()(audit)
+app.command("eval")(eval_checkpoint)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m handhold`

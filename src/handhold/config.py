@@ -156,6 +156,61 @@ class EvalConfig(_Strict):
     batch_size: int = Field(default=64, gt=0)
 
 
+METRICS = ("answer_acc", "step_validity", "coherence", "format", "exact_match", "mc_acc")
+Metric = Literal["answer_acc", "step_validity", "coherence", "format", "exact_match", "mc_acc"]
+DEFAULT_FAMILIES = {"reasoning": ["answer_acc", "step_validity", "coherence", "format"],
+                    "standard": ["exact_match", "mc_acc"]}
+
+
+class EvalTask(_Strict):
+    """One task of an eval suite (lm-eval style: data, with a version so results stay comparable).
+
+    Reasoning metrics score a generated chain of thought; ``exact_match`` scores an answer-only
+    generation and ``mc_acc`` ranks the choices by log-likelihood, the way benchmarks score.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    source: str
+    examples: int = Field(default=32, gt=0, description="held-out examples scored per eval")
+    metrics: list[Metric] = Field(default_factory=lambda: ["answer_acc", "step_validity", "coherence",
+                                                           "format", "exact_match"], min_length=1)
+    category: str | None = None
+    max_new_tokens: int = Field(default=120, gt=0)
+    version: int = 1
+
+
+class _Cadence(_Strict):
+    every: int | None = Field(default=200, gt=0)
+    log_spaced: int | None = Field(default=None, gt=0, description="this many evals, log-spaced over the run")
+
+
+class EvalSuiteConfig(_Cadence):
+    suite: str | None = Field(default=None, description="a YAML file of tasks, inlined when the run starts")
+    tasks: list[EvalTask] = Field(default_factory=list)
+    families: dict[str, list[Metric]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_FAMILIES.items()})
+    at_stage_end: bool = True
+    batch_size: int = Field(default=64, gt=0)
+
+
+class Probe(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    text: str = Field(min_length=1)
+
+
+class ProbesConfig(_Cadence):
+    """Fixed prompts generated at intervals: the model's own words over training."""
+
+    prompts: list[Probe] = Field(default_factory=list)
+    max_new_tokens: int = Field(default=60, gt=0)
+
+
+class MeasuresConfig(_Strict):
+    """Internal measures (weight and gradient norms per layer, update/weight ratio)."""
+
+    every: int = Field(default=10, gt=0)
+    enabled: bool = True
+
+
 class CheckpointConfig(_Strict):
     every: int = Field(default=500, gt=0)
     keep: int = Field(default=2, ge=1)
@@ -171,6 +226,9 @@ class RunConfig(_Strict):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    evals: EvalSuiteConfig = Field(default_factory=EvalSuiteConfig)
+    probes: ProbesConfig = Field(default_factory=ProbesConfig)
+    measures: MeasuresConfig = Field(default_factory=MeasuresConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -190,6 +248,10 @@ class RunConfig(_Strict):
                     problems.append(((("stages", i, "mix", name)),
                                      f"unknown source {name!r}{_did_you_mean(name, self.sources)}"
                                      f" (sources: {', '.join(self.sources)})"))
+        for i, task in enumerate(self.evals.tasks):
+            if task.source not in self.sources:
+                problems.append((("evals", "tasks", i, "source"),
+                                 f"unknown source {task.source!r}{_did_you_mean(task.source, self.sources)}"))
         names = [s.name for s in self.stages]
         for i, name in enumerate(names):
             if name in names[:i]:
@@ -234,46 +296,85 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
     for item in overrides or []:
         keypath = apply_override(data, item)
         overridden.add(keypath)
+    evals = data.get("evals")
+    if isinstance(evals, dict) and evals.get("suite") and not evals.get("tasks"):
+        suite_path = Path(evals["suite"])
+        if not suite_path.is_absolute():
+            suite_path = path.parent / suite_path
+        suite = load_suite(suite_path)
+        data["evals"] = {**evals, "suite": str(suite_path.resolve()), "tasks": suite["tasks"],
+                         **({"families": suite["families"]} if "families" in suite and "families" not in evals else {})}
     return validate_config(data, source=str(path), lines=lines, overridden=overridden)
+
+
+class SuiteFile(_Strict):
+    """An eval suite file: ``tasks`` (and optionally ``families``), with a version."""
+
+    version: int = 1
+    tasks: list[EvalTask] = Field(min_length=1)
+    families: dict[str, list[Metric]] | None = None
+
+
+def load_suite(path: Path) -> dict[str, Any]:
+    """Read and validate an eval suite YAML; errors name the suite file and line."""
+    if not path.is_file():
+        raise ConfigError([f"{path}: no such eval suite file"])
+    text = path.read_text()
+    try:
+        data = yaml.safe_load(text) or {}
+        lines = _key_lines(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    try:
+        suite = SuiteFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([_located(err, data, str(path), lines, set(), SuiteFile) for err in exc.errors()]) from None
+    return suite.model_dump(mode="json", exclude_none=True)
 
 
 def validate_config(data: dict[str, Any], *, source: str = "<config>",
                     lines: dict[tuple[Any, ...], int] | None = None,
                     overridden: set[tuple[Any, ...]] = frozenset()) -> RunConfig:
     lines = lines or {}
-
-    def where(loc: tuple[Any, ...]) -> str:
-        for n in range(len(loc), 0, -1):
-            if loc[:n] in overridden:
-                return f"{source} (--set {_dotted(loc[:n])})"
-            if loc[:n] in lines:
-                return f"{source}:{lines[loc[:n]]}"
-        return source
-
     try:
         cfg = RunConfig.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = _data_loc(data, err["loc"])
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                key = loc[-1]
-                allowed = _allowed_keys(RunConfig, err["loc"][:-1])
-                msg = f"unknown key {key!r}{_did_you_mean(str(key), allowed)}"
-                if allowed:
-                    msg += f" (allowed: {', '.join(allowed)})"
-            elif err["type"] == "missing":
-                msg = "required key is missing"
-            elif ("input" in err and "(got" not in msg and err["type"] != "union_tag_invalid"
-                  and not isinstance(err["input"], (dict, list))):
-                msg += f" (got {err['input']!r})"
-            problems.append(f"{where(loc)}: {_dotted(loc)}: {msg}")
-        raise ConfigError(problems) from None
+        raise ConfigError([_located(err, data, source, lines, overridden, RunConfig)
+                           for err in exc.errors()]) from None
     refs = cfg.check_references()
     if refs:
-        raise ConfigError([f"{where(loc)}: {_dotted(loc)}: {msg}" for loc, msg in refs])
+        raise ConfigError([f"{_where(loc, source, lines, overridden)}: {_dotted(loc)}: {msg}"
+                           for loc, msg in refs])
     return cfg
+
+
+def _where(loc: tuple[Any, ...], source: str, lines: dict[tuple[Any, ...], int],
+           overridden: set[tuple[Any, ...]]) -> str:
+    for n in range(len(loc), 0, -1):
+        if loc[:n] in overridden:
+            return f"{source} (--set {_dotted(loc[:n])})"
+        if loc[:n] in lines:
+            return f"{source}:{lines[loc[:n]]}"
+    return source
+
+
+def _located(err: Any, data: Any, source: str, lines: dict[tuple[Any, ...], int],
+             overridden: set[tuple[Any, ...]], model: type[BaseModel]) -> str:
+    """One pydantic error as ``file:line: key.path: message`` (with "did you mean")."""
+    loc = _data_loc(data, err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        key = loc[-1]
+        allowed = _allowed_keys(model, err["loc"][:-1])
+        msg = f"unknown key {key!r}{_did_you_mean(str(key), allowed)}"
+        if allowed:
+            msg += f" (allowed: {', '.join(allowed)})"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    elif ("input" in err and "(got" not in msg and err["type"] != "union_tag_invalid"
+          and not isinstance(err["input"], (dict, list))):
+        msg += f" (got {err['input']!r})"
+    return f"{_where(loc, source, lines, overridden)}: {_dotted(loc)}: {msg}"
 
 
 def apply_override(data: dict[str, Any], item: str) -> tuple[Any, ...]:

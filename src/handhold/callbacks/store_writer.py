@@ -19,7 +19,9 @@ class StoreWriter(Callback):
     def _drain(self, state: State) -> None:
         for kind, data in state.events:
             self.store.log_event(state.step, kind, data)
-        state.events = []
+        for kind, prompt, text in state.samples:
+            self.store.log_sample(state.step, kind, prompt, text)
+        state.events, state.samples = [], []
 
     def on_fit_start(self, state: State) -> None:
         s = self.store

@@ -117,7 +117,7 @@ def read_text(path: Path, split: str) -> list[str]:
 
 def build_sources(cfg: RunConfig, base_dir: Path | None = None) -> dict[str, Source]:
     """Instantiate every source a stage uses (relative file paths resolve from ``base_dir``)."""
-    used = {name for stage in cfg.stages for name in stage.mix}
+    used = {name for stage in cfg.stages for name in stage.mix} | {t.source for t in cfg.evals.tasks}
     out: dict[str, Source] = {}
     for name, sc in cfg.sources.items():
         if name not in used:

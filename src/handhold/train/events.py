@@ -44,6 +44,10 @@ class Event(str, Enum):
 class Callback:
     """Override only the hooks you need: ``def on_<event>(self, state) -> None``."""
 
+    def wants_eval(self, state: State) -> bool:
+        """Ask the loop to fire ``eval`` at this step (an evaluator with its own cadence)."""
+        return False
+
     def run_event(self, event: Event, state: State) -> None:
         hook = getattr(self, f"on_{event.value}", None)
         if hook is not None:

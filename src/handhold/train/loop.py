@@ -108,7 +108,7 @@ def fit(state: State, callbacks: list[Callback]) -> State:
             fire(Event.STAGE_START)
         while not cur.finished and not state.should_stop and (max_steps is None or state.step < max_steps):
             t0 = time.perf_counter()
-            state.logs, state.events, state.decision = {}, [], None
+            state.logs, state.events, state.samples, state.decision = {}, [], [], None
             state.batch = cur.next_batch()
             fire(Event.BATCH_START)
             input_ids, labels = encoder([item.text for item in state.batch])
@@ -158,7 +158,7 @@ def fit(state: State, callbacks: list[Callback]) -> State:
 
             state.decision = cur.budget_spent()
             last = state.decision is not None or state.should_stop or state.step == max_steps
-            if state.step % cfg.eval.every == 0 or last:
+            if state.step % cfg.eval.every == 0 or last or any(cb.wants_eval(state) for cb in callbacks):
                 fire(Event.EVAL)
                 state.decision = state.decision or cur.ready(state) or state._advance
             state.decision = state.decision or state._advance

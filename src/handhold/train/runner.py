@@ -21,11 +21,14 @@ class RunDirError(RuntimeError):
 
 
 def _callbacks(state: State, store: RunStore | None, progress: bool, extra: Sequence[Callback]) -> list[Callback]:
+    from ..callbacks.evaluate import EvalSuite
     from ..callbacks.heldout import HeldOutLoss
+    from ..callbacks.measures import Measures
+    from ..callbacks.probes import Probes
     from ..callbacks.progress import ProgressBar
     from ..callbacks.store_writer import StoreWriter
 
-    callbacks: list[Callback] = [HeldOutLoss(), *extra]
+    callbacks: list[Callback] = [HeldOutLoss(), EvalSuite(), Probes(), Measures(), *extra]
     if store is not None:
         callbacks.append(StoreWriter(store))  # after the others: it persists what they logged
         if progress:

@@ -27,6 +27,7 @@ class State:
     batch: list[Item] = field(default_factory=list)
     logs: dict[str, float] = field(default_factory=dict)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    samples: list[tuple[str, str, str]] = field(default_factory=list)
     decision: Decision | None = None
     status: str = "running"
     stop_reason: str | None = None
@@ -48,6 +49,10 @@ class State:
     def log_event(self, kind: str, **data: Any) -> None:
         """Record an event for the current step; written to the store with the metrics."""
         self.events.append((kind, data))
+
+    def log_sample(self, kind: str, prompt: str, text: str) -> None:
+        """Record a generation (probe, eval, chat) for the current step."""
+        self.samples.append((kind, prompt, text))
 
     def request_stop(self, reason: str, status: str = "stopped") -> None:
         self.stop_reason, self.status = reason, status

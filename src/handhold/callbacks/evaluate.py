@@ -1,0 +1,55 @@
+"""The eval suite in the loop: reasoning and standard metrics per task on a cadence and at stage ends.
+
+Each process scores its shard of the examples; records are gathered and the main process
+averages, so the numbers do not depend on the process count. Generations are kept as samples
+(kind ``eval/<task>``) so ``handhold audit`` can re-read any step without the model.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..evals.suite import ExampleRecord, score_task, summarize, task_examples
+from ..schedule import Cadence
+from ..train.events import Callback
+from ..train.state import State
+
+
+class EvalSuite(Callback):
+    def __init__(self) -> None:
+        self.cadence: Cadence | None = None
+        self.examples: dict[str, list] = {}
+
+    def on_fit_start(self, state: State) -> None:
+        ev = state.cfg.evals
+        self.cadence = Cadence(ev.every, ev.log_spaced, state.cfg.schedule_steps())
+        self.examples = {t.name: task_examples(t, state.sources) for t in ev.tasks}
+
+    def _due(self, state: State) -> bool:
+        ev = state.cfg.evals
+        return bool(ev.tasks) and self.cadence is not None and (
+            self.cadence.due(state.step) or (ev.at_stage_end and state.decision is not None))
+
+    def wants_eval(self, state: State) -> bool:
+        return self._due(state)
+
+    def on_eval(self, state: State) -> None:
+        if not self._due(state):
+            return
+        t0 = time.perf_counter()
+        acc = state.accelerator
+        model = acc.unwrap_model(state.model)
+        records: list[ExampleRecord] = []
+        for task in state.cfg.evals.tasks:
+            examples = self.examples[task.name]
+            mine = list(range(acc.process_index, len(examples), acc.num_processes))
+            records += score_task(model, state.tokenizer, task, examples, mine, state.cfg.evals.batch_size)
+        if acc.num_processes > 1:
+            from accelerate.utils import gather_object
+
+            records = gather_object(records)
+        state.log(summarize(records, state.cfg.evals))
+        for rec in sorted(records, key=lambda r: (r.task, r.index)):
+            if rec.generation is not None:
+                state.log_sample(f"eval/{rec.task}", self.examples[rec.task][rec.index].prompt, rec.generation)
+        state.log({"eval/suite_time_s": time.perf_counter() - t0})

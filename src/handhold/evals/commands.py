@@ -1,0 +1,167 @@
+"""CLI commands for signals: ``samples`` (probe timeline), ``audit`` (wrong answers), ``eval`` (a checkpoint)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+console = Console()
+
+
+def _fail(message: str) -> None:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _run_config(run_dir: Path):
+    from ..config import ConfigError, load_config
+
+    try:
+        return load_config(run_dir / "config.yaml")
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _reader(run_dir: Path):
+    from ..store import RunStore, StoreError
+
+    try:
+        return RunStore.reader(run_dir)
+    except StoreError as exc:
+        _fail(str(exc))
+
+
+def samples(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    grep: Annotated[Optional[str], typer.Option(help="only samples whose text contains this (case-insensitive)")] = None,
+    prompt: Annotated[Optional[str], typer.Option(help="a probe id from the config, or text in the prompt")] = None,
+    kind: Annotated[str, typer.Option(help="probe, chat, eval/<task>, or all")] = "probe",
+    step: Annotated[Optional[int], typer.Option(help="only this step")] = None,
+) -> None:
+    """List generations by step: probe prompts over training (the model's own signal)."""
+    store = _reader(run_dir)
+    wanted_prompt = None
+    if prompt is not None:
+        cfg = _run_config(run_dir) if (run_dir / "config.yaml").is_file() else None
+        ids = {p.id: p.text for p in cfg.probes.prompts} if cfg else {}
+        wanted_prompt = ids.get(prompt, prompt)
+    rows = [s for s in store.samples(None if kind == "all" else kind)
+            if (step is None or s.step == step)
+            and (wanted_prompt is None or wanted_prompt == s.prompt or wanted_prompt in s.prompt)
+            and (grep is None or grep.lower() in s.text.lower())]
+    if not rows:
+        console.print("no samples match")
+        raise typer.Exit(1)
+    table = Table("step", "kind", "prompt", "text", show_lines=True)
+    for s in rows:
+        table.add_row(str(s.step), s.kind, Text(s.prompt), _highlight(s.text, grep))
+    console.print(table)
+
+
+def _highlight(text: str, grep: str | None) -> Text:
+    out = Text(text)
+    if grep:
+        out.highlight_regex(re.compile(re.escape(grep), re.IGNORECASE), "bold yellow")
+    return out
+
+
+def audit(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    step: Annotated[Optional[int], typer.Option(help="the eval step to audit (default: the latest)")] = None,
+    task: Annotated[Optional[list[str]], typer.Option(help="only these eval tasks")] = None,
+    examples: Annotated[int, typer.Option(help="examples shown per verdict")] = 2,
+) -> None:
+    """Audit wrong final answers: was the reasoning sound (a slip, another valid route) or not?"""
+    from ..data.sources import build_sources
+    from .audit import audit_table, format_audit_examples, format_audit_table
+    from .suite import task_examples
+
+    cfg = _run_config(run_dir)
+    store = _reader(run_dir)
+    tasks = [t for t in cfg.evals.tasks if not task or t.name in task]
+    if not tasks:
+        _fail(f"{run_dir}: no eval tasks to audit (config has: {[t.name for t in cfg.evals.tasks]})")
+    sources = build_sources(cfg)
+    found = False
+    for t in tasks:
+        by_prompt = {ex.prompt: ex for ex in task_examples(t, sources)}
+        gens = [s for s in store.samples(f"eval/{t.name}")]
+        steps = sorted({s.step for s in gens})
+        if not steps:
+            console.print(f"[yellow]{t.name}: no stored generations")
+            continue
+        at = step if step is not None else steps[-1]
+        if at not in steps:
+            _fail(f"{t.name}: no eval at step {at} (evals at steps {steps})")
+        pairs = [(by_prompt[s.prompt], s.text) for s in gens if s.step == at and s.prompt in by_prompt]
+        table = audit_table(pairs, examples_per_kind=examples)
+        console.print(Text(f"\n{t.name} @ step {at}", style="bold"))
+        console.print(format_audit_table(table))
+        if examples:
+            console.print(format_audit_examples(table))
+        found = True
+    if not found:
+        raise typer.Exit(1)
+
+
+def eval_checkpoint(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    step: Annotated[Optional[int], typer.Option(help="checkpoint step (default: the latest)")] = None,
+    lm_eval_task: Annotated[Optional[list[str]], typer.Option(
+        "--lm-eval-task", help="an lm-evaluation-harness task (repeatable); needs handhold[eval]")] = None,
+    include_path: Annotated[Optional[Path], typer.Option(help="folder of local lm-eval task YAMLs")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="at most this many examples per lm-eval task")] = None,
+) -> None:
+    """Evaluate a checkpoint (built-in suite, or lm-eval tasks) and record the results in the run store."""
+    from ..store import RunStore
+    from ..train import checkpoint as ckpt
+
+    found = dict(ckpt.list_checkpoints(run_dir))
+    if not found:
+        _fail(f"{run_dir}: no checkpoints")
+    at = step if step is not None else max(found)
+    if at not in found:
+        _fail(f"{run_dir}: no checkpoint at step {at} (have {sorted(found)})")
+    if lm_eval_task:
+        from ..extras import MissingExtraError
+        from .lm_eval_adapter import run_lm_eval
+
+        try:
+            metrics = run_lm_eval(found[at], lm_eval_task, include_path=include_path, limit=limit)
+        except MissingExtraError as exc:
+            _fail(str(exc))
+    else:
+        metrics = _builtin_suite(run_dir, found[at])
+    with RunStore.open(run_dir) as store:  # a short-lived writer: WAL lets a trainer write alongside
+        store.log_metrics(at, metrics)
+        store.log_event(at, "eval", {"checkpoint": str(found[at].name), "lm_eval": lm_eval_task or []})
+    table = Table("metric", "value", title=f"step {at}")
+    for k, v in sorted(metrics.items()):
+        table.add_row(k, f"{v:.4f}")
+    console.print(table)
+
+
+def _builtin_suite(run_dir: Path, checkpoint: Path) -> dict[str, float]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ..data.sources import build_sources
+    from .suite import score_task, summarize, task_examples
+
+    cfg = _run_config(run_dir)
+    if not cfg.evals.tasks:
+        _fail(f"{run_dir}: the run's config has no eval tasks (evals.tasks / evals.suite); "
+              "pass --lm-eval-task to use lm-eval")
+    model = AutoModelForCausalLM.from_pretrained(checkpoint, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=True)
+    sources = build_sources(cfg)
+    records = []
+    for task in cfg.evals.tasks:
+        examples = task_examples(task, sources)
+        records += score_task(model, tokenizer, task, examples, list(range(len(examples))), cfg.evals.batch_size)
+    return summarize(records, cfg.evals)

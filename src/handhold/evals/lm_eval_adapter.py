@@ -1,0 +1,56 @@
+"""lm-evaluation-harness on a handhold checkpoint (extra ``[eval]``), fully offline.
+
+Any lm-eval task works, including a local task YAML whose ``dataset_path`` points at local
+files (pass its folder as ``include_path``). lm-eval has a fixed cost of seconds per call, so
+the loop keeps handhold's own fast scorer for frequent evals and this runs at milestones or
+from ``handhold eval``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from ..extras import require
+
+
+def flatten_results(results: dict[str, Any]) -> dict[str, float]:
+    """lm-eval's ``{"results": {task: {"acc,none": 0.5, ...}}}`` -> ``{"eval/<task>/acc": 0.5}``.
+
+    The filter name is kept when it is not ``none`` (``exact_match.strict-match``); stderr
+    entries and non-numbers are dropped.
+    """
+    out: dict[str, float] = {}
+    for task, metrics in results.get("results", {}).items():
+        for name, value in metrics.items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or "," not in name:
+                continue
+            metric, filt = name.split(",", 1)
+            if metric.endswith("_stderr") or not math.isfinite(float(value)):
+                continue
+            key = metric if filt == "none" else f"{metric}.{filt}"
+            out[f"eval/{task}/{key}"] = float(value)
+    return out
+
+
+def run_lm_eval(checkpoint: Path, tasks: list[str], *, include_path: Path | None = None,
+                limit: int | None = None, batch_size: int = 16) -> dict[str, float]:
+    """Evaluate a checkpoint directory on lm-eval ``tasks``; returns store-ready metrics."""
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    lm_eval = require("lm_eval", "eval")
+    from lm_eval.models.huggingface import HFLM
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(checkpoint, local_files_only=True).eval()
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=True)
+    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device="cpu",
+              max_length=getattr(model.config, "n_positions", None))
+    manager = lm_eval.tasks.TaskManager(include_path=str(include_path) if include_path else None)
+    results = lm_eval.simple_evaluate(model=lm, tasks=tasks, task_manager=manager, limit=limit,
+                                      log_samples=False, bootstrap_iters=0)
+    if results is None:  # only on non-zero ranks in distributed runs
+        return {}
+    return flatten_results(results)
