@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..extras import require
+from .generation import context_length
 
 
 def flatten_results(results: dict[str, Any]) -> dict[str, float]:
@@ -42,13 +43,15 @@ def run_lm_eval(checkpoint: Path, tasks: list[str], *, include_path: Path | None
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     lm_eval = require("lm_eval", "eval")
     from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(checkpoint, local_files_only=True).eval()
     tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=True)
+    # add_bos_token: handhold models are trained on <bos> text; score them the same way
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device="cpu",
-              max_length=getattr(model.config, "n_positions", None))
-    manager = lm_eval.tasks.TaskManager(include_path=str(include_path) if include_path else None)
+              max_length=context_length(model), add_bos_token=True)
+    manager = TaskManager(include_path=str(include_path) if include_path else None)
     results = lm_eval.simple_evaluate(model=lm, tasks=tasks, task_manager=manager, limit=limit,
                                       log_samples=False, bootstrap_iters=0)
     if results is None:  # only on non-zero ranks in distributed runs
