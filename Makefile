@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast bench clean browser
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,16 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/handhold train configs/demo.yaml --out runs/demo --overwrite
 
-## test: the whole suite, slow tests included (kill/resume, two processes)
-test: $(STAMP)
+## browser: Debian's chromium for the dashboard's browser test (root + apt only; never fails:
+## without it that test is skipped and says why)
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	echo "note: chromium could not be installed; the browser test will be skipped"
+
+## test: the whole suite, slow tests included (kill/resume, two processes, the browser)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 ## test-fast: the default selection, for the edit-test loop

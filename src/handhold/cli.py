@@ -160,6 +160,10 @@ from .evals.commands import audit, eval_checkpoint, samples  # noqa: E402
 app.command()(samples)
 app.command()(audit)
 app.command("eval")(eval_checkpoint)
+from .views.commands import chat, serve  # noqa: E402
+
+app.command()(serve)
+app.command()(chat)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m handhold`

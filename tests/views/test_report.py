@@ -43,7 +43,8 @@ def _build(tmp_path, *, evals=True, names=("general", "physics", "mixed"), nan_a
 
 
 def _rects(fig):
-    return [sh for sh in fig.layout.shapes if sh.type == "rect"]
+    """The stage bands (phase marks, when the phases analysis is installed, are other shapes)."""
+    return [sh for sh in fig.layout.shapes if sh.type == "rect" and sh.name.startswith("stage:")]
 
 
 def test_report_is_one_self_contained_file(tmp_path):
@@ -84,7 +85,7 @@ def test_nan_event_is_a_vertical_line_on_every_panel(tmp_path):
     with RunStore.reader(_build(tmp_path, nan_at=17)) as store:
         figs = build_figures(store)
     for fig in figs:
-        lines = [sh for sh in fig.layout.shapes if sh.type == "line"]
+        lines = [sh for sh in fig.layout.shapes if sh.name == "event:nan"]
         panels = len({r.xref for r in _rects(fig)})
         assert len(lines) == panels and all(sh.x0 == sh.x1 == 17 for sh in lines)
 
@@ -99,7 +100,10 @@ def test_metric_families_are_generic(tmp_path):
     acc = figs[1]
     assert [t.name for t in acc.data] == ["a", "b"]  # per-source family: one panel, source colors
     assert acc.data[0].line.color == figs[0].data[1].line.color
-    assert len({r.xref for r in _rects(figs[2])}) == 2  # accuracy, steps_valid: stacked panels
+    arith = figs[2]  # a nested family measures one kind of thing: one overlay panel
+    assert [t.name for t in arith.data] == ["accuracy", "steps_valid"]
+    assert len({r.xref for r in _rects(arith)}) == 1
+    assert len({r.xref for r in _rects(figs[4])}) == 3  # train: a bag of scalars, stacked
 
 
 def test_store_text_is_escaped(tmp_path):

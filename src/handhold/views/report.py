@@ -8,24 +8,18 @@ store only, so it works on a run that is still training or whose trainer died.
 from __future__ import annotations
 
 import html
-import math
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
-from plotly.subplots import make_subplots
 
-from ..store import Event, RunStore
+from ..store import RunStore
 from ..summary import StageRow, stage_table
+from .downsample import MAX_POINTS, downsample, smooth  # noqa: F401 - downsample: public here too
+from .panels import load_phases, panel_layout, panel_specs
 
-MAX_POINTS = 5000  # per series: keeps a 1M-step run's report small and quick to open
-COLORS = qualitative.Plotly
-STAGE_FILLS = ("rgba(99, 110, 250, 0.09)", "rgba(0, 204, 150, 0.09)")
-EVENT_LINES = {"nan": {"color": "#d62728", "width": 2},
-               "resume": {"color": "#7f7f7f", "width": 1, "dash": "dot"}}
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
 
@@ -64,172 +58,29 @@ def write_report(run_dir: str | os.PathLike[str], out: Path | None = None) -> Pa
 
 # ------------------------------------------------------------------------------ figures
 def build_figures(store: RunStore, *, rows: list[StageRow] | None = None,
-                  max_points: int = MAX_POINTS) -> list[go.Figure]:
-    """The report's figures: loss per source first, then one per metric family.
+                  max_points: int = MAX_POINTS, phases: dict | None = None) -> list[go.Figure]:
+    """The report's figures, the dashboard's panels (:mod:`.panels`) filled from the store.
 
-    A family is the key up to its last slash (``train/lr`` -> ``train``, ``eval/arith/acc`` ->
-    ``eval/arith``). Every figure gets the stage bands and event lines.
+    Train curves are lightly smoothed, the others reduced to min/max per bucket. Every figure
+    gets the stage bands, event lines and, when the phases analysis is there, its marks.
     """
     rows = stage_table(store) if rows is None else rows
-    keys = store.metric_keys()
-    train_src = _leaves(keys, "train/loss/")
-    eval_src = _leaves(keys, "eval/loss/")
-    sources = sorted(set(train_src) | set(eval_src))
-    colors = {s: COLORS[i % len(COLORS)] for i, s in enumerate(sources)}
-    loss_keys = {"train/loss", *train_src.values(), *eval_src.values()}
-
+    phases = load_phases(store) if phases is None else phases
+    events = store.events()
     figures = []
-    if loss_keys & set(keys):
-        figures.append(_loss_figure(store, "train/loss" in keys, train_src, eval_src, colors, max_points))
-    families: dict[str, list[str]] = {}
-    for key in keys:
-        if key not in loss_keys:
-            families.setdefault(key.rpartition("/")[0], []).append(key)
-    # specific families (eval/arith) before the catch-all bags of scalars (eval, train, top level)
-    for family in sorted(families, key=lambda f: ("/" not in f, f == "", f)):
-        figures.append(_family_figure(store, family, families[family], colors, max_points))
-    events = [e for e in store.events() if e.kind in EVENT_LINES]
-    for fig in figures:
-        _decorate(fig, rows, events)
+    for panel in panel_specs(store.metric_keys()):
+        fig = go.Figure(layout=panel_layout(panel, rows, events, phases if phases.get("available") else None))
+        for trace in panel.traces:
+            reduce = smooth if trace.role in ("train", "total") else downsample
+            x, y = reduce(*store.series(trace.key), max_points=max_points)
+            mode = "lines" if trace.role in ("train", "total") else _mode(x)
+            fig.add_scatter(x=x, y=y, mode=mode, **trace.style)
+        figures.append(fig)
     return figures
-
-
-def _loss_figure(store: RunStore, overall: bool, train_src: dict[str, str], eval_src: dict[str, str],
-                 colors: dict[str, str], max_points: int) -> go.Figure:
-    """Train loss thin and lightly smoothed, held-out loss bold with markers; one color a source."""
-    fig = go.Figure()
-    if overall:
-        x, y = smooth(*store.series("train/loss"), max_points=max_points)
-        fig.add_scatter(x=x, y=y, name="all · train", mode="lines", visible="legendonly",
-                        line={"color": "#7f7f7f", "width": 1})
-    for s, color in colors.items():
-        name = html.escape(s)
-        if s in train_src:
-            x, y = smooth(*store.series(train_src[s]), max_points=max_points)
-            fig.add_scatter(x=x, y=y, name=f"{name} · train", mode="lines", legendgroup=name,
-                            opacity=0.6, line={"color": color, "width": 1})
-        if s in eval_src:
-            x, y = downsample(*store.series(eval_src[s]), max_points=max_points)
-            fig.add_scatter(x=x, y=y, name=f"{name} · eval", mode=_mode(x), legendgroup=name,
-                            line={"color": color, "width": 2}, marker={"size": 5})
-    fig.update_layout(title="loss per source (train: smoothed; eval: held out)", height=460)
-    fig.update_yaxes(title_text="loss")
-    return fig
-
-
-def _family_figure(store: RunStore, family: str, keys: list[str], colors: dict[str, str],
-                   max_points: int) -> go.Figure:
-    """One panel per key, stacked on a shared step axis (their units differ), or one panel of
-    overlaid curves when the keys are per source (``eval/acc/<source>``)."""
-    leaves = [k.rpartition("/")[2] for k in keys]
-    title = html.escape(family or "other")
-    if len(keys) > 1 and all(leaf in colors for leaf in leaves):
-        fig = go.Figure()
-        for key, leaf in zip(keys, leaves):
-            x, y = downsample(*store.series(key), max_points=max_points)
-            fig.add_scatter(x=x, y=y, name=html.escape(leaf), mode=_mode(x),
-                            line={"color": colors[leaf], "width": 2}, marker={"size": 5})
-        fig.update_layout(title=title, height=360)
-        return fig
-    n = len(keys)
-    height = 90 + 170 * n
-    fig = make_subplots(rows=n, cols=1, shared_xaxes=True, vertical_spacing=min(0.3, 55 / height),
-                        subplot_titles=[html.escape(leaf) for leaf in leaves])
-    for i, key in enumerate(keys, start=1):
-        x, y = downsample(*store.series(key), max_points=max_points)
-        fig.add_scatter(x=x, y=y, name=html.escape(key), mode=_mode(x), showlegend=False,
-                        line={"color": COLORS[(i - 1) % len(COLORS)], "width": 1.5}, marker={"size": 4},
-                        row=i, col=1)
-    fig.update_layout(title=title, height=height)
-    return fig
-
-
-def _decorate(fig: go.Figure, rows: list[StageRow], events: list[Event]) -> None:
-    """Stage bands (alternating fills, name at the top) and event lines on every panel."""
-    fig.update_layout(template="plotly_white", margin={"l": 60, "r": 20, "t": 60, "b": 40},
-                      hovermode="x", legend={"groupclick": "toggleitem"})
-    n = _panels(fig)
-    if n > 1:
-        fig.update_xaxes(title_text="step", row=n, col=1)
-    else:
-        fig.update_xaxes(title_text="step")
-    for p in range(1, n + 1):
-        xref, yref = ("x", "y domain") if p == 1 else (f"x{p}", f"y{p} domain")
-        for j, row in enumerate(rows):
-            fig.add_shape(type="rect", xref=xref, yref=yref, x0=row.start, x1=row.end, y0=0, y1=1,
-                          fillcolor=STAGE_FILLS[j % 2], line={"width": 0}, layer="below")
-            if p == 1:
-                fig.add_annotation(xref=xref, yref=yref, x=(row.start + row.end) / 2, y=1,
-                                   yanchor="top", showarrow=False, text=html.escape(row.name),
-                                   font={"size": 11, "color": "#555"})
-        for e in events:
-            fig.add_shape(type="line", xref=xref, yref=yref, x0=e.step, x1=e.step, y0=0, y1=1,
-                          line=EVENT_LINES[e.kind])
-            if p == 1:
-                fig.add_annotation(xref=xref, yref=yref, x=e.step, y=0, yanchor="bottom", xanchor="left",
-                                   showarrow=False, text=html.escape(e.kind),
-                                   font={"size": 10, "color": EVENT_LINES[e.kind]["color"]})
-
-
-def _panels(fig: go.Figure) -> int:
-    return max(1, sum(1 for k in fig.layout.to_plotly_json() if k.startswith("yaxis")))
-
-
-def _leaves(keys: list[str], prefix: str) -> dict[str, str]:
-    """source -> key for keys ``<prefix><source>`` (one level only)."""
-    return {k[len(prefix):]: k for k in keys
-            if k.startswith(prefix) and k != prefix and "/" not in k[len(prefix):]}
 
 
 def _mode(x: np.ndarray) -> str:
     return "lines+markers" if len(x) <= 200 else "lines"
-
-
-# -------------------------------------------------------------------------- downsampling
-def _finite(steps: list[int], values: list[float | None]) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(steps, dtype=np.int64)
-    y = np.asarray(values, dtype=float)  # None -> nan
-    ok = np.isfinite(y)
-    return x[ok], y[ok]
-
-
-def downsample(steps: list[int], values: list[float | None],
-               max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``max_points`` points: the min and the max of equal buckets, in step order, so
-    spikes (a grad-norm blow-up) survive. Missing values are dropped."""
-    x, y = _finite(steps, values)
-    n = len(x)
-    if n <= max_points:
-        return x, y
-    buckets = max_points // 2
-    size = math.ceil(n / buckets)
-    grid = np.pad(y, (0, buckets * size - n), mode="edge").reshape(buckets, size)
-    base = np.arange(buckets) * size
-    idx = np.unique(np.minimum(np.concatenate([base + grid.argmin(1), base + grid.argmax(1)]), n - 1))
-    return x[idx], y[idx]
-
-
-def smooth(steps: list[int], values: list[float | None],
-           max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """A light EMA for noisy train curves: bucket means down to ``max_points``, then an EMA whose
-    window is ~1% of the points (at least 2), started at the first value so it is not biased."""
-    x, y = _finite(steps, values)
-    n = len(x)
-    if n > max_points:
-        edges = np.linspace(0, n, max_points + 1).astype(np.int64)
-        edges = np.unique(edges[:-1])
-        counts = np.diff(np.append(edges, n))
-        y = np.add.reduceat(y, edges) / counts
-        x = x[edges + counts // 2]
-    if len(y) == 0:
-        return x, y
-    alpha = 2 / (max(2, len(y) // 100) + 1)
-    out = np.empty_like(y)
-    acc = y[0]
-    for i, v in enumerate(y):
-        acc += alpha * (v - acc)
-        out[i] = acc
-    return x, out
 
 
 # ------------------------------------------------------------------------------- the page

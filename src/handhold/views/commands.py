@@ -1,0 +1,92 @@
+"""``handhold serve`` and ``handhold chat``: the dashboard server and a terminal chat with a checkpoint.
+
+Registered in ``handhold.cli``; heavy imports (FastAPI, transformers) stay inside the functions
+so that ``handhold --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def serve(
+    runs_dir: Annotated[Path, typer.Argument(help="a folder of runs (or one run directory)")] = Path("runs"),
+    host: Annotated[str, typer.Option(help="address to bind; the default serves this machine only")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8765,
+) -> None:
+    """Serve the live dashboard: runs, curves with stage bands and phases, probe timeline, chat."""
+    if not runs_dir.is_dir():
+        _fail(f"{runs_dir}: no such directory (train a run first: handhold train CONFIG --out {runs_dir}/NAME)")
+    from ..extras import MissingExtraError
+
+    try:
+        import uvicorn
+
+        from .dashboard import create_app
+    except MissingExtraError as exc:
+        _fail(str(exc))
+    except ImportError:
+        _fail("'uvicorn' is needed for this feature: pip install 'handhold[dashboard]'")
+    app = create_app(runs_dir)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"[yellow]warning:[/] serving on {host}: anyone who can reach it can read these runs "
+                  "and talk to their checkpoints")
+    console.print(f"handhold dashboard: http://{host}:{port}/  (runs in {runs_dir.resolve()}; Ctrl-C stops)")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    except OSError as exc:  # port in use, address not available
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+def chat(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    step: Annotated[Optional[int], typer.Option(help="checkpoint step (default: the latest)")] = None,
+    max_new_tokens: Annotated[int, typer.Option(min=1, max=1024, help="tokens per reply at most")] = 96,
+    temperature: Annotated[float, typer.Option(min=0.0, max=5.0, help="0 = greedy")] = 0.7,
+    timeout: Annotated[float, typer.Option(min=0.1, help="seconds per reply at most")] = 20.0,
+) -> None:
+    """Talk to a checkpoint of a run; every exchange is saved to the run as a `chat` sample."""
+    from ..cli import _quiet_libraries
+    from ..store import db_path
+    from .chat import Chat, ChatError, ChatLimits, checkpoint_path
+
+    if not db_path(run_dir).is_file():
+        _fail(f"{run_dir}: not a handhold run (no run.db)")
+    try:
+        step, _ = checkpoint_path(run_dir, step)
+    except ChatError as exc:
+        _fail(str(exc))
+    _quiet_libraries()
+    session = Chat(ChatLimits(max_new_tokens=max_new_tokens, timeout_s=timeout, temperature=temperature))
+    history: list[tuple[str, str]] = []
+    interactive = sys.stdin.isatty()
+    console.print(f"chatting with {run_dir} at step {step} (empty line or Ctrl-D ends)")
+    while True:
+        try:
+            message = console.input("[bold]you>[/] ") if interactive else input()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not message.strip():
+            break
+        try:
+            reply = session.reply(run_dir, step, message, history)
+        except ChatError as exc:
+            err.print(f"[red]{exc}[/]")
+            continue
+        history.append((message, reply.text))
+        console.print(f"[bold cyan]step {step}>[/] ", end="")
+        console.print(reply.text, markup=False, highlight=False)
+        console.print(f"[dim]({reply.new_tokens} tokens, {reply.seconds:.2f} s, stopped: {reply.stopped})[/]")

@@ -1,0 +1,249 @@
+"""``handhold serve``: the live dashboard and its JSON API (FastAPI), over a folder of runs.
+
+Everything is read from the run stores through read-only connections opened per request, so
+the page can watch a run that is training (WAL: readers never block the writer) or one whose
+trainer died. The one write is a chat exchange, saved as a ``chat`` sample (see :mod:`.chat`).
+
+API (all under ``/api/``; a run is named by its folder name under RUNS_DIR):
+
+- ``GET runs``: every run with status, stages, last step, a one-line phases summary
+- ``GET runs/{run}``: the run's info, metric keys and checkpoint steps
+- ``GET runs/{run}/panels``: the panels to draw (traces, layout with stage bands, phase marks)
+- ``GET runs/{run}/metrics?keys=&prefix=&since=&start=&end=&max_points=``: series reduced on
+  the server to at most ``max_points`` points each (min/max per bucket); ``since=S`` returns
+  only rows at steps >= S, for live polling
+- ``GET runs/{run}/events?kind=&since=``, ``GET runs/{run}/samples?kind=&prompt=&q=&since=&limit=``
+- ``POST runs/{run}/chat``: ``{"message", "step", "history", "max_new_tokens", "temperature"}``
+
+Run names from the URL must be a plain folder name (letters, digits, ``.``, ``_``, ``-``) that
+names a run directly under RUNS_DIR: no path traversal. Bad parameters
+get a 4xx with a message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+from ..extras import require
+
+require("fastapi", "dashboard")
+
+from fastapi import FastAPI, HTTPException, Query, Request  # noqa: E402
+from fastapi.responses import FileResponse, JSONResponse  # noqa: E402
+from fastapi.staticfiles import StaticFiles  # noqa: E402
+from pydantic import BaseModel, Field  # noqa: E402
+
+from ..runs import run_info  # noqa: E402
+from ..store import RunStore, StoreError, db_path, iter_run_dirs  # noqa: E402
+from ..summary import stage_table  # noqa: E402
+from .chat import Chat, ChatError, ChatLimits, checkpoints  # noqa: E402
+from .downsample import read_series  # noqa: E402
+from .panels import load_phases, panel_layout, panel_specs, phase_summary  # noqa: E402
+
+STATIC = Path(__file__).parent / "static"
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
+MAX_KEYS = 200
+PHASES_EVERY_S = 10.0  # a live run's phases are recomputed at most this often
+
+
+class ChatRequest(BaseModel):
+    message: str = Field(min_length=1)
+    step: Optional[int] = Field(default=None, ge=0)
+    history: list[tuple[str, str]] = Field(default_factory=list, max_length=50)
+    max_new_tokens: Optional[int] = Field(default=None, ge=1, le=1024)
+    temperature: Optional[float] = Field(default=None, ge=0.0, le=5.0)
+
+
+def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None) -> FastAPI:
+    """The dashboard app over the runs in ``runs_dir`` (a folder of runs, or one run)."""
+    root = Path(runs_dir).resolve()
+    app = FastAPI(title="handhold dashboard", docs_url=None, redoc_url=None, openapi_url=None)
+    chat = Chat(chat_limits)
+    phases_cache = _PhasesCache()
+
+    # ------------------------------------------------------------------ errors -> 4xx
+    @app.exception_handler(StoreError)
+    async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(sqlite3.OperationalError)
+    async def _busy(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
+        return JSONResponse({"detail": f"run store busy or unreadable: {exc}"}, status_code=503)
+
+    def run_dir(run: str) -> Path:
+        if not RUN_NAME.fullmatch(run) or ".." in run:
+            raise HTTPException(400, f"invalid run name {run!r}: a folder name of letters, digits, "
+                                     "'.', '_' and '-'")
+        if db_path(root).is_file():  # serving a single run
+            if run == root.name:
+                return root
+        else:
+            d = root / run  # one plain path component: it cannot leave root (a symlink that
+            if db_path(d).is_file():  # the owner of root put there is followed, as `runs` does)
+                return d
+        raise HTTPException(404, f"no run named {run!r} under {root}")
+
+    # ------------------------------------------------------------------ pages
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        import plotly
+
+        return FileResponse(Path(plotly.__file__).parent / "package_data" / "plotly.min.js",
+                            media_type="text/javascript")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    # ------------------------------------------------------------------ API
+    @app.get("/api/runs")
+    def runs() -> dict[str, Any]:
+        out = []
+        for d in iter_run_dirs(root):
+            try:
+                info = run_info(d)
+            except (StoreError, OSError, ValueError, sqlite3.Error) as exc:
+                out.append({"id": d.name, "error": str(exc)})
+                continue
+            out.append({**_info(info), "phases": phase_summary(phases_cache.get(d, info.last_step))})
+        return {"root": str(root), "runs": out}
+
+    @app.get("/api/runs/{run}")
+    def run(run: str) -> dict[str, Any]:
+        d = run_dir(run)
+        info = run_info(d)
+        with RunStore.reader(d) as store:
+            keys = store.metric_keys()
+            counts = {t: store.count(t) for t in ("events", "samples")}
+        return {**_info(info), "keys": keys, "checkpoints": checkpoints(d), "counts": counts}
+
+    @app.get("/api/runs/{run}/panels")
+    def panels(run: str) -> dict[str, Any]:
+        d = run_dir(run)
+        with RunStore.reader(d) as store:
+            last = store.last_step()
+            rows = stage_table(store)
+            events = store.events()
+            keys = store.metric_keys()
+        phases = phases_cache.get(d, last)
+        marks = phases if phases.get("available") else None
+        out = [{**p.to_dict(), "layout": panel_layout(p, rows, events, marks)} for p in panel_specs(keys)]
+        return {"panels": out, "last_step": last, "events": len(events),
+                "phases": {k: phases[k] for k in ("available", "note") if k in phases}}
+
+    @app.get("/api/runs/{run}/metrics")
+    def metrics(
+        run: str,
+        keys: Annotated[Optional[list[str]], Query(description="metric keys (repeat, or comma-separated)")] = None,
+        prefix: Annotated[str, Query(max_length=200)] = "",
+        since: Annotated[Optional[int], Query(ge=0, description="only rows at steps >= since")] = None,
+        start: Annotated[Optional[int], Query(ge=0)] = None,
+        end: Annotated[Optional[int], Query(ge=0)] = None,
+        max_points: Annotated[int, Query(ge=10, le=100_000)] = 4000,
+    ) -> dict[str, Any]:
+        d = run_dir(run)
+        if start is not None and end is not None and start > end:
+            raise HTTPException(400, f"start ({start}) is after end ({end})")
+        with RunStore.reader(d) as store:
+            known = store.metric_keys(prefix)
+            wanted = [k for item in keys or [] for k in item.split(",") if k] or known
+            if len(wanted) > MAX_KEYS:
+                raise HTTPException(400, f"{len(wanted)} keys asked; at most {MAX_KEYS} per call")
+            missing = sorted(set(wanted) - set(known))
+            if missing:
+                raise HTTPException(404, f"no metric {missing[0]!r} in run {run!r}"
+                                         + (f" under prefix {prefix!r}" if prefix else ""))
+            t0 = time.perf_counter()
+            series = {k: read_series(store._conn, k, max_points=max_points, since=since,
+                                     start=start, end=end).to_dict() for k in wanted}
+            last = store.last_step()
+        return {"last_step": last, "series": series, "seconds": round(time.perf_counter() - t0, 4)}
+
+    @app.get("/api/runs/{run}/events")
+    def events(
+        run: str,
+        kind: Annotated[Optional[str], Query(max_length=100)] = None,
+        since: Annotated[Optional[int], Query(ge=0, description="only events at steps >= since")] = None,
+    ) -> dict[str, Any]:
+        d = run_dir(run)
+        with RunStore.reader(d) as store:
+            q, args = "SELECT step, kind, data, time FROM events WHERE 1", []
+            if kind is not None:
+                q, args = q + " AND kind = ?", [*args, kind]
+            if since is not None:
+                q, args = q + " AND step >= ?", [*args, since]
+            rows = store._conn.execute(q + " ORDER BY step, rowid", args).fetchall()
+            last = store.last_step()
+        return {"last_step": last, "events": [
+            {"step": s, "kind": k, "data": json.loads(data), "time": t} for s, k, data, t in rows]}
+
+    @app.get("/api/runs/{run}/samples")
+    def samples(
+        run: str,
+        kind: Annotated[Optional[str], Query(max_length=100)] = None,
+        prompt: Annotated[Optional[str], Query(max_length=5000)] = None,
+        q: Annotated[Optional[str], Query(max_length=200, description="text to find in prompt or text")] = None,
+        since: Annotated[Optional[int], Query(ge=0)] = None,
+        limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    ) -> dict[str, Any]:
+        d = run_dir(run)
+        where, args = "1", []
+        for clause, value in (("kind = ?", kind), ("prompt = ?", prompt), ("step >= ?", since)):
+            if value is not None:
+                where, args = f"{where} AND {clause}", [*args, value]
+        if q:
+            like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where, args = f"{where} AND (prompt LIKE ? ESCAPE '\\' OR text LIKE ? ESCAPE '\\')", [*args, like, like]
+        with RunStore.reader(d) as store:
+            conn = store._conn
+            total = conn.execute(f"SELECT COUNT(*) FROM samples WHERE {where}", args).fetchone()[0]
+            rows = conn.execute(f"SELECT step, kind, prompt, text, time FROM samples WHERE {where} "
+                                "ORDER BY step DESC, rowid DESC LIMIT ?", [*args, limit]).fetchall()
+            kinds = [r[0] for r in conn.execute("SELECT DISTINCT kind FROM samples ORDER BY kind")]
+            last = store.last_step()
+        return {"last_step": last, "total": total, "kinds": kinds, "samples": [
+            {"step": s, "kind": k, "prompt": p, "text": t, "time": tm} for s, k, p, t, tm in rows]}
+
+    @app.post("/api/runs/{run}/chat")
+    def chat_reply(run: str, body: ChatRequest) -> dict[str, Any]:
+        d = run_dir(run)
+        try:
+            reply = chat.reply(d, body.step, body.message, body.history,
+                               max_new_tokens=body.max_new_tokens, temperature=body.temperature)
+        except ChatError as exc:
+            raise HTTPException(404 if "no checkpoint" in str(exc) else 422, str(exc)) from exc
+        return reply.to_dict()
+
+    return app
+
+
+def _info(info: Any) -> dict[str, Any]:
+    return {"id": info.path.name, "name": info.name, "status": info.status, "reason": info.reason,
+            "stages": info.stages, "stage": info.stage, "last_step": info.last_step}
+
+
+class _PhasesCache:
+    """Phases per run, recomputed when the run moved on and at most every PHASES_EVERY_S."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data: dict[Path, tuple[int | None, float, dict[str, Any]]] = {}
+
+    def get(self, run_dir: Path, last_step: int | None) -> dict[str, Any]:
+        with self._lock:
+            hit = self._data.get(run_dir)
+        if hit is not None and (hit[0] == last_step or time.monotonic() - hit[1] < PHASES_EVERY_S):
+            return hit[2]
+        with RunStore.reader(run_dir) as store:
+            phases = load_phases(store)
+        with self._lock:
+            self._data[run_dir] = (last_step, time.monotonic(), phases)
+        return phases
