@@ -184,8 +184,18 @@ class _Cadence(_Strict):
     log_spaced: int | None = Field(default=None, gt=0, description="this many evals, log-spaced over the run")
 
 
+class LmEvalConfig(_Strict):
+    """lm-evaluation-harness tasks run at milestones (stage ends and the end of the run)."""
+
+    tasks: list[str] = Field(min_length=1)
+    include_path: str | None = Field(default=None, description="folder of local task YAMLs")
+    limit: int | None = Field(default=None, gt=0, description="at most this many documents per task")
+    batch_size: int = Field(default=16, gt=0)
+
+
 class EvalSuiteConfig(_Cadence):
     suite: str | None = Field(default=None, description="a YAML file of tasks, inlined when the run starts")
+    lm_eval: LmEvalConfig | None = None
     tasks: list[EvalTask] = Field(default_factory=list)
     families: dict[str, list[Metric]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_FAMILIES.items()})
     at_stage_end: bool = True

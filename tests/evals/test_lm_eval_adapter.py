@@ -79,3 +79,18 @@ def test_local_task_offline_matches_handholds_own_mc_scoring(tiny_config, tmp_pa
                              [[" " + c for c in d["choices"]] for d in docs])
     ours = sum(max(range(2), key=s.__getitem__) == d["label"] for s, d in zip(scores, docs)) / len(docs)
     assert acc == pytest.approx(ours)
+
+
+def test_lm_eval_runs_in_the_loop_at_stage_ends(tiny_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    data = tasks / "local_mc.jsonl"
+    data.write_text("\n".join(json.dumps({"question": f"Is {n} even?", "choices": ["yes", "no"],
+                                          "label": n % 2}) for n in range(20)))
+    (tasks / "hh_local_mc.yaml").write_text(TASK_YAML.format(data=data))
+    config = tiny_config(evals={"lm_eval": {"tasks": ["hh_local_mc"], "include_path": "tasks", "limit": 10}})
+    start(load_config(config, ["stages.0.until.steps=4", "stages.1.until.steps=4"]), tmp_path / "run",
+          base_dir=tmp_path, progress=False)
+    steps, values = RunStore.reader(tmp_path / "run").series("eval/hh_local_mc/acc")
+    assert steps == [4, 8] and all(0 <= v <= 1 for v in values)

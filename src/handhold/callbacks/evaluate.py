@@ -53,3 +53,19 @@ class EvalSuite(Callback):
             if rec.generation is not None:
                 state.log_sample(f"eval/{rec.task}", self.examples[rec.task][rec.index].prompt, rec.generation)
         state.log({"eval/suite_time_s": time.perf_counter() - t0})
+
+
+class LmEvalMilestones(Callback):
+    """lm-eval tasks at stage ends and at the end of the run (they cost seconds per call)."""
+
+    def on_eval(self, state: State) -> None:
+        lm = state.cfg.evals.lm_eval
+        ending = state.decision is not None or state.should_stop or state.step == state.cfg.train.max_steps
+        if lm is None or not ending or not state.is_main:
+            return
+        from ..evals.lm_eval_adapter import evaluate_model
+
+        t0 = time.perf_counter()
+        state.log(evaluate_model(state.accelerator.unwrap_model(state.model), state.tokenizer, lm.tasks,
+                                 include_path=lm.include_path, limit=lm.limit, batch_size=lm.batch_size))
+        state.log({"eval/lm_eval_time_s": time.perf_counter() - t0})

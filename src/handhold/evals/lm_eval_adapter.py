@@ -39,21 +39,34 @@ def flatten_results(results: dict[str, Any]) -> dict[str, float]:
 def run_lm_eval(checkpoint: Path, tasks: list[str], *, include_path: Path | None = None,
                 limit: int | None = None, batch_size: int = 16) -> dict[str, float]:
     """Evaluate a checkpoint directory on lm-eval ``tasks``; returns store-ready metrics."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(checkpoint, local_files_only=True).eval()
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=True)
+    return evaluate_model(model, tokenizer, tasks, include_path=include_path, limit=limit,
+                          batch_size=batch_size)
+
+
+def evaluate_model(model: Any, tokenizer: Any, tasks: list[str], *, include_path: Path | str | None = None,
+                   limit: int | None = None, batch_size: int = 16) -> dict[str, float]:
+    """Evaluate a model object (e.g. the one training) on lm-eval ``tasks``, offline."""
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     lm_eval = require("lm_eval", "eval")
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(checkpoint, local_files_only=True).eval()
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=True)
+    was_training = model.training
+    model.eval()
     # add_bos_token: handhold models are trained on <bos> text; score them the same way
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device="cpu",
               max_length=context_length(model), add_bos_token=True)
     manager = TaskManager(include_path=str(include_path) if include_path else None)
-    results = lm_eval.simple_evaluate(model=lm, tasks=tasks, task_manager=manager, limit=limit,
-                                      log_samples=False, bootstrap_iters=0)
+    try:
+        results = lm_eval.simple_evaluate(model=lm, tasks=tasks, task_manager=manager, limit=limit,
+                                          log_samples=False, bootstrap_iters=0)
+    finally:
+        model.train(was_training)
     if results is None:  # only on non-zero ranks in distributed runs
         return {}
     return flatten_results(results)

@@ -21,14 +21,14 @@ class RunDirError(RuntimeError):
 
 
 def _callbacks(state: State, store: RunStore | None, progress: bool, extra: Sequence[Callback]) -> list[Callback]:
-    from ..callbacks.evaluate import EvalSuite
+    from ..callbacks.evaluate import EvalSuite, LmEvalMilestones
     from ..callbacks.heldout import HeldOutLoss
     from ..callbacks.measures import Measures
     from ..callbacks.probes import Probes
     from ..callbacks.progress import ProgressBar
     from ..callbacks.store_writer import StoreWriter
 
-    callbacks: list[Callback] = [HeldOutLoss(), EvalSuite(), Probes(), Measures(), *extra]
+    callbacks: list[Callback] = [HeldOutLoss(), EvalSuite(), LmEvalMilestones(), Probes(), Measures(), *extra]
     if store is not None:
         callbacks.append(StoreWriter(store))  # after the others: it persists what they logged
         if progress:
@@ -53,6 +53,9 @@ def absolute_paths(cfg: RunConfig, base_dir: Path) -> RunConfig:
     for source in cfg.sources.values():
         if not isinstance(source, GeneratedSource) and not Path(source.path).is_absolute():
             source.path = str((base_dir / source.path).resolve())
+    lm = cfg.evals.lm_eval
+    if lm is not None and lm.include_path is not None and not Path(lm.include_path).is_absolute():
+        lm.include_path = str((base_dir / lm.include_path).resolve())
     if cfg.model.path is not None and not Path(cfg.model.path).is_absolute():
         cfg.model.path = str((base_dir / cfg.model.path).resolve())
     return cfg
