@@ -129,3 +129,16 @@ def test_stage_events_without_index_use_order(tmp_path):
     rows = stage_table(RunStore.reader(tmp_path))
     assert [(r.name, r.start, r.end, r.end_reason) for r in rows] == [
         ("one", 0, 5, "budget"), ("two", 5, 8, "running")]
+
+
+def test_family_table_first_last_change(tmp_path):
+    from handhold.summary import family_table
+
+    with RunStore.open(tmp_path) as s:
+        s.log_metrics(200, {"eval/family/reasoning": 0.25, "eval/family/standard": 0.10})
+        s.log_metrics(400, {"eval/family/reasoning": 0.55, "eval/family/standard": 0.05})
+    console = Console(width=120, record=True)
+    console.print(family_table(RunStore.reader(tmp_path)))
+    text = console.export_text()
+    assert "reasoning" in text and "0.250 @ 200" in text and "0.550 @ 400" in text and "+0.300" in text
+    assert "-0.050" in text

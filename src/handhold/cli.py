@@ -102,10 +102,13 @@ def _finish(state, run_dir: Path, report: bool) -> None:
     if not state.is_main:
         return
     from .store import RunStore
-    from .summary import format_stage_table, stage_table
+    from .summary import family_table, format_stage_table, stage_table
 
     with RunStore.reader(run_dir) as store:
         console.print(format_stage_table(stage_table(store)))
+        families = family_table(store)
+        if families is not None:
+            console.print(families)
     console.print(f"run:    {run_dir}  ({state.status}: {state.stop_reason})")
     if report:
         from .views.report import write_report

@@ -197,3 +197,21 @@ def format_stage_table(rows: list[StageRow]) -> Table:
     if any_train:
         table.caption = "* train loss over the stage's last 10% of steps (no eval in the stage)"
     return table
+
+
+def family_table(store: RunStore) -> Table | None:
+    """Signal families (``eval/family/*``, e.g. reasoning vs standard): first, last and change."""
+    keys = store.metric_keys("eval/family/")
+    if not keys:
+        return None
+    table = Table(title="signal families (gauntlet-centred: 0 = chance, 1 = perfect)", title_justify="left",
+                  show_edge=False, pad_edge=False, header_style="bold")
+    for name in ("family", "first", "last", "change"):
+        table.add_column(name, justify="left" if name == "family" else "right")
+    for key in keys:
+        steps, values = _clean(store.series(key))
+        if not steps:
+            continue
+        table.add_row(key.removeprefix("eval/family/"), f"{values[0]:.3f} @ {steps[0]}",
+                      f"{values[-1]:.3f} @ {steps[-1]}", f"{values[-1] - values[0]:+.3f}")
+    return table
