@@ -27,6 +27,9 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -137,7 +140,7 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None) -
         marks = phases if phases.get("available") else None
         out = [{**p.to_dict(), "layout": panel_layout(p, rows, events, marks)} for p in panel_specs(keys)]
         return {"panels": out, "last_step": last, "events": len(events),
-                "phases": {k: phases[k] for k in ("available", "note") if k in phases}}
+                "phases": {k: phases[k] for k in ("available", "note", "pending") if k in phases}}
 
     @app.get("/api/runs/{run}/metrics")
     def metrics(
@@ -152,7 +155,7 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None) -
         d = run_dir(run)
         if start is not None and end is not None and start > end:
             raise HTTPException(400, f"start ({start}) is after end ({end})")
-        with RunStore.reader(d) as store:
+        with _snapshot(d) as store:
             known = store.metric_keys(prefix)
             wanted = [k for item in keys or [] for k in item.split(",") if k] or known
             if len(wanted) > MAX_KEYS:
@@ -174,7 +177,7 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None) -
         since: Annotated[Optional[int], Query(ge=0, description="only events at steps >= since")] = None,
     ) -> dict[str, Any]:
         d = run_dir(run)
-        with RunStore.reader(d) as store:
+        with _snapshot(d) as store:
             q, args = "SELECT step, kind, data, time FROM events WHERE 1", []
             if kind is not None:
                 q, args = q + " AND kind = ?", [*args, kind]
@@ -202,7 +205,7 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None) -
         if q:
             like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             where, args = f"{where} AND (prompt LIKE ? ESCAPE '\\' OR text LIKE ? ESCAPE '\\')", [*args, like, like]
-        with RunStore.reader(d) as store:
+        with _snapshot(d) as store:
             conn = store._conn
             total = conn.execute(f"SELECT COUNT(*) FROM samples WHERE {where}", args).fetchone()[0]
             rows = conn.execute(f"SELECT step, kind, prompt, text, time FROM samples WHERE {where} "
@@ -225,25 +228,61 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None) -
     return app
 
 
+@contextmanager
+def _snapshot(run_dir: Path) -> Iterator[RunStore]:
+    """A read-only store inside one read transaction: every query sees the same moment, so
+    ``last_step`` never runs ahead of the rows returned (a poller would skip rows otherwise).
+    In WAL mode this holds no lock the writer waits for."""
+    with RunStore.reader(run_dir) as store:
+        store._conn.execute("BEGIN")
+        try:
+            yield store
+        finally:
+            store._conn.execute("COMMIT")
+
+
 def _info(info: Any) -> dict[str, Any]:
     return {"id": info.path.name, "name": info.name, "status": info.status, "reason": info.reason,
             "stages": info.stages, "stage": info.stage, "last_step": info.last_step}
 
 
 class _PhasesCache:
-    """Phases per run, recomputed when the run moved on and at most every PHASES_EVERY_S."""
+    """Phases per run, computed off the request path: one worker thread, results kept until the
+    run moves on (and then recomputed at most every PHASES_EVERY_S). A request waits for a
+    fresh result up to WAIT_S (small runs: at once); past that it gets the previous result, or
+    a "pending" note, and the page asks again on its next poll."""
+
+    WAIT_S = 0.5
 
     def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="handhold-phases")
         self._data: dict[Path, tuple[int | None, float, dict[str, Any]]] = {}
+        self._pending: dict[Path, Any] = {}
 
     def get(self, run_dir: Path, last_step: int | None) -> dict[str, Any]:
         with self._lock:
             hit = self._data.get(run_dir)
-        if hit is not None and (hit[0] == last_step or time.monotonic() - hit[1] < PHASES_EVERY_S):
-            return hit[2]
-        with RunStore.reader(run_dir) as store:
-            phases = load_phases(store)
+            if hit is not None and (hit[0] == last_step or time.monotonic() - hit[1] < PHASES_EVERY_S):
+                return hit[2]
+            future = self._pending.get(run_dir)
+            if future is None:
+                future = self._pending[run_dir] = self._pool.submit(self._compute, run_dir, last_step)
+        try:
+            return future.result(timeout=self.WAIT_S)
+        except FutureTimeout:
+            return hit[2] if hit is not None else {
+                "available": False, "pending": True, "note": "phases: analysing this run…"}
+
+    def _compute(self, run_dir: Path, last_step: int | None) -> dict[str, Any]:
+        try:
+            with RunStore.reader(run_dir) as store:
+                phases = load_phases(store)
+        except (StoreError, sqlite3.Error) as exc:
+            phases = {"available": False, "note": f"phases: cannot read the run ({exc})"}
         with self._lock:
             self._data[run_dir] = (last_step, time.monotonic(), phases)
+            self._pending.pop(run_dir, None)
         return phases

@@ -88,10 +88,13 @@ class Series:
 def read_series(conn: sqlite3.Connection, key: str, *, max_points: int = 4000,
                 since: int | None = None, start: int | None = None,
                 end: int | None = None) -> Series:
-    """Metric ``key`` over steps ``(since, ...]`` within ``[start, end]``, at most ``max_points``
-    points. Rows without a value (NaN/inf were stored as NULL) are left out."""
+    """Metric ``key`` at steps ``>= since`` within ``[start, end]``, at most ``max_points`` points.
+
+    ``since`` is inclusive so that a poller asking from the last step it saw also gets rows of
+    that step flushed after its previous read. Rows without a value (NaN/inf, stored as NULL)
+    are left out."""
     where, args = "key = ? AND value IS NOT NULL", [key]
-    for clause, bound in (("step > ?", since), ("step >= ?", start), ("step <= ?", end)):
+    for clause, bound in (("step >= ?", since), ("step >= ?", start), ("step <= ?", end)):
         if bound is not None:
             where += f" AND {clause}"
             args.append(bound)

@@ -83,7 +83,7 @@ function runRow(r) {
 // ------------------------------------------------------------------ run page
 async function openRun(id) {
   page = { id, info: null, panels: [], series: {}, overlays: {}, zoom: {}, lastStep: null,
-           eventCount: -1, panelsAt: 0, sampleCount: -1, history: {}, tick: 0 };
+           eventCount: -1, panelsAt: 0, phasesPending: false, sampleCount: -1, history: {}, tick: 0 };
   $("crumb").textContent = "› " + id;
   $("panels").replaceChildren();
   $("chat-log").replaceChildren();
@@ -106,7 +106,7 @@ async function poll(first = false) {
     showInfo(info);
     const now = Date.now();
     const moved = info.last_step !== p.lastStep;
-    if (keysChanged || info.counts.events !== p.eventCount || (moved && now - p.panelsAt > 5000)) {
+    if (keysChanged || p.phasesPending || info.counts.events !== p.eventCount || (moved && now - p.panelsAt > 5000)) {
       await loadPanels();
       p.eventCount = info.counts.events;
     }
@@ -151,7 +151,9 @@ async function loadPanels() {
   const data = await api(`/api/runs/${encodeURIComponent(p.id)}/panels`);
   p.panels = data.panels;
   p.panelsAt = Date.now();
-  $("phases-note").textContent = data.phases.available ? "phases: detected" : (data.phases.note || "");
+  p.phasesPending = !!data.phases.pending;
+  $("phases-note").textContent = data.phases.available
+    ? "phases: change points, trends, shocks, divergences marked" : (data.phases.note || "");
   const box = $("panels");
   const have = [...box.children].map((d) => d.dataset.panel).join("\n");
   if (have !== p.panels.map((x) => x.id).join("\n")) {

@@ -1,0 +1,153 @@
+"""End to end in headless Chromium: a real short training run, served by ``create_app``, opened
+by Playwright driving Debian's chromium (never a downloaded browser).
+
+`make test` installs chromium (apt-get, as root); the test is skipped, saying why, only where it
+is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("HANDHOLD_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM}: `make test` installs it as root with "
+                    "apt-get (Debian packages chromium, chromium-driver)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the [test] extra")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def server(tmp_path):
+    """Serve ``tmp_path/runs`` on a free loopback port in a thread; yields (base URL, runs dir)."""
+    uvicorn = pytest.importorskip("uvicorn")
+    from handhold.views.dashboard import create_app
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    srv = uvicorn.Server(uvicorn.Config(create_app(runs), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    port = srv.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}", runs
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_dashboard_end_to_end(browser, server, tiny_config, tmp_path, monkeypatch):
+    from handhold.config import load_config
+    from handhold.store import RunStore
+    from handhold.train.runner import start
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    url, runs = server
+    run = runs / "tiny"
+    state = start(load_config(tiny_config()), run, progress=False)
+    assert state.status == "finished"
+    with RunStore.open(run) as store:  # probe generations, as the probes callback stores them
+        for step in (8, 16, 24):
+            store.log_sample(step, "probe", "How is your training going?", f"learning, step {step}")
+            store.log_sample(step, "probe", "F = m * a; m = 2, a = 3; F =", f"{step % 5}")
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+
+    # the runs list
+    page.goto(url + "/")
+    row = page.locator("tr[data-run=tiny]")
+    row.wait_for()
+    assert "finished" in row.inner_text() and "general › physics" in row.inner_text()
+
+    # the run page: every panel drawn, the two stages as bands on every subplot
+    row.locator("a").click()
+    from urllib.request import urlopen
+
+    with urlopen(url + "/api/runs/tiny/panels") as res:
+        expected = [p["id"] for p in json.load(res)["panels"]]
+    assert expected[0] == "loss" and "family:train" in expected and len(expected) >= 3
+    page.wait_for_function("n => [...document.querySelectorAll('.panel')].filter(gd => gd._fullLayout)"
+                           ".length === n", arg=len(expected), timeout=20_000)
+    panels = page.evaluate("""() => [...document.querySelectorAll('.panel')].map(gd => ({
+        id: gd.dataset.panel, traces: gd.data.length,
+        subplots: Object.keys(gd._fullLayout).filter(k => /^yaxis\\d*$/.test(k)).length,
+        bands: gd.layout.shapes.filter(s => s.name.startsWith('stage:')).length,
+        drawn: gd.querySelectorAll('.layer-below .shapelayer path').length,
+        labels: [...gd.querySelectorAll('.annotation-text')].map(a => a.textContent)}))""")
+    assert [p["id"] for p in panels] == expected
+    for p in panels:
+        assert p["traces"] >= 1
+        assert p["bands"] == 2 * p["subplots"] and p["drawn"] >= p["bands"], p
+    assert {"general", "physics"} <= set(panels[0]["labels"])
+    assert page.locator("#run-title").inner_text() == "tiny — finished, step 24"
+
+    # smoothing: the slider changes the drawn train curve, not the held-out one
+    before = page.evaluate("document.querySelector('.panel').data.find(t => t.name === 'general · train').y")
+    page.locator("#smoothing").fill("0")
+    after = page.evaluate("document.querySelector('.panel').data.find(t => t.name === 'general · train').y")
+    assert before != after and len(before) == len(after) == 24
+
+    # the probe timeline, searchable
+    page.locator("#samples details").first.wait_for()
+    assert page.locator("#samples details").count() == 2
+    page.locator("#sample-search").fill("learning, step 16")
+    page.wait_for_function("document.querySelectorAll('#samples details').length === 1")
+    assert page.locator("#samples mark").inner_text() == "learning, step 16"
+    page.locator("#sample-search").fill("")
+
+    # one chat message with the latest checkpoint; saved to the run
+    page.locator("#chat-step").select_option("24")
+    page.locator("#chat-input").fill("What is 2 + 3?")
+    page.locator("#chat-input").press("Enter")
+    page.locator(".msg.model").wait_for(timeout=60_000)
+    assert page.locator(".msg.you").inner_text().endswith("What is 2 + 3?")
+    assert "saved to the run" in page.locator("#chat-status").inner_text()
+    with RunStore.reader(run) as store:
+        chats = list(store.samples("chat"))
+    assert [(c.step, c.prompt) for c in chats] == [(24, "What is 2 + 3?")]
+
+    # live: rows a writer adds appear within ~2 s, without a reload
+    page.evaluate("window.__same_page = true")
+    with RunStore.open(run) as store:
+        for step in range(25, 31):
+            store.log_metrics(step, {"train/loss/general": 1.0, "eval/loss/general": 1.5})
+    t0 = time.monotonic()
+    page.wait_for_function("document.querySelector('#run-title').dataset.lastStep === '30'", timeout=5_000)
+    page.wait_for_function("""() => document.querySelector('.panel').data
+        .find(t => t.name === 'general · eval').x.includes(30)""", timeout=5_000)
+    waited = time.monotonic() - t0
+    assert page.evaluate("window.__same_page === true")
+    assert waited < 4.0, f"the page took {waited:.1f} s to show new rows"
+
+    shot = tmp_path / "dashboard.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 50_000
+    if os.environ.get("HANDHOLD_SCREENSHOT_DIR"):  # to look at it after the run
+        shutil.copy(shot, Path(os.environ["HANDHOLD_SCREENSHOT_DIR"]) / shot.name)
+    page.close()
+    assert problems == []
