@@ -50,29 +50,59 @@ def parse_count(value: int | str) -> int:
 
 
 class Until(_Strict):
-    """A stage's exit rule. Today a budget; readiness rules plug in here later.
+    """A stage's exit rule: a budget (``steps`` or ``tokens``) or a readiness rule (``plateau``).
 
-    The loop asks the curriculum "advance?" after every step (budgets) and after every
-    eval (readiness), so new rule kinds need no change to the loop.
+    ``{plateau: eval/physics/answer_acc, patience: 3, min_steps: 500, max_steps: 20000}``: after
+    ``min_steps`` in the stage, end it once the metric has gone ``patience`` evals without
+    beating its best by more than ``min_delta``; end it at ``max_steps`` regardless. ``mode``
+    says which way is better (``min``/``max``; ``auto`` reads it from the name: losses fall).
+    The loop asks the curriculum "advance?" after every step (budgets) and after every eval
+    (readiness), so rule kinds need no change to the loop.
     """
 
     steps: int | None = Field(default=None, gt=0)
     tokens: int | None = None
+    plateau: str | None = Field(default=None, min_length=1, description="metric key, e.g. eval/loss/physics")
+    patience: int | None = Field(default=None, gt=0, description="evals without improvement (default 3)")
+    min_steps: int | None = Field(default=None, ge=0, description="steps before the rule may fire (default 0)")
+    max_steps: int | None = Field(default=None, gt=0, description="steps after which the stage ends anyway")
+    mode: Literal["auto", "min", "max"] | None = None
+    min_delta: float | None = Field(default=None, ge=0, description="smaller gains are no improvement (default 0)")
 
     @model_validator(mode="before")
     @classmethod
     def _parse_tokens(cls, data: Any) -> Any:
         if isinstance(data, dict) and "tokens" in data and data["tokens"] is not None:
             data = {**data, "tokens": parse_count(data["tokens"])}
+        if isinstance(data, dict) and data.get("plateau") is not None:  # the rule's defaults
+            data = {"patience": 3, "min_steps": 0, "mode": "auto", "min_delta": 0.0,
+                    **{k: v for k, v in data.items() if v is not None}}
         return data
 
     @model_validator(mode="after")
     def _one_budget(self) -> Until:
-        given = [k for k in ("steps", "tokens") if getattr(self, k) is not None]
+        given = [k for k in ("steps", "tokens", "plateau") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one budget: steps: N or tokens: N (e.g. '2M')")
+            raise ValueError("give exactly one budget: steps: N or tokens: N (e.g. '2M'), or a "
+                             "readiness rule: plateau: METRIC with max_steps")
         if self.tokens is not None and self.tokens <= 0:
             raise ValueError("tokens must be > 0")
+        if self.plateau is None:
+            extra = [k for k in ("patience", "min_steps", "max_steps", "mode", "min_delta")
+                     if getattr(self, k) is not None]
+            if extra:
+                raise ValueError(f"{', '.join(extra)}: only used by a readiness rule (plateau: METRIC)")
+            return self
+        if self.max_steps is None:
+            raise ValueError("a plateau rule needs max_steps: the stage ends there if the metric "
+                             "never levels off")
+        if self.min_steps >= self.max_steps:
+            raise ValueError(f"min_steps ({self.min_steps}) must be below max_steps ({self.max_steps})")
+        from .phases.direction import infer_direction
+
+        if self.mode == "auto" and infer_direction(self.plateau) is None:
+            raise ValueError(f"cannot tell whether lower or higher is better for {self.plateau!r}; "
+                             "set mode: min or max")
         return self
 
 
@@ -269,7 +299,8 @@ class RunConfig(_Strict):
         return problems
 
     def schedule_steps(self) -> int:
-        """Length of the LR schedule: ``optim.decay_steps`` or the sum of step budgets.
+        """Length of the LR schedule: ``optim.decay_steps`` or the sum of step budgets (a
+        readiness stage counts its ``max_steps``).
 
         ``train.max_steps`` does not change it, so a capped run is an exact prefix of the full one.
         """
@@ -279,6 +310,8 @@ class RunConfig(_Strict):
         for stage in self.stages:
             if stage.until.steps is not None:
                 total += stage.until.steps
+            elif stage.until.plateau is not None:  # a readiness rule: at most max_steps
+                total += stage.until.max_steps
             else:  # a token budget: at most batch_size * seq_len tokens per step
                 total += -(-stage.until.tokens // (self.train.batch_size * self.train.seq_len))
         return total

@@ -43,6 +43,7 @@ class Curriculum:
         self.cursors = {name: 0 for name in sources}
         self.progress = StageProgress()
         self._mix_cache: dict[int, tuple[list[str], np.ndarray]] = {}
+        self._readiness: tuple[int, Any] | None = None  # (stage index, PlateauDetector)
 
     # ------------------------------------------------------------------ drawing
     @property
@@ -78,25 +79,55 @@ class Curriculum:
         self.progress.tokens += tokens
 
     def budget_spent(self) -> Decision | None:
-        """Checked after every step: has the stage used up its step or token budget?"""
+        """Checked after every step: has the stage used up its step or token budget (or, for a
+        readiness stage, its ``max_steps``)?"""
         until, p = self.stage.until, self.progress
         if until.steps is not None and p.steps >= until.steps:
             return Decision("budget", {"steps": p.steps})
         if until.tokens is not None and p.tokens >= until.tokens:
             return Decision("budget", {"tokens": p.tokens})
+        if until.plateau is not None and p.steps >= until.max_steps:
+            return Decision("max_steps", {"steps": p.steps, "max_steps": until.max_steps,
+                                          **self._detector().summary()})
         return None
 
-    def ready(self, history: Any) -> Decision | None:
-        """Checked after every eval: is the stage mastered? (readiness rules plug in here)."""
-        return None
+    def ready(self, state: Any) -> Decision | None:
+        """Checked after every eval: has the stage's readiness metric plateaued?
+
+        Feeds the value logged at this eval (``state.logs``) to the stage's online detector
+        (:mod:`handhold.phases.readiness`), which decides from the evals seen so far.
+        """
+        until = self.stage.until
+        if until.plateau is None:
+            return None
+        value = state.logs.get(until.plateau)
+        if value is None:
+            return None
+        detector = self._detector()
+        evidence = detector.update(self.progress.steps, value).predict()
+        if evidence is None:
+            return None
+        return Decision("plateau", {**evidence, "global_step": state.step,
+                                    "best_global_step": self.progress.start_step + evidence["best_step"]})
+
+    def _detector(self) -> Any:
+        """The current stage's plateau detector (a fresh one when the stage changed)."""
+        from .phases.readiness import PlateauDetector, rule_from_until
+
+        if self._readiness is None or self._readiness[0] != self.progress.index:
+            self._readiness = (self.progress.index, PlateauDetector(rule_from_until(self.stage.until)))
+        return self._readiness[1]
 
     def advance(self, global_step: int, global_tokens: int) -> None:
         self.progress = StageProgress(self.progress.index + 1, 0, 0, global_step, global_tokens)
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        return {"progress": vars(self.progress).copy(), "cursors": dict(self.cursors),
-                "rng": self.rng.bit_generator.state}
+        state = {"progress": vars(self.progress).copy(), "cursors": dict(self.cursors),
+                 "rng": self.rng.bit_generator.state}
+        if self._readiness is not None and self._readiness[0] == self.progress.index:
+            state["readiness"] = {"stage": self._readiness[0], **self._readiness[1].state_dict()}
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.progress = StageProgress(**state["progress"])
@@ -105,3 +136,7 @@ class Curriculum:
             raise ValueError(f"checkpoint has no cursor for sources {sorted(missing)}")
         self.cursors = {k: int(state["cursors"][k]) for k in self.cursors}
         self.rng.bit_generator.state = state["rng"]
+        self._readiness = None
+        saved = state.get("readiness")
+        if saved is not None and saved["stage"] == self.progress.index and not self.finished:
+            self._detector().load_state_dict(saved)

@@ -1,0 +1,157 @@
+"""The whole reading of a set of curves, as one JSON-ready document.
+
+``analyze(series, stage_switches=...)`` segments every metric, labels each phase, measures
+shocks, then looks across metrics for divergences and train/validation grokking. The document
+(also what ``handhold analyze --json`` prints)::
+
+    {"metrics": {"<name>": {"changepoints": [step, ...],
+                            "segments": [{"start", "end", "trend", "slope", "slope_stderr",
+                                          "change", "mastery"}],
+                            "shocks": [{"step", "peak", "baseline", "recovered_at", "kind"}],
+                            "direction": "lower" | "higher" | null, "points": int,
+                            "mastered_at": step | null}},
+     "stage_switches": [step, ...],
+     "divergences": [{"a", "b", "start", "end", "gap"}],
+     "grokking": [{"train", "val", "memorized_at", "generalized_at", "delay", "level"}]}
+
+Steps are the series' own steps; a change point is the last step of the phase before it (for
+a stage switch, the step of its ``stage_start`` event); consecutive segments share that step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .direction import infer_direction
+from .divergence import Track, divergences, family_pairs
+from .grokking import GrokkingDetector, train_val_pairs
+from .prepare import MAX_POINTS, Prepared, finite_series, prepare
+from .segment import PENALTY, Segmentation, _as_step, changepoint_steps, segment
+from .shocks import Shock, break_shocks, spike_shocks
+from .trends import Segment, label, mark_mastery
+
+Series = tuple[Any, Any]
+
+
+@dataclass
+class MetricAnalysis:
+    name: str
+    direction: str | None
+    prepared: Prepared
+    segmentation: Segmentation
+    segments: list[Segment] = field(default_factory=list)
+    shocks: list[Shock] = field(default_factory=list)
+
+    @property
+    def changepoints(self) -> list[int | float]:
+        return changepoint_steps(self.segmentation)
+
+    def track(self) -> Track:
+        fit = np.concatenate(self.segmentation.fits) if self.segmentation.fits else self.prepared.clean
+        return Track(self.name, self.direction, [(s.start, s.end, s.trend) for s in self.segments],
+                     self.prepared.x, fit, self.prepared.sigma, float(np.ptp(self.prepared.clean)))
+
+    def to_dict(self) -> dict[str, Any]:
+        mastered = next((s.start for s in self.segments if s.mastery), None)
+        return {"changepoints": self.changepoints,
+                "segments": [s.to_dict() for s in self.segments],
+                "shocks": [s.to_dict() for s in self.shocks],
+                "direction": self.direction, "points": self.prepared.n_raw, "mastered_at": mastered}
+
+
+def analyze_metric(name: str, steps: Any, values: Any, *, switches: Iterable[float] = (),
+                   direction: str | None = None, penalty: float = PENALTY,
+                   max_points: int = MAX_POINTS) -> MetricAnalysis:
+    """Segment, label and find the shocks of one series."""
+    raw = finite_series(steps, values)
+    prep = prepare(*raw, switches=switches, max_points=max_points)
+    seg = segment(prep, penalty=penalty)
+    result = MetricAnalysis(name, direction, prep, seg)
+    if prep.n == 0:
+        return result
+    spread = float(np.ptp(prep.clean))
+    for (a, b), fit in zip(seg.bounds(), seg.fits):
+        trend, slope, se, change = label(prep.x[a:b], prep.clean[a:b], fit, prep.sigma, spread)
+        start = prep.last[a - 1] if a > 0 else prep.first[0]
+        result.segments.append(Segment(_as_step(start), _as_step(prep.last[b - 1]), trend, slope,
+                                       se if math.isfinite(se) else None, change))
+    mark_mastery(result.segments, direction)
+    shocks = break_shocks(seg, direction) + spike_shocks(prep, direction, raw)
+    result.shocks = sorted(shocks, key=lambda s: s.step)
+    return result
+
+
+def analyze(series: Mapping[str, Series], *, stage_switches: Iterable[float] = (),
+            pairs: Iterable[tuple[str, str]] = (), auto_pairs: bool = True,
+            directions: Mapping[str, str | None] | None = None, penalty: float = PENALTY,
+            max_points: int = MAX_POINTS) -> dict[str, Any]:
+    """The document for ``series`` (name -> (steps, values)); see the module docstring.
+
+    ``directions`` overrides the direction read from a name (``"lower"``/``"higher"``);
+    ``pairs`` adds (train, val) pairs to the ones found by name when ``auto_pairs``.
+    """
+    switches = sorted({_as_step(s) for s in stage_switches})
+    dirs = {k: infer_direction(k) for k in series}
+    dirs.update({k: v for k, v in (directions or {}).items() if k in series})
+    results = {k: analyze_metric(k, s, v, switches=switches, direction=dirs[k], penalty=penalty,
+                                 max_points=max_points) for k, (s, v) in series.items()}
+    usable = {k: r for k, r in results.items() if r.segments}
+
+    divs = []
+    for a, b in family_pairs(list(usable), dirs):
+        divs += [d.to_dict() for d in divergences(usable[a].track(), usable[b].track())]
+
+    wanted = list(pairs) + (train_val_pairs(list(usable)) if auto_pairs else [])
+    groks, seen = [], set()
+    for t, v in wanted:
+        if (t, v) in seen or t not in usable or v not in usable:
+            continue
+        seen.add((t, v))
+        direction = dirs.get(t) or dirs.get(v) or _moved(usable[t])
+        if direction is None:
+            continue
+        det = GrokkingDetector(direction, names=(t, v), preps=(usable[t].prepared, usable[v].prepared))
+        groks.append(det.predict().to_dict())
+    doc = {"metrics": {k: r.to_dict() for k, r in results.items()}, "stage_switches": switches,
+           "divergences": sorted(divs, key=lambda d: (d["start"], d["a"], d["b"])), "grokking": groks}
+    return _finite(doc)
+
+
+def _moved(result: MetricAnalysis) -> str | None:
+    """For a pair of unknown direction: the train curve improves the way it moved."""
+    c = result.prepared.clean
+    if len(c) < 2 or c[-1] == c[0]:
+        return None
+    return "higher" if c[-1] > c[0] else "lower"
+
+
+def _finite(obj: Any) -> Any:
+    """JSON has no NaN or infinity: they become null."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def analyze_store(store: Any, *, metrics: Iterable[str] | None = None, **kw: Any) -> dict[str, Any]:
+    """The document for an open :class:`~handhold.store.RunStore` (for reports and dashboards).
+
+    ``metrics`` picks keys (names or globs); by default every metric but bookkeeping
+    (learning rate, token counts, timings, per-layer internals).
+    """
+    from .sources import from_store, select
+
+    loaded = from_store(store)
+    chosen = select(loaded.series, metrics, loaded.origin) if metrics else loaded.default()
+    return analyze(chosen, stage_switches=loaded.switches, **kw)

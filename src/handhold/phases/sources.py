@@ -1,0 +1,194 @@
+"""Where curves come from: a handhold run directory, a CSV file, or a TensorBoard log directory.
+
+Each loader returns the same :class:`Loaded` (name -> (steps, values), plus stage switches
+when the source knows them), and every problem is a :class:`SourceError` whose one line names
+the file and, where there is one, the line and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+STEP_COLUMN = "step"
+STAGE_COLUMN = "stage"
+# bookkeeping: not curves anyone reads for phases (learning rate, counters, timings, per-layer norms)
+SKIP = re.compile(r"(^|/)(lr|tokens|epoch)$|time_s$|tokens_per_s$|wall.?time|^time$|timestamp|^internal/[^/]+/.+")
+
+
+class SourceError(ValueError):
+    """A source that cannot be read; ``str()`` is one line naming the file and the problem."""
+
+
+@dataclass
+class Loaded:
+    origin: str
+    kind: str  # "run", "csv" or "tensorboard"
+    series: dict[str, tuple[np.ndarray, np.ndarray]]
+    switches: list[int | float] = field(default_factory=list)
+
+    def default(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Every series but bookkeeping; all of them if that would leave none."""
+        kept = {k: v for k, v in self.series.items() if not SKIP.search(k.lower())}
+        return kept or dict(self.series)
+
+
+def select(series: dict[str, Any], patterns: list[str] | tuple[str, ...], origin: str) -> dict[str, Any]:
+    """The series named by ``patterns`` (exact names or globs such as ``eval/*``), in order."""
+    out: dict[str, Any] = {}
+    for pat in patterns:
+        hits = [k for k in series if k == pat] or [k for k in series if fnmatch.fnmatchcase(k, pat)]
+        if not hits:
+            names = ", ".join(list(series)[:12]) + (", ..." if len(series) > 12 else "")
+            raise SourceError(f"{origin}: no metric {pat!r} (metrics: {names})")
+        out.update((k, series[k]) for k in hits)
+    return out
+
+
+def load_source(path: str | Path) -> Loaded:
+    """Read a run directory (or its ``run.db``), a ``.csv`` file or a TensorBoard log directory."""
+    p = Path(path)
+    if not p.exists():
+        raise SourceError(f"{p}: no such file or directory")
+    if p.is_dir():
+        if (p / "run.db").is_file():
+            return load_run(p)
+        return load_tensorboard(p)
+    if p.name == "run.db" or p.suffix == ".db":
+        return load_run(p)
+    if "tfevents" in p.name:
+        return load_tensorboard(p)
+    return load_csv(p)
+
+
+# ------------------------------------------------------------------------------ run store
+def load_run(path: Path) -> Loaded:
+    from ..store import RunStore, StoreError
+
+    try:
+        with RunStore.reader(path) as store:
+            return from_store(store)
+    except StoreError as exc:
+        raise SourceError(str(exc)) from None
+
+
+def from_store(store: Any) -> Loaded:
+    """Every metric of an open run store, and the steps where a stage after the first started."""
+    series = {k: (np.asarray(s, dtype=np.float64),
+                  np.asarray([np.nan if v is None else v for v in vals], dtype=np.float64))
+              for k, (s, vals) in store.metrics().items()}
+    switches = sorted({e.step for i, e in enumerate(store.events("stage_start"))
+                       if int(e.data.get("index", i)) > 0})
+    return Loaded(str(store.path.parent), "run", series, switches)
+
+
+# ------------------------------------------------------------------------------ CSV
+def load_csv(path: Path) -> Loaded:
+    """A ``step`` column, one numeric column per metric (empty cells are missing values) and
+    optionally a ``stage`` column naming each row's stage."""
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = csv.reader(f)
+            header = next(rows, None)
+            if header is None or not any(h.strip() for h in header):
+                raise SourceError(f"{path}: empty file (expected a header with a '{STEP_COLUMN}' column)")
+            names = [h.strip() for h in header]
+            lower = [n.lower() for n in names]
+            if STEP_COLUMN not in lower:
+                raise SourceError(f"{path}:1: no '{STEP_COLUMN}' column (columns: {', '.join(names)})")
+            step_i = lower.index(STEP_COLUMN)
+            stage_i = lower.index(STAGE_COLUMN) if STAGE_COLUMN in lower else None
+            numeric = [i for i in range(len(names)) if i != stage_i]
+            columns: list[list[float]] = [[] for _ in numeric]
+            stages: list[str] = []
+            for row in rows:
+                if not row or not any(c.strip() for c in row):
+                    continue
+                if len(row) != len(names):
+                    raise SourceError(f"{path}:{rows.line_num}: {len(row)} fields, the header has {len(names)}")
+                for col, i in zip(columns, numeric):
+                    col.append(_number(row[i], path, rows.line_num, names[i], required=i == step_i))
+                if stage_i is not None:
+                    stages.append(row[stage_i].strip())
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not a text CSV file ({exc.reason})") from None
+    except csv.Error as exc:
+        raise SourceError(f"{path}: not a readable CSV file ({exc})") from None
+    if not columns[0]:
+        raise SourceError(f"{path}: no data rows below the header")
+    data = {names[i]: np.asarray(col, dtype=np.float64) for col, i in zip(columns, numeric)}
+    steps = data.pop(names[step_i])
+    if not data:
+        raise SourceError(f"{path}: no metric columns besides '{names[step_i]}'")
+    series = {k: (steps, v) for k, v in data.items()}
+    switches = []
+    for i in range(1, len(stages)):
+        if stages[i] and stages[i - 1] and stages[i] != stages[i - 1]:
+            switches.append(_step(steps[i - 1]))
+    return Loaded(str(path), "csv", series, switches)
+
+
+def _number(cell: str, path: Path, line: int, column: str, required: bool) -> float:
+    text = cell.strip()
+    if not text:
+        if required:
+            raise SourceError(f"{path}:{line}: column '{column}': missing value")
+        return float("nan")
+    try:
+        return float(text)
+    except ValueError:
+        raise SourceError(f"{path}:{line}: column '{column}': not a number: {text[:40]!r}") from None
+
+
+def _step(v: float) -> int | float:
+    return int(v) if float(v).is_integer() else float(v)
+
+
+# ------------------------------------------------------------------------------ TensorBoard
+def load_tensorboard(path: Path) -> Loaded:
+    """Scalars of every event file under ``path``; a run in a subfolder prefixes its tags
+    (``train/epoch_loss``), as TensorBoard shows them."""
+    from ..extras import MissingExtraError, require
+
+    files = [path] if path.is_file() else sorted(path.rglob("*tfevents*"))
+    if not files:
+        raise SourceError(f"{path}: not a handhold run (no run.db) and no TensorBoard event files "
+                          "(events.out.tfevents.*) under it")
+    try:
+        require("tensorboard", "tensorboard")
+    except MissingExtraError as exc:
+        raise SourceError(f"{path}: {exc}") from None
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util import tensor_util
+
+    root = path if path.is_dir() else path.parent
+    series: dict[str, tuple[list[float], list[float]]] = {}
+    for run_dir in sorted({f.parent for f in files}):
+        acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0, "tensors": 0})
+        try:
+            acc.Reload()
+        except Exception as exc:  # noqa: BLE001 - corrupt files raise several kinds of error
+            raise SourceError(f"{run_dir}: unreadable TensorBoard event file ({type(exc).__name__}: {exc})") from None
+        prefix = "" if run_dir == root else run_dir.relative_to(root).as_posix() + "/"
+        tags = acc.Tags()
+        for tag in tags.get("scalars", []):
+            events = acc.Scalars(tag)
+            series[prefix + tag] = ([e.step for e in events], [e.value for e in events])
+        for tag in tags.get("tensors", []):
+            events = acc.Tensors(tag)
+            try:
+                values = [float(np.asarray(tensor_util.make_ndarray(e.tensor_proto)).reshape(-1)[0])
+                          for e in events]
+            except (ValueError, IndexError, TypeError):
+                continue  # not a scalar summary (text, histograms)
+            series.setdefault(prefix + tag, ([e.step for e in events], values))
+    if not series:
+        raise SourceError(f"{path}: the TensorBoard event files hold no scalar series")
+    out = {k: (np.asarray(s, dtype=np.float64), np.asarray(v, dtype=np.float64)) for k, (s, v) in series.items()}
+    return Loaded(str(path), "tensorboard", out)
