@@ -26,26 +26,7 @@ import numpy as np  # noqa: E402
 
 from handhold.phases.analyze import analyze_metric  # noqa: E402
 from handhold.phases.grokking import GrokkingDetector  # noqa: E402
-from handhold.phases.synthetic import grokking_suite, labeled_suite  # noqa: E402
-
-
-def match(truth: list[float], found: list[float], margin: float) -> int:
-    """True positives: one-to-one pairs closer than ``margin``, greedily by distance."""
-    pairs = sorted((abs(t - f), i, j) for i, t in enumerate(truth) for j, f in enumerate(found)
-                   if abs(t - f) <= margin)
-    used_t, used_f, tp = set(), set(), 0
-    for _, i, j in pairs:
-        if i not in used_t and j not in used_f:
-            used_t.add(i)
-            used_f.add(j)
-            tp += 1
-    return tp
-
-
-def f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
-    p = tp / (tp + fp) if tp + fp else 1.0
-    r = tp / (tp + fn) if tp + fn else 1.0
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+from handhold.phases.synthetic import f1, grokking_suite, labeled_suite, match  # noqa: E402
 
 
 def score(seed: int, per_cell: int, margin_share: float) -> dict[str, float]:

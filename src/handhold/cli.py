@@ -167,6 +167,9 @@ from .views.commands import chat, serve  # noqa: E402
 
 app.command()(serve)
 app.command()(chat)
+from .phases.command import analyze  # noqa: E402
+
+app.command("analyze")(analyze)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m handhold`

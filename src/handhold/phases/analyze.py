@@ -12,7 +12,7 @@ shocks, then looks across metrics for divergences and train/validation grokking.
                             "mastered_at": step | null}},
      "stage_switches": [step, ...],
      "divergences": [{"a", "b", "start", "end", "gap"}],
-     "grokking": [{"train", "val", "memorized_at", "generalized_at", "delay", "level"}]}
+     "grokking": [{"train", "val", "memorized_at", "generalized_at", "delay"}]}
 
 Steps are the series' own steps; a change point is the last step of the phase before it (for
 a stage switch, the step of its ``stage_start`` event); consecutive segments share that step.

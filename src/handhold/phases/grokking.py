@@ -1,8 +1,9 @@
 """Grokking: a train curve that is memorized early and a validation curve that generalizes late.
 
-``memorized_at`` is the first step the (smoothed, despiked) train curve reaches the level at
+``memorized_at`` is the first step the (binned, despiked) train curve reaches the level at
 ``LEVEL`` (90%) of its own improvement, from its first value to its best; ``generalized_at`` is
-the first step the validation curve reaches that same level; ``delay`` is the difference.
+the same for the validation curve, provided its improvement is at least ``MIN_SHARE`` (half) of
+the train curve's (else it did not generalize: ``None``); ``delay`` is the difference.
 Loss spikes on the way (slingshots) are shocks and are cut out first, so they move neither step.
 """
 
@@ -18,6 +19,7 @@ from .segment import _as_step
 
 LEVEL = 0.9
 MIN_IMPROVEMENT_SIGMAS = 5.0
+MIN_SHARE = 0.5
 
 
 @dataclass
@@ -27,17 +29,19 @@ class Grokking:
     memorized_at: int | float | None
     generalized_at: int | float | None
     delay: int | float | None
-    level: float | None = None  # the value both curves are measured against
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _first_reach(prep: Prepared, level: float, lower: bool) -> int | float | None:
-    hit = prep.clean <= level if lower else prep.clean >= level
-    if not hit.any():
-        return None
-    return _as_step(prep.x[int(np.argmax(hit))])
+def reach_step(x: np.ndarray, values: np.ndarray, lower: bool, level: float = LEVEL
+               ) -> tuple[float | None, float, float]:
+    """(first ``x`` at ``level`` of the improvement from the first values to the best, start, best)."""
+    start = float(np.median(values[: max(1, min(3, len(values) // 20))]))
+    best = float(values.min() if lower else values.max())
+    target = start + level * (best - start)
+    hit = values <= target if lower else values >= target
+    return (float(x[int(np.argmax(hit))]) if hit.any() else None), start, best
 
 
 class GrokkingDetector:
@@ -78,14 +82,15 @@ class GrokkingDetector:
         if train.n < 3 or val.n < 1:
             return none
         lower = self.direction == "lower"
-        start = float(np.median(train.clean[: max(1, min(3, train.n // 20))]))
-        best = float(train.clean.min() if lower else train.clean.max())
-        if abs(best - start) <= MIN_IMPROVEMENT_SIGMAS * train.sigma:
+        mem, t0, t1 = reach_step(train.x, train.clean, lower, self.level)
+        if abs(t1 - t0) <= MIN_IMPROVEMENT_SIGMAS * train.sigma:
             return none  # train never improved beyond its noise: nothing memorized
-        level = start + self.level * (best - start)
-        mem, gen = _first_reach(train, level, lower), _first_reach(val, level, lower)
+        gen, v0, v1 = reach_step(val.x, val.clean, lower, self.level)
+        if abs(v1 - v0) < MIN_SHARE * abs(t1 - t0):
+            gen = None  # validation moved less than half as far as train: not generalized
+        mem, gen = (None if v is None else _as_step(v) for v in (mem, gen))
         delay = None if mem is None or gen is None else _as_step(float(gen) - float(mem))
-        return Grokking(self.names[0], self.names[1], mem, gen, delay, level)
+        return Grokking(self.names[0], self.names[1], mem, gen, delay)
 
 
 # ------------------------------------------------------------------------------ pairing

@@ -62,21 +62,22 @@ def break_shocks(seg: Segmentation, direction: str | None) -> list[Shock]:
     """A shock at each stage switch where the metric then gets worse than its pre-switch level,
     and at each detected break where the level jumps the wrong way (a kink is no shock)."""
     prep = seg.prepared
-    smooth = median_filter(prep.clean, size=3, mode="nearest") if prep.n >= 3 else prep.clean
     tol = _tolerance(prep)
     fixed = set(seg.fixed)
     bounds = seg.bounds()
+    # a light median within each segment (never across a break, which would clip the peak)
+    smooth = np.concatenate([median_filter(prep.clean[a:b], size=3, mode="nearest") if b - a >= 3
+                             else prep.clean[a:b] for a, b in bounds]) if prep.n else prep.clean
     m = min_phase(prep.n)
     # a jump must stand out from the error of two straight lines read at their ends
     jump_tol = max(tol, JUMP_SIGMAS * prep.sigma * np.sqrt(2 * (4 * m - 2) / (m * (m + 1))))
     out = []
     for k, i in enumerate(seg.breaks, start=1):
         (a, _), (_, end) = bounds[k - 1], bounds[k]
-        at = (prep.last[i - 1] + prep.first[i]) / 2
         left = slice(max(a, i - m), i)
         right = slice(i, min(end, i + m))
-        baseline = _edge_level(prep.x[left], prep.clean[left], at)
-        jump = _edge_level(prep.x[right], prep.clean[right], at) - baseline
+        baseline = _edge_level(prep.x[left], prep.clean[left], prep.x[i - 1])
+        jump = _edge_level(prep.x[right], prep.clean[right], prep.x[i]) - baseline
         sign = _sign(direction, jump)
         if i not in fixed and sign * jump <= jump_tol:
             continue

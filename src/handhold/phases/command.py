@@ -1,0 +1,165 @@
+"""``handhold analyze SOURCE``: the phases of any set of curves, as a table, JSON or an HTML plot.
+
+SOURCE is a run directory, a CSV file (a ``step`` column, one column per metric, optionally a
+``stage`` column) or a TensorBoard log directory. Bad input is one line naming the file and the
+problem, exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+TREND_COLORS = {"rising": "rgba(46,160,67,0.10)", "plateau": "rgba(128,128,128,0.10)",
+                "declining": "rgba(31,95,139,0.10)"}
+
+
+def analyze(
+    source: Annotated[Path, typer.Argument(help="a run directory, a CSV file or a TensorBoard log directory")],
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON document instead of tables")] = False,
+    metric: Annotated[Optional[list[str]], typer.Option(
+        "--metric", "-m", help="a metric to analyse (a name or a glob such as 'eval/*'); repeatable")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="also write a self-contained HTML plot")] = None,
+    pair: Annotated[Optional[list[str]], typer.Option(
+        "--pair", help="a train/validation pair TRAIN:VAL for grokking (pairs are also found by name)")] = None,
+    penalty: Annotated[Optional[float], typer.Option(
+        help="price of a change point, in noise units (higher: fewer change points)")] = None,
+    lower_better: Annotated[Optional[list[str]], typer.Option(
+        "--lower-better", help="a metric for which lower is better (overrides the name)")] = None,
+    higher_better: Annotated[Optional[list[str]], typer.Option(
+        "--higher-better", help="a metric for which higher is better (overrides the name)")] = None,
+) -> None:
+    """Change points, trends, shocks, divergences and grokking in a run, a CSV or TensorBoard logs."""
+    from ..cli import _fail
+    from .analyze import analyze as analyze_series
+    from .segment import PENALTY
+    from .sources import SourceError, load_source, select
+
+    try:
+        loaded = load_source(source)
+        series = select(loaded.series, metric, loaded.origin) if metric else loaded.default()
+        pairs = [_pair(p, loaded.series, loaded.origin) for p in pair or []]
+        for t, v in pairs:
+            series.setdefault(t, loaded.series[t])
+            series.setdefault(v, loaded.series[v])
+        directions = {**{k: "lower" for k in lower_better or []}, **{k: "higher" for k in higher_better or []}}
+        unknown = [k for k in directions if k not in loaded.series]
+        if unknown:
+            raise SourceError(f"{loaded.origin}: no metric {unknown[0]!r} (from --lower-better/--higher-better)")
+        if penalty is not None and not penalty > 0:
+            raise SourceError(f"--penalty must be > 0 (got {penalty})")
+    except SourceError as exc:
+        _fail(str(exc))
+    doc = analyze_series(series, stage_switches=loaded.switches, pairs=pairs, directions=directions,
+                         penalty=PENALTY if penalty is None else penalty)
+    if plot is not None:
+        write_plot(plot, series, doc, title=f"handhold analyze {source}")
+    if json_out:
+        typer.echo(json.dumps(doc))
+        return
+    from rich.console import Console
+
+    console = Console()
+    for table in tables(doc):
+        console.print(table)
+    if plot is not None:
+        console.print(f"plot: {plot}")
+
+
+def _pair(text: str, series: dict[str, Any], origin: str) -> tuple[str, str]:
+    from .sources import SourceError
+
+    for i in [i for i, c in enumerate(text) if c == ":"]:
+        train, val = text[:i], text[i + 1:]
+        if train in series and val in series:
+            return train, val
+    if ":" not in text:
+        raise SourceError(f"--pair {text}: expected TRAIN:VAL, e.g. train/acc:val/acc")
+    missing = next(n for n in text.rsplit(":", 1) if n not in series)
+    raise SourceError(f"{origin}: no metric {missing!r} (from --pair {text})")
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "never"
+    return f"{v:.4g}" if isinstance(v, float) and not float(v).is_integer() else str(int(v)) if isinstance(v, float) else str(v)
+
+
+def tables(doc: dict[str, Any]) -> list[Any]:
+    """Rich tables: one row per metric (its phases and shocks), then divergences and grokking."""
+    from rich.table import Table
+
+    out = []
+    t = Table(title="phases" + (f" (stage switches at {', '.join(map(_fmt, doc['stage_switches']))})"
+                                if doc["stage_switches"] else ""), title_justify="left", show_lines=True)
+    for col in ("metric", "phases (steps: trend, slope per step)", "shocks (step: peak vs baseline, back at)"):
+        t.add_column(col, overflow="fold")
+    for name, m in doc["metrics"].items():
+        phases = "\n".join(
+            f"{_fmt(s['start'])}-{_fmt(s['end'])}: {s['trend']}{' (mastery)' if s.get('mastery') else ''}, "
+            f"{s['slope']:+.3g}" + (f" ± {s['slope_stderr']:.2g}" if s.get("slope_stderr") is not None else "")
+            for s in m["segments"]) or "(no data)"
+        shocks = "\n".join(f"{_fmt(s['step'])} {s.get('kind', '')}: {s['peak']:.4g} vs {s['baseline']:.4g}, "
+                           f"back {'never' if s['recovered_at'] is None else 'at ' + _fmt(s['recovered_at'])}"
+                           for s in m["shocks"])
+        direction = {"lower": "lower is better", "higher": "higher is better"}.get(m.get("direction"), "")
+        t.add_row(f"{name}\n[dim]{m.get('points', 0)} points{', ' + direction if direction else ''}[/]",
+                  phases, shocks)
+    out.append(t)
+    if doc["divergences"]:
+        d = Table("ahead", "behind", "from", "to", "gap", title="divergences", title_justify="left")
+        for row in doc["divergences"]:
+            d.add_row(row["a"], row["b"], _fmt(row["start"]), _fmt(row["end"]), f"{row['gap']:.4g}")
+        out.append(d)
+    if doc["grokking"]:
+        g = Table("train", "val", "memorized at", "generalized at", "delay", title="grokking", title_justify="left")
+        for row in doc["grokking"]:
+            g.add_row(row["train"], row["val"], _fmt(row["memorized_at"]), _fmt(row["generalized_at"]),
+                      "" if row["delay"] is None else _fmt(row["delay"]))
+        out.append(g)
+    return out
+
+
+def write_plot(path: Path, series: dict[str, Any], doc: dict[str, Any], *, title: str) -> Path:
+    """One panel per metric: the curve (binned), phases as bands, change points, shocks."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from .prepare import prepare
+
+    names = list(doc["metrics"])
+    fig = make_subplots(rows=max(1, len(names)), cols=1, subplot_titles=names or ["(no metrics)"],
+                        vertical_spacing=min(0.08, 0.5 / max(1, len(names))))
+    for row, name in enumerate(names, start=1):
+        m = doc["metrics"][name]
+        prep = prepare(*series[name])
+        fig.add_trace(go.Scatter(x=prep.x, y=prep.y, mode="lines", name=name, line={"width": 1.5}),
+                      row=row, col=1)
+        for seg in m["segments"]:
+            fig.add_vrect(x0=seg["start"], x1=seg["end"], fillcolor=TREND_COLORS[seg["trend"]], line_width=0,
+                          annotation_text=seg["trend"] + (" ✓" if seg.get("mastery") else ""),
+                          annotation_position="top left", annotation_font_size=10, row=row, col=1)
+        for cp in m["changepoints"]:
+            dash = "dash" if cp in doc["stage_switches"] else "dot"
+            fig.add_vline(x=cp, line_dash=dash, line_width=1, line_color="#555", row=row, col=1)
+        if m["shocks"]:
+            fig.add_trace(go.Scatter(x=[s["step"] for s in m["shocks"]], y=[s["peak"] for s in m["shocks"]],
+                                     mode="markers", marker={"symbol": "triangle-up", "size": 9, "color": "#c0392b"},
+                                     name=f"{name} shocks", showlegend=False,
+                                     hovertext=[f"{s.get('kind', 'shock')}: peak {s['peak']:.4g} vs "
+                                                f"{s['baseline']:.4g}" for s in m["shocks"]]), row=row, col=1)
+        for g in doc["grokking"]:
+            if name in (g["train"], g["val"]):
+                for what in ("memorized_at", "generalized_at"):
+                    if g[what] is not None:
+                        fig.add_vline(x=g[what], line_color="#8e44ad", line_dash="dash", row=row, col=1,
+                                      annotation_text=what.split("_")[0], annotation_font_size=10)
+    fig.update_layout(title=title, height=260 * max(1, len(names)) + 80, showlegend=False,
+                      template="plotly_white", margin={"l": 60, "r": 20, "t": 80, "b": 40})
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+    return path
