@@ -14,7 +14,11 @@ SETS = ["stages.0.until.steps=10", "stages.1.until.steps=10", "eval.every=5", "c
 
 
 def test_two_processes_match_one(tiny_config, tmp_path):
-    config = tiny_config()
+    config = tiny_config(
+        evals={"every": 10, "tasks": [{"name": "gen", "source": "general", "examples": 6, "max_new_tokens": 30,
+                                       "metrics": ["answer_acc", "format", "exact_match", "mc_acc"]}]},
+        probes={"every": 10, "max_new_tokens": 8, "prompts": [{"id": "p", "text": "How are you?"}]},
+        measures={"every": 5})
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     sets = [a for s in SETS for a in ("--set", s)]
     args = ["train", str(config), "-q", "--no-report", *sets]
@@ -38,3 +42,12 @@ def test_two_processes_match_one(tiny_config, tmp_path):
         assert s1 == s2, key
         assert v1 == pytest.approx(v2, rel=1e-4, abs=1e-5), key
     assert one.series("train/tokens") == two.series("train/tokens")
+    # the eval suite shards examples over processes and gathers them: same scores, same samples
+    for key in ("eval/gen/answer_acc", "eval/gen/format", "eval/gen/exact_match", "eval/family/reasoning",
+                "internal/weight_norm", "internal/update_ratio"):
+        s1, v1 = one.series(key)
+        s2, v2 = two.series(key)
+        assert s1 == s2 and s1, key
+        assert v1 == pytest.approx(v2, rel=1e-3, abs=1e-4), key
+    assert [x.prompt for x in one.samples("eval/gen")] == [x.prompt for x in two.samples("eval/gen")]
+    assert [x.step for x in two.samples("probe")] == [10, 20]
