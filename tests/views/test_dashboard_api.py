@@ -136,7 +136,7 @@ def test_phase_marks_when_the_phases_module_answers(root, monkeypatch):
         "grokking": [{"train": "train/loss/a", "val": "eval/loss/a", "memorized_at": 5,
                       "generalized_at": 25, "delay": 20}]}
     _fake_phases(monkeypatch, doc)
-    client = TestClient(create_app(root))
+    client = TestClient(create_app(root, phases_process=False))
     data = client.get("/api/runs/demo/panels").json()
     assert data["phases"] == {"available": True}
     loss = data["panels"][0]["layout"]
@@ -153,7 +153,20 @@ def test_phase_marks_when_the_phases_module_answers(root, monkeypatch):
     assert "phase:divergence" not in [s["name"] for s in train["shapes"]]
     runs = {r["id"]: r for r in client.get("/api/runs").json()["runs"]}
     assert runs["demo"]["phases"] == \
-        "eval/loss/a: declining → plateau; 1 shock; 1 divergence(s); grokked at 25"
+        "eval/loss/a: declining → plateau; 1 shock; 1 divergence(s); generalized at step 25"
+
+
+def test_phases_from_the_real_analysis_in_a_worker_process(root):
+    pytest.importorskip("handhold.phases")
+    with TestClient(create_app(root)) as client:  # the context runs the app's shutdown too
+        deadline = time.monotonic() + 60
+        while (data := client.get("/api/runs/demo/panels").json())["phases"].get("pending"):
+            assert time.monotonic() < deadline, "the phases worker never answered"
+            time.sleep(0.2)
+    assert data["phases"] == {"available": True}
+    names = {s["name"] for p in data["panels"] for s in p["layout"]["shapes"]}
+    notes = {a.get("name") for p in data["panels"] for a in p["layout"]["annotations"]}
+    assert "phase:trend" in notes or any(n.startswith("phase:") for n in names)
 
 
 def test_a_slow_phase_analysis_does_not_hold_up_the_page(root, monkeypatch):
@@ -166,7 +179,7 @@ def test_a_slow_phase_analysis_does_not_hold_up_the_page(root, monkeypatch):
 
     mod.analyze_store = analyze_store
     monkeypatch.setitem(sys.modules, "handhold.phases", mod)
-    client = TestClient(create_app(root))
+    client = TestClient(create_app(root, phases_process=False))
     t = time.perf_counter()
     first = client.get("/api/runs/demo/panels").json()
     assert time.perf_counter() - t < 1.2
@@ -180,7 +193,7 @@ def test_a_slow_phase_analysis_does_not_hold_up_the_page(root, monkeypatch):
 
 def test_a_failing_phase_analysis_degrades_to_a_note(root, monkeypatch):
     _fake_phases(monkeypatch, error=ZeroDivisionError("boom"))
-    client = TestClient(create_app(root))
+    client = TestClient(create_app(root, phases_process=False))
     res = client.get("/api/runs/demo/panels")
     assert res.status_code == 200
     assert "ZeroDivisionError: boom" in res.json()["phases"]["note"]
@@ -222,7 +235,7 @@ def test_metrics_call_downsamples_long_series_and_keeps_spikes(tmp_path):
     r = client.get("/api/runs/long/metrics", params={"keys": "train/grad_norm", "max_points": 1000}).json()
     got = r["series"]["train/grad_norm"]
     x, y = np.array(got["steps"]), np.array(got["values"])
-    assert got["downsampled"] and got["rows"] == n - 1 and len(x) <= 1000
+    assert got["downsampled"] and got["rows"] == n and len(x) <= 1000  # rows logged, NaN included
     assert np.all(np.diff(x) >= 0) and x[0] >= 1 and x[-1] <= n
     finite = np.isfinite(values)
     assert y.max() == 40.0 and y.min() == values[finite].min()
@@ -243,6 +256,24 @@ def test_metrics_call_downsamples_long_series_and_keeps_spikes(tmp_path):
     zs = z["series"]["train/grad_norm"]
     assert not zs["downsampled"] and zs["steps"] == list(range(77_700, 77_901))
     assert zs["values"][78] == 40.0
+
+
+def test_gaps_in_a_long_series_stay_gaps(tmp_path):
+    from handhold.views.downsample import read_series
+
+    s = RunStore.open(tmp_path, flush_every=50_000)
+    steps = [*range(1, 30_001), *range(90_001, 120_001)]
+    for step in steps:
+        s.log_metrics(step, {"k": 7.0 + step * 1e-9, "tiny": 1e-300 * step})
+    s.close()
+    with RunStore.reader(tmp_path) as store:
+        got = read_series(store._conn, "k", max_points=400)
+        tiny = read_series(store._conn, "tiny", max_points=400)
+    x = np.array(got.steps)
+    assert got.downsampled and got.rows == 60_000 and len(x) <= 400
+    assert not np.any((x > 30_000) & (x <= 90_000))  # nothing invented in the gap
+    assert min(got.values) == 7.0 + 1e-9 and max(got.values) == 7.0 + 120_000 * 1e-9  # exact doubles
+    assert min(tiny.values) == 1e-300 and max(tiny.values) == 1e-300 * 120_000
 
 
 def test_exact_downsampling_of_mid_sized_series(tmp_path):

@@ -284,13 +284,16 @@ def phase_summary(phases: dict[str, Any]) -> str:
     parts = []
     if key is not None:
         trends = [str(s.get("label") or s.get("trend") or "?") for s in metrics[key]["segments"]]
+        if len(trends) > 6:
+            trends = [*trends[:3], f"… ({len(trends)} segments) …", *trends[-2:]]
         parts.append(f"{key}: " + " → ".join(trends))
     shocks = sum(len(m["shocks"]) for m in metrics.values())
     if shocks:
         parts.append(f"{shocks} shock{'s' * (shocks != 1)}")
     if phases.get("divergences"):
         parts.append(f"{len(phases['divergences'])} divergence(s)")
-    for g in phases.get("grokking", []):
-        if g.get("generalized_at") is not None:
-            parts.append(f"grokked at {g['generalized_at']}")
+    grokked = sorted({round(g["generalized_at"]) for g in phases.get("grokking", [])
+                      if isinstance(g.get("generalized_at"), (int, float))})
+    if grokked:
+        parts.append("generalized at step " + ", ".join(map(str, grokked)))
     return "; ".join(parts)
