@@ -160,6 +160,7 @@ class ModelConfig(_Strict):
 
 class TrainConfig(_Strict):
     batch_size: int = Field(default=32, gt=0, description="rows per step, across all processes")
+    grad_accum: int = Field(default=1, ge=1, description="micro-batches per step on each process")
     seq_len: int = Field(default=128, ge=8)
     max_steps: int | None = Field(default=None, gt=0, description="cap on the whole run")
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"

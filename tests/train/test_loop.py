@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 import torch
 
 from handhold.config import load_config
@@ -92,3 +94,19 @@ def test_refuses_to_overwrite_a_run(tiny_config, tmp_path):
     run(tiny_config(), tmp_path / "r", ["train.max_steps=2"])
     with pytest.raises(RunDirError, match="already holds a run"):
         run(tiny_config(), tmp_path / "r", ["train.max_steps=2"])
+
+
+def test_gradient_accumulation_computes_the_same_steps(tiny_config, tmp_path):
+    one = run(tiny_config(), tmp_path / "a", ["train.max_steps=8"])
+    four = run(tiny_config(), tmp_path / "b", ["train.max_steps=8", "train.grad_accum=4"])
+    assert one.step == four.step == 8
+    a, b = RunStore.reader(tmp_path / "a"), RunStore.reader(tmp_path / "b")
+    for key in ("train/loss", "train/loss/general", "train/grad_norm", "eval/loss/physics"):
+        (sa, va), (sb, vb) = a.series(key), b.series(key)
+        assert sa == sb
+        assert va == pytest.approx(vb, rel=1e-5), key
+
+
+def test_batch_must_split_over_micro_batches(tiny_config, tmp_path):
+    with pytest.raises(ValueError, match="not divisible by 1 processes x train.grad_accum=3"):
+        run(tiny_config(), tmp_path / "a", ["train.grad_accum=3"])

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from ..config import RunConfig
+from ..config import ConfigError, RunConfig
 from ..curriculum import Curriculum
 from ..data.sources import build_sources
 from ..models import BatchEncoder, build_model, load_tokenizer
@@ -59,9 +60,10 @@ def setup(cfg: RunConfig, run_dir: Path, base_dir: Path | None = None) -> State:
     # With no GPU, accelerate sets up several processes (gloo) only when told it is on the CPU.
     cpu = cfg.train.cpu or not (torch.cuda.is_available() or torch.backends.mps.is_available())
     accelerator = Accelerator(cpu=cpu, mixed_precision=cfg.train.mixed_precision)
-    if cfg.train.batch_size % accelerator.num_processes:
-        raise ValueError(f"train.batch_size={cfg.train.batch_size} is not divisible by the "
-                         f"{accelerator.num_processes} processes")
+    shards = accelerator.num_processes * cfg.train.grad_accum
+    if cfg.train.batch_size % shards:
+        raise ConfigError([f"train.batch_size: {cfg.train.batch_size} is not divisible by "
+                           f"{accelerator.num_processes} processes x train.grad_accum={cfg.train.grad_accum}"])
     torch.manual_seed(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)
     model = build_model(cfg.model, tokenizer, cfg.train.seq_len, cfg.seed)
@@ -95,7 +97,7 @@ def fit(state: State, callbacks: list[Callback]) -> State:
     encoder = BatchEncoder(state.tokenizer, cfg.train.seq_len)
     names = list(state.sources)
     rank, world = acc.process_index, acc.num_processes
-    max_steps = cfg.train.max_steps
+    max_steps, micro = cfg.train.max_steps, cfg.train.grad_accum
 
     def fire(event: Event) -> None:
         for cb in callbacks:
@@ -114,17 +116,20 @@ def fit(state: State, callbacks: list[Callback]) -> State:
             input_ids, labels = encoder([item.text for item in state.batch])
             n_global = int((labels != -100).sum())
             domain = torch.tensor([names.index(item.source) for item in state.batch])
-            x, y, d = (t[rank::world].to(acc.device) for t in (input_ids, labels, domain))
+            x, y, d = (t[rank::world] for t in (input_ids, labels, domain))
 
             state.model.train()
-            losses = token_losses(state.model, x, y)  # (b, T)
-            acc.backward(losses.sum() * world / n_global)
-            fire(Event.AFTER_BACKWARD)
-            # [total sum, per-domain sums, per-domain token counts], summed over processes
+            # [total sum, per-domain sums, per-domain token counts], summed over micro-batches and processes
             stats = torch.zeros(1 + 2 * len(names), device=acc.device)
-            stats[0] = losses.detach().sum()
-            stats[1:1 + len(names)].index_add_(0, d, losses.detach().sum(1))
-            stats[1 + len(names):].index_add_(0, d, (y != -100).sum(1).to(stats.dtype))
+            for i in range(micro):  # gradient accumulation; DDP syncs on the last micro-batch only
+                xm, ym, dm = (t[i::micro].to(acc.device) for t in (x, y, d))
+                with nullcontext() if i == micro - 1 else acc.no_sync(state.model):
+                    losses = token_losses(state.model, xm, ym)  # (b, T)
+                    acc.backward(losses.sum() * world / n_global)
+                stats[0] += losses.detach().sum()
+                stats[1:1 + len(names)].index_add_(0, dm, losses.detach().sum(1))
+                stats[1 + len(names):].index_add_(0, dm, (ym != -100).sum(1).to(stats.dtype))
+            fire(Event.AFTER_BACKWARD)
             if world > 1:
                 stats = acc.reduce(stats, reduction="sum")
             stats = stats.tolist()
