@@ -150,3 +150,40 @@ def test_downsample_keeps_extremes_and_bounds_points():
     assert len(xs) <= 5000 and np.all(np.diff(xs) > 0) and np.isfinite(ys).all()
     short = downsample([1, 2, 3], [1.0, None, 3.0])
     assert list(short[0]) == [1, 3] and list(short[1]) == [1.0, 3.0]
+
+
+def test_probe_timeline_in_the_report(tmp_path):
+    run = _build(tmp_path)
+    s = RunStore.open(run)
+    for step in (10, 20, 30):
+        s.log_sample(step, "probe", "How is training going?", f"step {step}: {EVIL}")
+        s.log_sample(step, "probe", "2 + 2 =", str(step % 7))
+    s.log_sample(30, "chat", "hi", "hello")
+    s.log_sample(30, "eval/arith", "1 + 1 =", "2")  # eval generations are not probes
+    s.close()
+    text = write_report(run).read_text(encoding="utf-8")
+    timeline = text[text.index("<h2>Probe timeline</h2>"):]
+    assert timeline.count("<details") == 3 and "id=tl-search" in timeline
+    assert EVIL not in text and "step 20: &lt;script&gt;" in timeline
+    first = timeline[:timeline.index("</details>")]  # one prompt: its generations in step order
+    assert first.index("step 10:") < first.index("step 20:") < first.index("step 30:")
+    assert "1 + 1 =" not in timeline
+
+
+def test_phase_marks_in_the_report(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    fake = types.ModuleType("handhold.phases")
+    fake.analyze_store = lambda store: {
+        "metrics": {"eval/loss/a": {"changepoints": [12], "segments": [
+            {"start": 0, "end": 12, "trend": "declining", "slope": -1.0},
+            {"start": 12, "end": 30, "trend": "plateau", "slope": 0.0}], "shocks": []}},
+        "divergences": [{"a": "eval/loss/a", "b": "eval/loss/b", "start": 15, "end": 25, "gap": 3.0}]}
+    monkeypatch.setitem(sys.modules, "handhold.phases", fake)
+    with RunStore.reader(_build(tmp_path)) as store:
+        loss, *_ = build_figures(store)
+    names = [sh.name for sh in loss.layout.shapes]
+    assert names.count("phase:divergence") == 1 and names.count("phase:changepoint") == 1
+    assert [a.text for a in loss.layout.annotations if a.name == "phase:trend"] == ["↘ declining", "→ plateau"]
+    assert len(_rects(loss)) == 3  # the stage bands are still there

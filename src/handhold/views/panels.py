@@ -209,7 +209,7 @@ def _phase_marks(shapes: list, notes: list, phases: dict[str, Any], keys: list[s
                               f"{key}: peak {shock['peak']:.4g} vs {shock.get('baseline', float('nan')):.4g}, "
                               f"recovered {'never' if rec is None else f'at {rec}'}")})
     for div in phases.get("divergences", []):
-        if div.get("a") in keys or div.get("b") in keys or len(keys) == 0:
+        if div.get("a") in keys or div.get("b") in keys:
             shapes.append({"type": "rect", "name": "phase:divergence", "xref": xref, "yref": yref,
                            "x0": div["start"], "x1": div["end"], "y0": 0, "y1": 1, "layer": "below",
                            "fillcolor": DIVERGENCE_FILL, "line": {"width": 1, "color": SHOCK_COLOR}})
@@ -225,7 +225,8 @@ def _phase_marks(shapes: list, notes: list, phases: dict[str, Any], keys: list[s
                 shapes.append({"type": "line", "name": f"phase:{what}", "xref": xref, "yref": yref,
                                "x0": g[what], "x1": g[what], "y0": 0, "y1": 1, "line": GROK_LINE})
                 notes.append({"xref": xref, "yref": yref, "x": g[what], "y": 0.5, "textangle": -90,
-                              "showarrow": False, "xanchor": "right", "text": what.split("_")[0],
+                              "showarrow": False, "xanchor": "right",
+                              "text": html.escape(f"{what.split('_')[0]} ({str(g.get('val', '')).rpartition('/')[2]})"),
                               "font": {"size": 10, "color": GROK_LINE["color"]}})
 
 

@@ -36,6 +36,7 @@ def write_report(run_dir: str | os.PathLike[str], out: Path | None = None) -> Pa
     with RunStore.reader(run_dir) as store:
         rows = stage_table(store)
         figures = build_figures(store, rows=rows)
+        timeline = timeline_html(store)
     title = f"{info.name} — {info.status}, step {info.last_step if info.last_step is not None else '–'}"
     body = [f"<h1>{html.escape(title)}</h1>"]
     if info.reason:
@@ -46,6 +47,7 @@ def write_report(run_dir: str | os.PathLike[str], out: Path | None = None) -> Pa
     for i, fig in enumerate(figures):
         body.append(fig.to_html(full_html=False, include_plotlyjs=i == 0, config=PLOTLY_CONFIG,
                                 default_height=f"{fig.layout.height or 450}px"))
+    body += ["<h2>Probe timeline</h2>", timeline]
     body.append(f"<footer>handhold report · {html.escape(str(run_dir))} · "
                 f"{time.strftime('%Y-%m-%d %H:%M:%S')}</footer>")
     page = _PAGE.format(title=html.escape(title), body="\n".join(body))
@@ -115,6 +117,31 @@ def stage_table_html(rows: list[StageRow]) -> str:
             f"<p class=note>{_DEFINITIONS}</p>")
 
 
+def timeline_html(store: RunStore, kinds: tuple[str, ...] = ("probe", "chat"),
+                  limit: int = 3000) -> str:
+    """Generations by step for each prompt (probes, then chats), newest ``limit`` rows, with a
+    search box that filters rows in the page (no server needed)."""
+    marks = ",".join("?" * len(kinds))
+    rows = store._conn.execute(
+        f"SELECT step, kind, prompt, text FROM samples WHERE kind IN ({marks}) "
+        "ORDER BY step DESC, rowid DESC LIMIT ?", (*kinds, limit)).fetchall()
+    if not rows:
+        return "<p>No probe generations in this run.</p>"
+    groups: dict[tuple[str, str], list[tuple[int, str]]] = {}
+    for step, kind, prompt, text in reversed(rows):
+        groups.setdefault((kind, prompt), []).append((step, text))
+    blocks = []
+    for i, ((kind, prompt), items) in enumerate(sorted(groups.items(), key=lambda g: kinds.index(g[0][0]))):
+        trs = "".join(f"<tr><td class=step>{step:,}</td><td class=gen>{html.escape(text)}</td></tr>"
+                      for step, text in items)
+        blocks.append(f"<details{' open' if i < 3 else ''}><summary>{html.escape(prompt)} "
+                      f"<span class=range>{kind} · {len(items)}</span></summary>"
+                      f"<table class=timeline>{trs}</table></details>")
+    return ("<input id=tl-search type=search placeholder='search generations' oninput=\"const q=this.value"
+            ".toLowerCase();document.querySelectorAll('table.timeline tr').forEach(r=>r.hidden=!!q&&"
+            "!r.textContent.toLowerCase().includes(q))\">" + "".join(blocks))
+
+
 _DEFINITIONS = (
     "A stage's steps are (start, end]; an open stage ends at the last logged step. "
     "<b>Final loss</b>: held-out loss at the stage's last eval (* = no eval in the stage: train loss "
@@ -131,6 +158,10 @@ h1 {{ font-size: 1.4rem; margin-bottom: .2rem; }} h2 {{ font-size: 1.1rem; margi
 table.stages {{ border-collapse: collapse; font-size: .9rem; font-variant-numeric: tabular-nums; }}
 table.stages th, table.stages td {{ border-bottom: 1px solid #ddd; padding: .25rem .6rem; text-align: right; }}
 table.stages td:nth-child(2), table.stages td:nth-child(5) {{ text-align: left; }}
+details {{ margin: .3rem 0; }} summary {{ cursor: pointer; font-weight: 600; white-space: pre-wrap; }}
+table.timeline {{ border-collapse: collapse; font-size: .85rem; width: 100%; }}
+table.timeline td {{ border-top: 1px solid #eee; padding: .2rem .5rem; vertical-align: top; }}
+td.step {{ text-align: right; color: #666; width: 5rem; }} td.gen {{ white-space: pre-wrap; font-family: monospace; }}
 .range {{ color: #888; font-size: .8rem; }} .up {{ color: #c0392b; }} .down {{ color: #1e8449; }}
 </style></head>
 <body>
