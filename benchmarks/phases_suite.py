@@ -29,6 +29,17 @@ from handhold.phases.grokking import GrokkingDetector  # noqa: E402
 from handhold.phases.synthetic import f1, grokking_suite, labeled_suite, match  # noqa: E402
 
 
+def share_table(title: str, what: str, table: dict[str, list[int]], summary: str) -> float:
+    """Print (hits, of) per family and the total; return the overall share."""
+    print(f"\n{title:<22}{what:>8}{'of':>6}")
+    for fam in sorted(table):
+        print(f"  {fam:<20}{table[fam][0]:>8}{table[fam][1]:>6}")
+    hits, total = (sum(v[i] for v in table.values()) for i in (0, 1))
+    share = hits / total if total else 1.0
+    print(f"  {'ALL':<20}{hits:>8}{total:>6}   {summary} {share:.1%}")
+    return share
+
+
 def score(seed: int, per_cell: int, margin_share: float) -> dict[str, float]:
     curves = labeled_suite(seed=seed, per_cell=per_cell)
     counts = defaultdict(lambda: [0, 0, 0])  # family -> tp, fp, fn
@@ -83,23 +94,8 @@ def score(seed: int, per_cell: int, margin_share: float) -> dict[str, float]:
     cp_p, cp_r, cp_f1 = f1(*tot)
     print(f"  {'ALL':<20}{tot[0]:>6}{tot[1]:>6}{tot[2]:>6}{cp_p:>8.3f}{cp_r:>8.3f}{cp_f1:>8.3f}")
 
-    print(f"\n{'null curves':<22}{'clean':>8}{'of':>6}")
-    clean = total = 0
-    for fam in sorted(nulls):
-        ok, n = nulls[fam]
-        clean, total = clean + ok, total + n
-        print(f"  {fam:<20}{ok:>8}{n:>6}")
-    null_rate = clean / total if total else 1.0
-    print(f"  {'ALL':<20}{clean:>8}{total:>6}   no change point on {null_rate:.1%}")
-
-    print(f"\n{'trend labels':<22}{'right':>8}{'of':>6}")
-    right = phases = 0
-    for fam in sorted(trend_ok):
-        ok, n = trend_ok[fam]
-        right, phases = right + ok, phases + n
-        print(f"  {fam:<20}{ok:>8}{n:>6}")
-    trend_acc = right / phases
-    print(f"  {'ALL':<20}{right:>8}{phases:>6}   accuracy {trend_acc:.1%}")
+    null_rate = share_table("null curves", "clean", nulls, "no change point on")
+    trend_acc = share_table("trend labels", "right", trend_ok, "accuracy")
     spike_rate = spikes_found / spikes_total if spikes_total else 1.0
     print(f"\nspikes reported as shocks: {spikes_found}/{spikes_total} ({spike_rate:.1%}); "
           f"switch shocks found: {switch_shocks[0]}/{switch_shocks[1]}, recovery step within the "

@@ -95,10 +95,12 @@ class Curriculum:
         """Checked after every eval: has the stage's readiness metric plateaued?
 
         Feeds the value logged at this eval (``state.logs``) to the stage's online detector
-        (:mod:`handhold.phases.readiness`), which decides from the evals seen so far.
+        (:mod:`handhold.phases.readiness`), which decides from the evals seen so far. Only
+        scheduled evals count (every ``eval.every`` steps): the extra eval at a ``--max-steps``
+        cap does not, so a capped run that is resumed decides as the uninterrupted one.
         """
         until = self.stage.until
-        if until.plateau is None:
+        if until.plateau is None or state.step % state.cfg.eval.every:
             return None
         value = state.logs.get(until.plateau)
         if value is None:

@@ -133,3 +133,22 @@ def test_real_run_never_fires_on_a_rising_metric(tiny_config, tmp_path):
                        {"plateau": "eval/scripted/acc", "patience": 2, "max_steps": 20})
     assert ends[0].data["reason"] == "max_steps" and ends[0].step == 20
     assert ends[0].data["evidence"]["evals_since_best"] == 0
+
+
+def test_a_run_stopped_mid_stage_and_resumed_decides_identically(tiny_config, tmp_path):
+    from handhold.config import load_config
+    from handhold.store import RunStore
+    from handhold.train.runner import resume, start
+
+    until = {"plateau": "eval/scripted/acc", "patience": 3, "max_steps": 200}
+    curve = lambda s: min(s, 20) / 20 + (0.001 if s % 8 == 0 else 0.0)  # noqa: E731 - a wobble on the plateau
+    sets = ["stages.0.until=" + __import__("json").dumps(until), "stages.1.until.steps=4",
+            "eval.every=4", "checkpoint.every=8"]
+    start(load_config(tiny_config(), sets), tmp_path / "clean", progress=False, callbacks=[Scripted(curve)])
+    # the same run, capped inside the readiness stage (after its best eval), then resumed to the end
+    start(load_config(tiny_config(), [*sets, "train.max_steps=26"]), tmp_path / "cut", progress=False,
+          callbacks=[Scripted(curve)])
+    resume(tmp_path / "cut", progress=False, callbacks=[Scripted(curve)], overrides=["train.max_steps=null"])
+    ends = [[(e.step, e.data["reason"], e.data["evidence"]) for e in RunStore.reader(tmp_path / r).events("stage_end")]
+            for r in ("clean", "cut")]
+    assert ends[0] == ends[1] and ends[0][0][1] == "plateau" and ends[0][0][0] > 26
