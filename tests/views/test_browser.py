@@ -71,6 +71,7 @@ def test_dashboard_end_to_end(browser, server, tiny_config, tmp_path, monkeypatc
             store.log_sample(step, "probe", "How is your training going?", f"learning, step {step}")
             store.log_sample(step, "probe", "F = m * a; m = 2, a = 3; F =", f"{step % 5}")
 
+    shutil.copytree(run, runs / "tiny-copy")  # a second run to overlay
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
@@ -111,6 +112,13 @@ def test_dashboard_end_to_end(browser, server, tiny_config, tmp_path, monkeypatc
     page.locator("#smoothing").fill("0")
     after = page.evaluate("document.querySelector('.panel').data.find(t => t.name === 'general · train').y")
     assert before != after and len(before) == len(after) == 24
+
+    # another run overlaid, dashed, on the same panels
+    page.locator("#compare summary").click()
+    page.locator("#compare-list input[value='tiny-copy']").check()
+    page.wait_for_function("""() => document.querySelector('.panel').data
+        .some(t => t.name === 'tiny-copy · general · eval' && t.line.dash === 'dash')""")
+    page.locator("#compare summary").click()
 
     # the probe timeline, searchable
     page.locator("#samples details").first.wait_for()
