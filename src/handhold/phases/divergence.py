@@ -1,7 +1,7 @@
 """Divergence: the same measurement on two families of data moving apart.
 
-Two keys form a *family pair* when they differ in exactly one path part that is not a
-train/validation split (``eval/loss/physics`` and ``eval/loss/general``;
+Two keys of at least three path parts (a split, a measurement, a family) form a *family
+pair* when they differ in exactly one part that is not a train/validation split (``eval/loss/physics`` and ``eval/loss/general``;
 ``eval/family/reasoning`` and ``eval/family/standard``). Over each stretch where both
 segmentations hold one trend, each curve is *improving*, *flat* or *worsening* (by its
 direction; by rising/falling when the direction is unknown). Where the two differ they move
@@ -64,11 +64,12 @@ class Track:
 
 
 def family_pairs(keys: list[str], directions: dict[str, str | None]) -> list[tuple[str, str]]:
-    """Keys that differ in one path part (not a train/val split) and share a direction."""
+    """Keys of 3+ parts that differ in one part (not a train/val split) and share a direction
+    (``internal/weight_norm`` and ``internal/update_ratio`` are two measurements, not families)."""
     out = []
     for a, b in combinations(sorted(keys), 2):
         pa, pb = a.split("/"), b.split("/")
-        if len(pa) != len(pb) or directions.get(a) != directions.get(b):
+        if len(pa) != len(pb) or len(pa) < 3 or directions.get(a) != directions.get(b):
             continue
         diff = [i for i, (x, y) in enumerate(zip(pa, pb)) if x != y]
         if len(diff) != 1:

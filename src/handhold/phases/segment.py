@@ -21,7 +21,7 @@ import ruptures as rpt
 from ruptures.base import BaseCost
 from ruptures.exceptions import BadSegmentationParameters
 
-from .prepare import MAX_POINTS, Prepared, min_phase, prepare
+from .prepare import MAX_POINTS, Prepared, min_phase, noise_sigma, prepare
 
 POWERS = (1.0, 0.75, 0.5, 0.25, 0.0, -0.25, -0.5, -0.75, -1.0, -1.5, -2.0, -3.0)
 PENALTY = 4.0  # BIC multiplier: a split must remove penalty * sigma^2 * log(n) of squared error
@@ -158,7 +158,9 @@ def segment(prep: Prepared, *, penalty: float = PENALTY, floor: float = FLOOR) -
     min_size = min_phase(n)
     breaks = set(prep.fixed)
     for a, b in prep.stages():
-        breaks.update(a + i for i in _split(z[a:b], sigma, spread, n, min_size, penalty, floor))
+        # each stage its own noise level: a stage that samples a source less is noisier on it
+        local = noise_sigma(prep.clean[a:b]) / scale if b - a >= 3 * min_size else sigma
+        breaks.update(a + i for i in _split(z[a:b], local, spread, n, min_size, penalty, floor))
     ordered = sorted(breaks)
     cost = DeceleratingCost().fit(z) if n else None
     fits = [cost.fitted(a, b) * scale + center if cost is not None else np.array([])

@@ -60,7 +60,8 @@ def _edge_level(x: np.ndarray, y: np.ndarray, at: float) -> float:
 
 def break_shocks(seg: Segmentation, direction: str | None) -> list[Shock]:
     """A shock at each stage switch where the metric then gets worse than its pre-switch level,
-    and at each detected break where the level jumps the wrong way (a kink is no shock)."""
+    and at each detected break where the level jumps the wrong way (a kink is no shock). For a
+    metric of unknown direction, a switch too needs a jump: drifting on is no shock."""
     prep = seg.prepared
     tol = _tolerance(prep)
     fixed = set(seg.fixed)
@@ -79,7 +80,7 @@ def break_shocks(seg: Segmentation, direction: str | None) -> list[Shock]:
         baseline = _edge_level(prep.x[left], prep.clean[left], prep.x[i - 1])
         jump = _edge_level(prep.x[right], prep.clean[right], prep.x[i]) - baseline
         sign = _sign(direction, jump)
-        if i not in fixed and sign * jump <= jump_tol:
+        if (i not in fixed or direction is None) and sign * jump <= jump_tol:
             continue
         worse = sign * (smooth[i:end] - baseline)
         back = np.flatnonzero(worse <= 0)
