@@ -76,3 +76,13 @@ def test_divergence_of_two_families_with_the_gap():
     assert (div["a"], div["b"]) == ("eval/physics/answer_acc", "eval/general/answer_acc")
     assert abs(div["start"] - 1000) <= 60 and abs(div["end"] - 2000) <= 60
     assert abs(div["gap"] - 0.5) < 0.08
+
+
+def test_family_pairs_are_one_measurement_on_two_families():
+    from handhold.phases.divergence import family_pairs
+
+    keys = ["internal/weight_norm", "internal/update_ratio", "eval/loss/a", "eval/loss/b", "train/loss/a",
+            "eval/family/reasoning", "eval/family/standard", "eval/a/answer_acc"]
+    dirs = {k: infer_direction(k) for k in keys}
+    assert family_pairs(keys, dirs) == [("eval/family/reasoning", "eval/family/standard"),
+                                        ("eval/loss/a", "eval/loss/b")]
