@@ -79,7 +79,7 @@ def root(tmp_path):
 
 @pytest.fixture
 def client(root):
-    return TestClient(create_app(root))
+    return TestClient(create_app(root, phases_process=False))
 
 
 # ------------------------------------------------------------------------------ reading
@@ -231,7 +231,7 @@ def test_metrics_call_downsamples_long_series_and_keeps_spikes(tmp_path):
     for step, v in enumerate(values, start=1):
         s.log_metrics(step, {"train/grad_norm": v})
     s.close()
-    client = TestClient(create_app(tmp_path / "runs"))
+    client = TestClient(create_app(tmp_path / "runs", phases_process=False))
     r = client.get("/api/runs/long/metrics", params={"keys": "train/grad_norm", "max_points": 1000}).json()
     got = r["series"]["train/grad_norm"]
     x, y = np.array(got["steps"]), np.array(got["values"])
@@ -311,7 +311,7 @@ def test_path_traversal_is_refused(client, root, path, status):
 
 
 def test_serving_a_single_run_directory(root):
-    client = TestClient(create_app(root / "demo"))
+    client = TestClient(create_app(root / "demo", phases_process=False))
     assert [r["id"] for r in client.get("/api/runs").json()["runs"]] == ["demo"]
     assert client.get("/api/runs/demo/events").status_code == 200
     assert client.get("/api/runs/other/events").status_code == 404
@@ -365,7 +365,7 @@ def test_reads_while_a_run_writes(tmp_path):
     writer = RunStore.open(run, flush_every=20, flush_seconds=0.05)
     writer.log_metrics(0, {"train/loss": 5.0})
     writer.flush()
-    client = TestClient(create_app(tmp_path / "runs"))
+    client = TestClient(create_app(tmp_path / "runs", phases_process=False))
     stop = threading.Event()
     flush_times: list[float] = []
     total = 3000
@@ -415,7 +415,8 @@ def chat_root(root):
 
 
 def test_chat_replies_and_saves_the_exchange(chat_root):
-    client = TestClient(create_app(chat_root, chat_limits=ChatLimits(max_new_tokens=12, timeout_s=10)))
+    client = TestClient(create_app(chat_root, chat_limits=ChatLimits(max_new_tokens=12, timeout_s=10),
+                                   phases_process=False))
     assert client.get("/api/runs/demo").json()["checkpoints"] == [10, 20]
     res = client.post("/api/runs/demo/chat", json={"message": "What is 2 + 3?", "step": 10,
                                                    "history": [["hi", "hello"]], "max_new_tokens": 500})
@@ -447,7 +448,7 @@ def test_chat_is_bounded_in_time_and_context(chat_root):
 
 def test_chat_saves_while_a_trainer_writes(chat_root):
     trainer = RunStore.open(chat_root / "demo", flush_every=1)  # a writer holding the file open
-    client = TestClient(create_app(chat_root, chat_limits=ChatLimits(max_new_tokens=4)))
+    client = TestClient(create_app(chat_root, chat_limits=ChatLimits(max_new_tokens=4), phases_process=False))
     try:
         trainer.log_metrics(31, {"train/loss": 1.0})
         assert client.post("/api/runs/demo/chat", json={"message": "hi"}).status_code == 200
@@ -465,7 +466,7 @@ def test_views_never_write_outside_chat(root):
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
     before = db.read_bytes()
-    client = TestClient(create_app(root))
+    client = TestClient(create_app(root, phases_process=False))
     for path in ("/api/runs", "/api/runs/demo", "/api/runs/demo/panels", "/api/runs/demo/metrics",
                  "/api/runs/demo/events", "/api/runs/demo/samples"):
         assert client.get(path).status_code == 200

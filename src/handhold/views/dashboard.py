@@ -130,7 +130,7 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
             except (StoreError, OSError, ValueError, sqlite3.Error) as exc:
                 out.append({"id": d.name, "error": str(exc)})
                 continue
-            summary = phase_summary(phases_cache.get(d, info.last_step, wait=0.0))
+            summary = phase_summary(phases_cache.get(d, info.last_step, wait=0.0, background=True))
             out.append({**_info(info), "phases": summary})
         return {"root": str(root), "runs": out}
 
@@ -264,33 +264,45 @@ def _info(info: Any) -> dict[str, Any]:
 
 
 class _PhasesCache:
-    """Phases per run, computed off the request path by one worker (a process by default),
-    kept until the run moves on and then recomputed at most every PHASES_EVERY_S. A request
-    waits for a fresh result up to ``wait`` seconds (small runs: done by then); past that it
-    gets the previous result, or a "pending" note, and the page asks again on its next poll."""
+    """Phases per run, computed off the request path, kept until the run moves on and then
+    recomputed at most every PHASES_EVERY_S. Two single workers (processes by default): one for
+    the run a person opened, one for the runs list, which queues a run only when it is idle,
+    so an opened run never waits behind every run of a big folder. A request waits for a fresh
+    result up to ``wait`` seconds (small runs: done by then); past that it gets the previous
+    result, or a "pending" note, and the page asks again on its next poll."""
 
     def __init__(self, *, process: bool) -> None:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
-        self._lock = threading.RLock()  # a done callback may run at once, inside get()
-        self._pool = (ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                          initializer=_background_priority)
-                      if process else ThreadPoolExecutor(max_workers=1, thread_name_prefix="handhold-phases"))
-        self._data: dict[Path, tuple[int | None, float, dict[str, Any]]] = {}
-        self._pending: dict[Path, Any] = {}
+        def pool() -> Any:
+            if process:
+                return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=_background_priority)
+            return ThreadPoolExecutor(max_workers=1, thread_name_prefix="handhold-phases")
 
-    def get(self, run_dir: Path, last_step: int | None, *, wait: float = 0.5) -> dict[str, Any]:
+        self._lock = threading.RLock()  # a done callback may run at once, inside get()
+        self._pools = {"page": pool(), "list": pool()}
+        self._data: dict[Path, tuple[int | None, float, dict[str, Any]]] = {}
+        self._pending: dict[Path, tuple[str, Any]] = {}
+
+    def get(self, run_dir: Path, last_step: int | None, *, wait: float = 0.5,
+            background: bool = False) -> dict[str, Any]:
+        """``background``: a runs-list request (queued only on an idle list worker, no wait)."""
+        lane = "list" if background else "page"
         with self._lock:
             hit = self._data.get(run_dir)
             if hit is not None and (hit[0] == last_step or time.monotonic() - hit[1] < PHASES_EVERY_S):
                 return hit[2]
-            future = self._pending.get(run_dir)
-            if future is None:
-                future = self._pending[run_dir] = self._pool.submit(phases_of, str(run_dir))
+            pending = self._pending.get(run_dir)
+            if pending is None and background and any(ln == "list" for ln, _ in self._pending.values()):
+                return hit[2] if hit is not None else {"available": False, "pending": True}
+            if pending is None:
+                future = self._pools[lane].submit(phases_of, str(run_dir))
+                self._pending[run_dir] = (lane, future)
                 future.add_done_callback(lambda f, d=run_dir, s=last_step: self._done(d, s, f))
             else:
-                wait = 0.0  # an earlier request is already waiting on this one
+                future, wait = pending[1], 0.0  # an earlier request is already waiting on it
         try:
             return future.result(timeout=wait)
         except FutureTimeout:
@@ -309,7 +321,13 @@ class _PhasesCache:
             self._pending.pop(run_dir, None)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the workers now: an analysis of a big run must not outlive the server."""
+        for pool in self._pools.values():
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:  # no public API for this before Python 3.14's terminate_workers()
+                proc.terminate()
+                proc.join(timeout=5)
 
 
 def _background_priority() -> None:
