@@ -95,12 +95,13 @@ class Curriculum:
         """Checked after every eval: has the stage's readiness metric plateaued?
 
         Feeds the value logged at this eval (``state.logs``) to the stage's online detector
-        (:mod:`handhold.phases.readiness`), which decides from the evals seen so far. Only
-        scheduled evals count (every ``eval.every`` steps): the extra eval at a ``--max-steps``
-        cap does not, so a capped run that is resumed decides as the uninterrupted one.
+        (:mod:`handhold.phases.readiness`), which decides from the evals seen so far. Every eval
+        that logged the metric counts (held-out loss every ``eval.every`` steps, suite metrics on
+        their own cadence) except an extra eval where a ``--max-steps`` cap falls, so a capped
+        run that is resumed decides as the uninterrupted one.
         """
         until = self.stage.until
-        if until.plateau is None or state.step % state.cfg.eval.every:
+        if until.plateau is None or state.eval_is_extra:
             return None
         value = state.logs.get(until.plateau)
         if value is None:

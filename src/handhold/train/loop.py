@@ -163,7 +163,11 @@ def fit(state: State, callbacks: list[Callback]) -> State:
 
             state.decision = cur.budget_spent()
             last = state.decision is not None or state.should_stop or state.step == max_steps
-            if state.step % cfg.eval.every == 0 or last or any(cb.wants_eval(state) for cb in callbacks):
+            scheduled = (state.step % cfg.eval.every == 0 or state.decision is not None
+                         or any(cb.wants_eval(state) for cb in callbacks))
+            # an eval only because a --max-steps cap falls here: the uninterrupted run has none
+            state.eval_is_extra = not scheduled
+            if scheduled or last:
                 fire(Event.EVAL)
                 state.decision = state.decision or cur.ready(state) or state._advance
             state.decision = state.decision or state._advance

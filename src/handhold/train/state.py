@@ -29,6 +29,7 @@ class State:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     samples: list[tuple[str, str, str]] = field(default_factory=list)
     decision: Decision | None = None
+    eval_is_extra: bool = False  # this eval happens only because a max_steps cap falls here
     status: str = "running"
     stop_reason: str | None = None
     _advance: Decision | None = None
