@@ -490,3 +490,11 @@ def test_cli_chat_and_serve_errors(chat_root, tmp_path):
     assert res.exit_code == 2 and "no such directory" in res.output
     res = runner.invoke(cli_app, ["serve", "--port", "0"])
     assert res.exit_code == 2
+    import socket
+
+    with socket.socket() as busy:  # a port someone else listens on
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        res = runner.invoke(cli_app, ["serve", str(chat_root), "--port", str(port)])
+    assert res.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in res.output

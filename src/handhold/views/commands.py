@@ -40,14 +40,25 @@ def serve(
         _fail(str(exc))
     except ImportError:
         _fail("'uvicorn' is needed for this feature: pip install 'handhold[dashboard]'")
+    _check_port(host, port)
     app = create_app(runs_dir)
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/] serving on {host}: anyone who can reach it can read these runs "
                   "and talk to their checkpoints")
     console.print(f"handhold dashboard: http://{host}:{port}/  (runs in {runs_dir.resolve()}; Ctrl-C stops)")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with one line (exit 2) when the address cannot be bound, before uvicorn tries."""
+    import socket
+
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
-    except OSError as exc:  # port in use, address not available
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            sock.bind(infos[0][4])
+    except OSError as exc:  # in use, not an address of this machine, unknown name
         _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
