@@ -22,9 +22,9 @@ def test_round_trip(tmp_path):
     assert [(x.step, x.prompt, x.text) for x in r.samples()] == [(2, "How is training going?", "fine")]
     assert r.get_meta("status") == "finished"
     assert r.get_meta("schema_version") == SCHEMA_VERSION
-    tables = {row[0] for row in r._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    tables = {row[0] for row in r.query("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"metrics", "events", "samples", "meta"} <= tables
-    assert r._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert r.query("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_writes_are_buffered_until_flush(tmp_path):

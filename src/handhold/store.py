@@ -14,6 +14,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS metrics (step INTEGER NOT NULL, key TEXT NOT NULL,
                                     value REAL, time REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS metrics_key_step ON metrics (key, step);
+CREATE INDEX IF NOT EXISTS metrics_key_step_value ON metrics (key, step, value);
 CREATE TABLE IF NOT EXISTS events (step INTEGER NOT NULL, kind TEXT NOT NULL,
                                    data TEXT NOT NULL DEFAULT '{}', time REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS events_kind_step ON events (kind, step);
@@ -198,6 +199,27 @@ class RunStore:
         return _Tx(self._conn)
 
     # ----------------------------------------------------------------- reading
+    def query(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        """A raw SQL read, for views that aggregate in SQLite (downsampling a million rows).
+
+        The tables are the contract (``metrics``, ``events``, ``samples``, ``meta``,
+        ``metric_keys``); on a reader the connection is read-only, so this cannot write.
+        """
+        return self._conn.execute(sql, params)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[RunStore]:
+        """Several reads that see one moment of the run (one read transaction).
+
+        A poller asking for rows and for ``last_step`` would otherwise skip rows that land in
+        between. In WAL mode this holds nothing the writer waits for.
+        """
+        self._conn.execute("BEGIN")
+        try:
+            yield self
+        finally:
+            self._conn.execute("COMMIT")
+
     def get_meta(self, key: str, default: Any = None) -> Any:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else json.loads(row[0])

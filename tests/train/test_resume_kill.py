@@ -61,7 +61,7 @@ def test_sigkill_mid_stage_then_resume_matches_uninterrupted(tiny_config, tmp_pa
         if key.endswith(("_time_s", "tokens_per_s", "time_s")):
             continue  # wall-clock measurements differ, of course
         assert resumed.series(key) == clean.series(key), key  # bit for bit, each step once
-    dupes = resumed._conn.execute(
+    dupes = resumed.query(
         "SELECT key, step, COUNT(*) FROM metrics GROUP BY key, step HAVING COUNT(*) > 1").fetchall()
     assert dupes == []
     stage_events = [(e.step, e.kind, e.data["stage"]) for e in resumed.events()

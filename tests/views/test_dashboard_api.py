@@ -267,8 +267,8 @@ def test_gaps_in_a_long_series_stay_gaps(tmp_path):
         s.log_metrics(step, {"k": 7.0 + step * 1e-9, "tiny": 1e-300 * step})
     s.close()
     with RunStore.reader(tmp_path) as store:
-        got = read_series(store._conn, "k", max_points=400)
-        tiny = read_series(store._conn, "tiny", max_points=400)
+        got = read_series(store, "k", max_points=400)
+        tiny = read_series(store, "tiny", max_points=400)
     x = np.array(got.steps)
     assert got.downsampled and got.rows == 60_000 and len(x) <= 400
     assert not np.any((x > 30_000) & (x <= 90_000))  # nothing invented in the gap
@@ -284,7 +284,7 @@ def test_exact_downsampling_of_mid_sized_series(tmp_path):
         s.log_metrics(step, {"k": 1.0 if step != 4321 else -5.0})
     s.close()
     with RunStore.reader(tmp_path) as store:
-        got = read_series(store._conn, "k", max_points=100)
+        got = read_series(store, "k", max_points=100)
     assert got.downsampled and len(got.steps) <= 100
     assert got.values[got.steps.index(4321)] == -5.0  # exact step below EXACT_LIMIT rows
 

@@ -180,7 +180,7 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
                 raise HTTPException(404, f"no metric {missing[0]!r} in run {run!r}"
                                          + (f" under prefix {prefix!r}" if prefix else ""))
             t0 = time.perf_counter()
-            series = {k: read_series(store._conn, k, max_points=max_points, since=since,
+            series = {k: read_series(store, k, max_points=max_points, since=since,
                                      start=start, end=end).to_dict() for k in wanted}
             last = store.last_step()
         # plain numbers: JSONResponse skips FastAPI's per-value encoder (~10% of this call)
@@ -200,7 +200,7 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
                 q, args = q + " AND kind = ?", [*args, kind]
             if since is not None:
                 q, args = q + " AND step >= ?", [*args, since]
-            rows = store._conn.execute(q + " ORDER BY step, rowid", args).fetchall()
+            rows = store.query(q + " ORDER BY step, rowid", args).fetchall()
             last = store.last_step()
         return {"last_step": last, "events": [
             {"step": s, "kind": k, "data": json.loads(data), "time": t} for s, k, data, t in rows]}
@@ -223,11 +223,10 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
             like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             where, args = f"{where} AND (prompt LIKE ? ESCAPE '\\' OR text LIKE ? ESCAPE '\\')", [*args, like, like]
         with _snapshot(d) as store:
-            conn = store._conn
-            total = conn.execute(f"SELECT COUNT(*) FROM samples WHERE {where}", args).fetchone()[0]
-            rows = conn.execute(f"SELECT step, kind, prompt, text, time FROM samples WHERE {where} "
+            total = store.query(f"SELECT COUNT(*) FROM samples WHERE {where}", args).fetchone()[0]
+            rows = store.query(f"SELECT step, kind, prompt, text, time FROM samples WHERE {where} "
                                 "ORDER BY step DESC, rowid DESC LIMIT ?", [*args, limit]).fetchall()
-            kinds = [r[0] for r in conn.execute("SELECT DISTINCT kind FROM samples ORDER BY kind")]
+            kinds = [r[0] for r in store.query("SELECT DISTINCT kind FROM samples ORDER BY kind")]
             last = store.last_step()
         return {"last_step": last, "total": total, "kinds": kinds, "samples": [
             {"step": s, "kind": k, "prompt": p, "text": t, "time": tm} for s, k, p, t, tm in rows]}
@@ -250,12 +249,8 @@ def _snapshot(run_dir: Path) -> Iterator[RunStore]:
     """A read-only store inside one read transaction: every query sees the same moment, so
     ``last_step`` never runs ahead of the rows returned (a poller would skip rows otherwise).
     In WAL mode this holds no lock the writer waits for."""
-    with RunStore.reader(run_dir) as store:
-        store._conn.execute("BEGIN")
-        try:
-            yield store
-        finally:
-            store._conn.execute("COMMIT")
+    with RunStore.reader(run_dir) as store, store.snapshot():
+        yield store
 
 
 def _info(info: Any) -> dict[str, Any]:

@@ -15,10 +15,11 @@ bucket (the "min/max per bucket" reduction that plotly-resampler and tsdownsampl
 from __future__ import annotations
 
 import math
-import sqlite3
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..store import RunStore
 
 MAX_POINTS = 5000  # per series, default for the report
 EXACT_LIMIT = 20_000  # up to this many rows, reduce in numpy with exact positions
@@ -86,7 +87,7 @@ class Series:
                 "downsampled": self.downsampled}
 
 
-def read_series(conn: sqlite3.Connection, key: str, *, max_points: int = 4000,
+def read_series(store: RunStore, key: str, *, max_points: int = 4000,
                 since: int | None = None, start: int | None = None,
                 end: int | None = None) -> Series:
     """Metric ``key`` at steps ``>= since`` within ``[start, end]``, at most ``max_points`` points.
@@ -100,11 +101,11 @@ def read_series(conn: sqlite3.Connection, key: str, *, max_points: int = 4000,
             span += f" AND {clause}"
             args.append(bound)
     # the (key, step) index answers this without touching the rows (n counts missing values too)
-    n, lo, hi = conn.execute(f"SELECT COUNT(*), MIN(step), MAX(step) FROM metrics WHERE {span}",
+    n, lo, hi = store.query(f"SELECT COUNT(*), MIN(step), MAX(step) FROM metrics WHERE {span}",
                              args).fetchone()
     where = span + " AND value IS NOT NULL"
     if n <= max(max_points, EXACT_LIMIT):
-        rows = conn.execute(f"SELECT step, value FROM metrics WHERE {where} ORDER BY step, rowid",
+        rows = store.query(f"SELECT step, value FROM metrics WHERE {where} ORDER BY step, rowid",
                             args).fetchall()
         n = len(rows)
         if n <= max_points:
@@ -116,7 +117,7 @@ def read_series(conn: sqlite3.Connection, key: str, *, max_points: int = 4000,
     # One correlated lookup per bucket over the (key, step) index: a GROUP BY on a step
     # expression would sort every row in a temporary b-tree first (~1.5x slower here).
     # printf('%!.17g') carries the doubles exactly through the one-column subquery.
-    rows = conn.execute(
+    rows = store.query(
         "WITH RECURSIVE b(s) AS (SELECT ?1 UNION ALL SELECT s + ?2 FROM b WHERE s + ?2 <= ?3) "
         "SELECT (SELECT CASE WHEN COUNT(*) THEN printf('%!.17g %!.17g %d %d', MIN(value), MAX(value), "
         "MIN(step), MAX(step)) END "

@@ -122,7 +122,7 @@ def timeline_html(store: RunStore, kinds: tuple[str, ...] = ("probe", "chat"),
     """Generations by step for each prompt (probes, then chats), newest ``limit`` rows, with a
     search box that filters rows in the page (no server needed)."""
     marks = ",".join("?" * len(kinds))
-    rows = store._conn.execute(
+    rows = store.query(
         f"SELECT step, kind, prompt, text FROM samples WHERE kind IN ({marks}) "
         "ORDER BY step DESC, rowid DESC LIMIT ?", (*kinds, limit)).fetchall()
     if not rows:
