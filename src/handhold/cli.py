@@ -170,6 +170,9 @@ app.command()(chat)
 from .phases.command import analyze  # noqa: E402
 
 app.command("analyze")(analyze)
+from .grok.command import grok  # noqa: E402
+
+app.command("grok")(grok)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m handhold`

@@ -1,0 +1,380 @@
+"""The grokking lab's configuration: an experiment = a base setting + variants, run over seeds.
+
+YAML in, pydantic out, errors located like the trainer's config (``file:line: key.path:
+message`` with a "did you mean"). A variant may override any base section partially
+(``optim: {weight_decay: 0.3}`` keeps the base ``lr``): the overrides are merged into the base
+section before validation, so a variant's section is always complete.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..config import ConfigError, apply_override, parse_count
+from ..config import _allowed_keys, _data_loc, _did_you_mean, _dotted, _key_lines  # shared error style
+from .tasks import OPS, is_prime
+
+SECTIONS = ("task", "model", "optim", "train", "eval", "measure")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TaskSpec(_Strict):
+    """Binary operation(s) mod p; ``train_frac`` of every operation's pairs train."""
+
+    ops: list[str] = Field(default_factory=lambda: ["add"], min_length=1)
+    p: int = Field(default=113, ge=3)
+    train_frac: float = Field(default=0.3, gt=0, lt=1)
+    split_seed: int | None = Field(default=None, description="fixed split for every seed; default: the seed")
+
+    @field_validator("ops", mode="before")
+    @classmethod
+    def _one_op(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("ops")
+    @classmethod
+    def _known(cls, v: list[str]) -> list[str]:
+        for op in v:
+            if op not in OPS:
+                raise ValueError(f"unknown operation {op!r}{_did_you_mean(op, OPS)} (known: {', '.join(OPS)})")
+        if len(set(v)) != len(v):
+            raise ValueError(f"an operation is listed twice: {v}")
+        return v
+
+    @field_validator("p")
+    @classmethod
+    def _prime(cls, v: int) -> int:
+        if not is_prime(v):
+            raise ValueError(f"p must be prime (got {v})")
+        return v
+
+
+class ModelSpec(_Strict):
+    layers: int = Field(default=1, ge=1)
+    d_model: int = Field(default=128, gt=0)
+    heads: int = Field(default=4, gt=0)
+    d_mlp: int = Field(default=512, gt=0)
+    act: Literal["relu", "gelu"] = "relu"
+    layernorm: bool = False
+    init_scale: float = Field(default=1.0, gt=0, description="multiplies every initial weight")
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> ModelSpec:
+        if self.d_model % self.heads:
+            raise ValueError(f"d_model ({self.d_model}) must be a multiple of heads ({self.heads})")
+        return self
+
+
+class OptimSpec(_Strict):
+    """AdamW as in the literature: lr 1e-3, betas (0.9, 0.98), weight decay 1, 10 warm-up steps."""
+
+    lr: float = Field(default=1e-3, gt=0)
+    betas: tuple[float, float] = (0.9, 0.98)
+    weight_decay: float = Field(default=1.0, ge=0)
+    eps: float = Field(default=1e-8, gt=0)
+    warmup_steps: int = Field(default=10, ge=0)
+
+
+class Budget(_Strict):
+    """Training compute: optimizer steps, or samples (every forward/backward example counts)."""
+
+    steps: int | None = Field(default=None, gt=0)
+    samples: int | None = None
+
+    @field_validator("samples", mode="before")
+    @classmethod
+    def _count(cls, v: Any) -> Any:
+        return None if v is None else parse_count(v)
+
+    @model_validator(mode="after")
+    def _one(self) -> Budget:
+        if (self.steps is None) == (self.samples is None):
+            raise ValueError("give exactly one budget: steps: N or samples: N (e.g. '4M')")
+        if self.samples is not None and self.samples <= 0:
+            raise ValueError("samples must be > 0")
+        return self
+
+
+class TrainSpec(_Strict):
+    batch: Literal["full"] | int = Field(default="full", description="'full' or examples per step")
+    budget: Budget = Field(default_factory=lambda: Budget(steps=20000))
+    stop_at_val: float | None = Field(default=0.99, gt=0, le=1,
+                                      description="stop once validation accuracy reaches this")
+    stop_patience: int = Field(default=0, ge=0, description="steps to keep training after stop_at_val")
+
+    @field_validator("batch")
+    @classmethod
+    def _positive(cls, v: Any) -> Any:
+        if isinstance(v, int) and v <= 0:
+            raise ValueError(f"batch must be 'full' or > 0 (got {v})")
+        return v
+
+
+class EvalSpec(_Strict):
+    """Accuracy on the whole train and validation sets every ``every`` steps, plus
+    ``per_decade`` log-spaced steps early on (so the first dynamics are seen)."""
+
+    every: int = Field(default=25, gt=0)
+    per_decade: int = Field(default=10, ge=0)
+
+
+class MeasureSpec(_Strict):
+    """Nanda et al.'s progress measures (for tasks with ``add``); weight norms for every task."""
+
+    enabled: bool = True
+    every: int = Field(default=500, gt=0)
+    per_decade: int = Field(default=10, ge=0)
+    neuron_frac: float = Field(default=0.5, gt=0, le=1,
+                               description="a neuron belongs to a frequency explaining this share of its variance")
+    min_neurons: float = Field(default=0.02, ge=0, lt=1,
+                               description="a key frequency holds at least this share of the neurons")
+    key_freqs: list[int] | None = Field(default=None, description="fix the key frequencies instead")
+
+
+class Readiness(_Strict):
+    """Advance when the current stage is mastered: accuracy on the stage's training examples,
+    as the model predicted them in its training steps (data seen so far), at least ``acc`` for
+    ``evals`` consecutive checks (one every eval.every steps). ``max_steps`` caps the stage."""
+
+    acc: float = Field(default=0.99, gt=0, le=1)
+    evals: int = Field(default=3, ge=1)
+    max_steps: int | None = Field(default=None, gt=0)
+
+
+class Switch(_Strict):
+    """Fixed switch points (absolute ``steps`` or cumulative ``samples``, one per stage change)
+    or the readiness rule."""
+
+    steps: list[int] | None = None
+    samples: list[int] | None = None
+    ready: Readiness | None = None
+
+    @field_validator("samples", mode="before")
+    @classmethod
+    def _counts(cls, v: Any) -> Any:
+        return [parse_count(x) for x in v] if isinstance(v, list) else v
+
+    @model_validator(mode="after")
+    def _one(self) -> Switch:
+        given = [k for k in ("steps", "samples", "ready") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of steps: [..], samples: [..] or ready: {acc, evals}")
+        points = self.steps or self.samples
+        if points is not None and (any(x <= 0 for x in points) or points != sorted(set(points))):
+            raise ValueError(f"switch points must be positive and increasing (got {points})")
+        return self
+
+
+class CurriculumSpec(_Strict):
+    """An explicit curriculum over the training split (the validation split is never used):
+
+    - ``operand_subset``: first the pairs whose operands both lie in a seeded random ``fraction``
+      of the residues, then the whole training set;
+    - ``one_op_first``: first operation ``op`` alone, then every operation of the task mixed;
+    - ``easy_to_hard``: ``stages`` cumulative stages by ``difficulty`` (``sum``: a + b as
+      integers, i.e. how far past the wrap-around; ``max``: max(a, b); ``wrap``: whether a + b
+      wraps around p, two levels): stage k adds the next difficulty quantile.
+    """
+
+    kind: Literal["operand_subset", "one_op_first", "easy_to_hard"]
+    fraction: float = Field(default=0.5, gt=0, lt=1)
+    op: str | None = None
+    difficulty: Literal["sum", "max", "wrap"] = "sum"
+    stages: int = Field(default=2, ge=2)
+    switch: Switch
+
+    @property
+    def n_stages(self) -> int:
+        return self.stages if self.kind == "easy_to_hard" else 2
+
+    @model_validator(mode="after")
+    def _points(self) -> CurriculumSpec:
+        points = self.switch.steps or self.switch.samples
+        if points is not None and len(points) != self.n_stages - 1:
+            raise ValueError(f"{self.kind} has {self.n_stages} stages: give {self.n_stages - 1} switch "
+                             f"point(s), got {len(points)}")
+        if self.kind == "easy_to_hard" and self.difficulty == "wrap" and self.stages != 2:
+            raise ValueError("difficulty 'wrap' has two levels: use stages: 2")
+        return self
+
+
+class GrokfastSpec(_Strict):
+    """Lee et al. (2024) gradient filters: EMA (alpha 0.98, lamb 2) or MA (window 100, lamb 5)."""
+
+    kind: Literal["ema", "ma"]
+    alpha: float = Field(default=0.98, ge=0, lt=1)
+    window: int = Field(default=100, ge=1)
+    lamb: float | None = Field(default=None, ge=0, description="default: 2 for ema, 5 for ma")
+
+    @property
+    def amplification(self) -> float:
+        return self.lamb if self.lamb is not None else (2.0 if self.kind == "ema" else 5.0)
+
+
+class VariantSpec(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.+-]+$")
+    description: str = ""
+    curriculum: CurriculumSpec | None = None
+    grokfast: GrokfastSpec | None = None
+    task: TaskSpec | None = None
+    model: ModelSpec | None = None
+    optim: OptimSpec | None = None
+    train: TrainSpec | None = None
+    eval: EvalSpec | None = None
+    measure: MeasureSpec | None = None
+
+
+class RunSpec(_Strict):
+    """Everything one run needs: a variant with its sections resolved against the base."""
+
+    experiment: str
+    variant: str
+    description: str = ""
+    task: TaskSpec
+    model: ModelSpec
+    optim: OptimSpec
+    train: TrainSpec
+    eval: EvalSpec
+    measure: MeasureSpec
+    curriculum: CurriculumSpec | None = None
+    grokfast: GrokfastSpec | None = None
+
+
+class GrokConfig(_Strict):
+    name: str = "grok"
+    seeds: int = Field(default=5, ge=1)
+    task: TaskSpec = Field(default_factory=TaskSpec)
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    optim: OptimSpec = Field(default_factory=OptimSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    eval: EvalSpec = Field(default_factory=EvalSpec)
+    measure: MeasureSpec = Field(default_factory=MeasureSpec)
+    variants: list[VariantSpec] = Field(default_factory=lambda: [VariantSpec(name="baseline")], min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_overrides(cls, data: Any) -> Any:
+        """A variant's section = the base section with the variant's keys on top."""
+        if not isinstance(data, dict) or not isinstance(data.get("variants"), list):
+            return data
+        data = dict(data)
+        merged = []
+        for v in data["variants"]:
+            if isinstance(v, dict):
+                v = dict(v)
+                for s in SECTIONS:
+                    if isinstance(v.get(s), dict) and isinstance(data.get(s, {}), dict):
+                        v[s] = _deep_merge(data.get(s) or {}, v[s])
+            merged.append(v)
+        data["variants"] = merged
+        return data
+
+    def check(self) -> list[tuple[tuple[Any, ...], str]]:
+        """Cross-field problems pydantic cannot see: duplicate names, curricula that do not fit the task."""
+        problems = []
+        names = [v.name for v in self.variants]
+        for i, v in enumerate(self.variants):
+            if v.name in names[:i]:
+                problems.append((("variants", i, "name"), f"duplicate variant name {v.name!r}"))
+            c, ops = v.curriculum, (v.task or self.task).ops
+            if c is not None and c.kind == "one_op_first":
+                if len(ops) < 2:
+                    problems.append((("variants", i, "curriculum", "kind"),
+                                     f"one_op_first needs a task with two or more ops (task.ops is {ops})"))
+                elif c.op is not None and c.op not in ops:
+                    problems.append((("variants", i, "curriculum", "op"), f"{c.op!r} is not in task.ops {ops}"))
+        return problems
+
+    def resolve(self, variant: VariantSpec) -> RunSpec:
+        return RunSpec(experiment=self.name, variant=variant.name, description=variant.description,
+                       curriculum=variant.curriculum, grokfast=variant.grokfast,
+                       **{s: getattr(variant, s) or getattr(self, s) for s in SECTIONS})
+
+    def runs(self) -> list[RunSpec]:
+        return [self.resolve(v) for v in self.variants]
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in top.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+# --------------------------------------------------------------------------- loading
+def load_grok_config(path: str | Path | None = None, overrides: list[str] | None = None, *,
+                     data: dict[str, Any] | None = None, source: str | None = None) -> GrokConfig:
+    """Read a YAML file (or take ``data``, e.g. a preset), apply ``--set`` overrides, validate.
+
+    Raises ``ConfigError`` whose lines read ``file:line: key.path: message``.
+    """
+    lines: dict[tuple[Any, ...], int] = {}
+    if data is None:
+        path = Path(path)  # type: ignore[arg-type]
+        if not path.is_file():
+            raise ConfigError([f"{path}: no such config file"])
+        text = path.read_text()
+        try:
+            data = yaml.safe_load(text) or {}
+            lines = _key_lines(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark else str(path)
+            raise ConfigError([f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from None
+        if not isinstance(data, dict):
+            raise ConfigError([f"{path}:1: expected a mapping of settings at the top level"])
+        source = str(path)
+    data = copy.deepcopy(data)
+    source = source or "<config>"
+    overridden = {apply_override(data, item) for item in overrides or []}
+
+    def where(loc: tuple[Any, ...]) -> str:
+        for n in range(len(loc), 0, -1):
+            if loc[:n] in overridden:
+                return f"{source} (--set {_dotted(loc[:n])})"
+            if loc[:n] in lines:
+                return f"{source}:{lines[loc[:n]]}"
+        return source
+
+    try:
+        cfg = GrokConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([f"{where(loc)}: {_dotted(loc)}: {msg}"
+                           for loc, msg in _explain(exc, data)]) from None
+    problems = cfg.check()
+    if problems:
+        raise ConfigError([f"{where(loc)}: {_dotted(loc)}: {msg}" for loc, msg in problems])
+    return cfg
+
+
+def _explain(exc: ValidationError, data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    """(key path, message) per pydantic error, in the trainer config's wording; duplicates dropped
+    (an error in a base section repeats in every variant that overrides it)."""
+    out: list[tuple[tuple[Any, ...], str]] = []
+    seen = set()
+    for err in exc.errors():
+        loc = _data_loc(data, err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(GrokConfig, tuple(p for p in err["loc"][:-1]))
+            msg = f"unknown key {loc[-1]!r}{_did_you_mean(str(loc[-1]), allowed)}"
+            if allowed:
+                msg += f" (allowed: {', '.join(allowed)})"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        elif "input" in err and "got " not in msg and not isinstance(err["input"], (dict, list)):
+            msg += f" (got {err['input']!r})"
+        key = (loc[2:] if loc[:1] == ("variants",) and len(loc) > 2 and loc[2] in SECTIONS else loc, msg)
+        if key in seen and loc[:1] == ("variants",):
+            continue
+        seen.add(key)
+        out.append((loc, msg))
+    return out

@@ -1,0 +1,101 @@
+"""Ready experiments, selected with ``handhold grok --preset NAME``.
+
+``configs/grok.yaml`` and ``configs/grok_quick.yaml`` hold the same settings as YAML to copy and
+edit; a test keeps them equal to these.
+
+- ``literature`` (the default): Nanda et al.'s setting: p = 113, a + b, 30% train, 1 layer,
+  d_model 128, 4 heads, d_mlp 512, full batch, AdamW lr 1e-3, wd 1, betas (0.9, 0.98).
+- ``power``: Power et al.'s model: 2 layers with LayerNorm, p = 97, 50% train, minibatch 512.
+- ``quick``: small enough to grok in seconds on one CPU thread: p = 31, 50% train, d_model 64,
+  4 heads, d_mlp 256, lr 2e-3 (same recipe otherwise). The comparison of every variant over
+  five seeds takes minutes.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+
+def variants(switch_steps: int, mix_budget: dict[str, int]) -> list[dict[str, Any]]:
+    """Baseline, each curriculum with a fixed switch and with the readiness rule, Grokfast EMA/MA.
+
+    ``one_op_first`` needs two operations, so it and its own baseline run on ``add`` + ``sub``
+    (learning ``add`` first could transfer: both use the same Fourier features), with
+    ``mix_budget`` (twice the training set: twice the samples for the same steps).
+    """
+    def ready() -> dict[str, Any]:
+        return {"ready": {"acc": 0.99, "evals": 3, "max_steps": 4 * switch_steps}}
+
+    def mix() -> dict[str, Any]:
+        return {"task": {"ops": ["add", "sub"]}, "train": {"budget": dict(mix_budget)}}
+
+    return [
+        {"name": "baseline", "description": "the whole training set every step"},
+        {"name": "subset-first", "description": "operands in a random half of the residues first",
+         "curriculum": {"kind": "operand_subset", "fraction": 0.5, "switch": {"steps": [switch_steps]}}},
+        {"name": "subset-first-ready", "description": "operand subset first, advance when mastered",
+         "curriculum": {"kind": "operand_subset", "fraction": 0.5, "switch": ready()}},
+        {"name": "easy-to-hard", "description": "a + b small first (thirds of the integer sum)",
+         "curriculum": {"kind": "easy_to_hard", "difficulty": "sum", "stages": 3,
+                        "switch": {"steps": [switch_steps // 2, switch_steps]}}},
+        {"name": "easy-to-hard-ready", "description": "a + b small first, advance when mastered",
+         "curriculum": {"kind": "easy_to_hard", "difficulty": "sum", "stages": 3, "switch": ready()}},
+        {"name": "grokfast-ema", "description": "Grokfast EMA filter (alpha 0.98, lamb 2)",
+         "grokfast": {"kind": "ema", "alpha": 0.98, "lamb": 2.0}},
+        {"name": "grokfast-ma", "description": "Grokfast MA filter (window 100, lamb 5)",
+         "grokfast": {"kind": "ma", "window": 100, "lamb": 5.0}},
+        {"name": "baseline-addsub", "description": "add and sub mixed from the start", **mix()},
+        {"name": "add-first", "description": "add alone first, then add + sub", **mix(),
+         "curriculum": {"kind": "one_op_first", "op": "add", "switch": {"steps": [switch_steps]}}},
+        {"name": "add-first-ready", "description": "add alone first, advance when mastered", **mix(),
+         "curriculum": {"kind": "one_op_first", "op": "add", "switch": ready()}},
+    ]
+
+
+LITERATURE: dict[str, Any] = {
+    "name": "grok-nanda",
+    "seeds": 2,
+    "task": {"ops": ["add"], "p": 113, "train_frac": 0.3},
+    "model": {"layers": 1, "d_model": 128, "heads": 4, "d_mlp": 512, "act": "relu", "layernorm": False},
+    "optim": {"lr": 1.0e-3, "betas": [0.9, 0.98], "weight_decay": 1.0, "warmup_steps": 10},
+    # 3,831 training pairs: 115M samples = 30,000 full-batch steps
+    "train": {"batch": "full", "budget": {"samples": 115_000_000}, "stop_at_val": 0.99, "stop_patience": 1000},
+    "eval": {"every": 50, "per_decade": 10},
+    "measure": {"every": 500, "per_decade": 10},
+    "variants": variants(1000, {"samples": 230_000_000}),
+}
+
+POWER: dict[str, Any] = {
+    "name": "grok-power",
+    "seeds": 2,
+    "task": {"ops": ["add"], "p": 97, "train_frac": 0.5},
+    "model": {"layers": 2, "d_model": 128, "heads": 4, "d_mlp": 512, "act": "relu", "layernorm": True},
+    "optim": {"lr": 1.0e-3, "betas": [0.9, 0.98], "weight_decay": 1.0, "warmup_steps": 10},
+    "train": {"batch": 512, "budget": {"steps": 30000}, "stop_at_val": 0.99, "stop_patience": 1000},
+    "eval": {"every": 50, "per_decade": 10},
+    "measure": {"every": 500, "per_decade": 10},
+    "variants": [{"name": "baseline", "description": "the whole training set, minibatches of 512"}],
+}
+
+QUICK: dict[str, Any] = {
+    "name": "grok-quick",
+    "seeds": 5,
+    "task": {"ops": ["add"], "p": 31, "train_frac": 0.5},
+    "model": {"layers": 1, "d_model": 64, "heads": 4, "d_mlp": 256, "act": "relu", "layernorm": False},
+    "optim": {"lr": 2.0e-3, "betas": [0.9, 0.98], "weight_decay": 1.0, "warmup_steps": 10},
+    # 480 training pairs: 10,000 full-batch steps of the baseline; add+sub variants get the same samples
+    "train": {"batch": "full", "budget": {"samples": 4_800_000}, "stop_at_val": 0.99, "stop_patience": 100},
+    "eval": {"every": 10, "per_decade": 10},
+    "measure": {"every": 200, "per_decade": 10},
+    "variants": variants(300, {"samples": 9_600_000}),
+}
+
+PRESETS = {"literature": LITERATURE, "quick": QUICK, "power": POWER}
+
+
+def preset(name: str) -> dict[str, Any]:
+    """A deep copy of the named preset's raw settings (validate with ``load_grok_config``)."""
+    if name not in PRESETS:
+        raise KeyError(name)
+    return copy.deepcopy(PRESETS[name])
