@@ -50,7 +50,7 @@ def test_variant_sections_merge_onto_the_base(tmp_path):
 def test_override_errors_point_at_the_flag(tmp_path):
     got = problems(tmp_path, "name: x\n", ["train.budget.samples=lots"])
     assert got == ["FILE (--set train.budget.samples): train.budget.samples: expected a count such as "
-                   "2000 or '2M', got 'lots'"]
+                   "2000 or '2M' (got 'lots')"]
 
 
 @pytest.mark.parametrize("name, file", [("literature", "grok.yaml"), ("quick", "grok_quick.yaml")])

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..config import ConfigError, apply_override, parse_count
-from ..config import _allowed_keys, _data_loc, _did_you_mean, _dotted, _key_lines  # shared error style
+from ..config import _data_loc, _did_you_mean, _dotted, _key_lines, _located, _where  # one error style
 from .tasks import OPS, is_prime
 
 SECTIONS = ("task", "model", "optim", "train", "eval", "measure")
@@ -83,6 +83,14 @@ class OptimSpec(_Strict):
     warmup_steps: int = Field(default=10, ge=0)
 
 
+def _count(v: Any) -> int:
+    """``4800000``, ``"4.8M"`` -> an int (the error leaves "(got ...)" to the located message)."""
+    try:
+        return parse_count(v)
+    except ValueError:
+        raise ValueError("expected a count such as 2000 or '2M'") from None
+
+
 class Budget(_Strict):
     """Training compute: optimizer steps, or samples (every forward/backward example counts)."""
 
@@ -92,7 +100,7 @@ class Budget(_Strict):
     @field_validator("samples", mode="before")
     @classmethod
     def _count(cls, v: Any) -> Any:
-        return None if v is None else parse_count(v)
+        return None if v is None else _count(v)
 
     @model_validator(mode="after")
     def _one(self) -> Budget:
@@ -160,7 +168,7 @@ class Switch(_Strict):
     @field_validator("samples", mode="before")
     @classmethod
     def _counts(cls, v: Any) -> Any:
-        return [parse_count(x) for x in v] if isinstance(v, list) else v
+        return [_count(x) for x in v] if isinstance(v, list) else v
 
     @model_validator(mode="after")
     def _one(self) -> Switch:
@@ -335,46 +343,26 @@ def load_grok_config(path: str | Path | None = None, overrides: list[str] | None
     data = copy.deepcopy(data)
     source = source or "<config>"
     overridden = {apply_override(data, item) for item in overrides or []}
-
-    def where(loc: tuple[Any, ...]) -> str:
-        for n in range(len(loc), 0, -1):
-            if loc[:n] in overridden:
-                return f"{source} (--set {_dotted(loc[:n])})"
-            if loc[:n] in lines:
-                return f"{source}:{lines[loc[:n]]}"
-        return source
-
     try:
         cfg = GrokConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([f"{where(loc)}: {_dotted(loc)}: {msg}"
-                           for loc, msg in _explain(exc, data)]) from None
+        raise ConfigError([_located(err, data, source, lines, overridden, GrokConfig)
+                           for err in _unrepeated(exc, data)]) from None
     problems = cfg.check()
     if problems:
-        raise ConfigError([f"{where(loc)}: {_dotted(loc)}: {msg}" for loc, msg in problems])
+        raise ConfigError([f"{_where(loc, source, lines, overridden)}: {_dotted(loc)}: {msg}"
+                           for loc, msg in problems])
     return cfg
 
 
-def _explain(exc: ValidationError, data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
-    """(key path, message) per pydantic error, in the trainer config's wording; duplicates dropped
-    (an error in a base section repeats in every variant that overrides it)."""
-    out: list[tuple[tuple[Any, ...], str]] = []
-    seen = set()
+def _unrepeated(exc: ValidationError, data: dict[str, Any]) -> list[Any]:
+    """Pydantic's errors without the copies of a base section's error that every variant
+    overriding that section repeats (the base error comes first and says it once)."""
+    out, seen = [], set()
     for err in exc.errors():
         loc = _data_loc(data, err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(GrokConfig, tuple(p for p in err["loc"][:-1]))
-            msg = f"unknown key {loc[-1]!r}{_did_you_mean(str(loc[-1]), allowed)}"
-            if allowed:
-                msg += f" (allowed: {', '.join(allowed)})"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        elif "input" in err and "got " not in msg and not isinstance(err["input"], (dict, list)):
-            msg += f" (got {err['input']!r})"
-        key = (loc[2:] if loc[:1] == ("variants",) and len(loc) > 2 and loc[2] in SECTIONS else loc, msg)
-        if key in seen and loc[:1] == ("variants",):
+        if loc[:1] == ("variants",) and len(loc) > 2 and loc[2] in SECTIONS and (loc[2:], err["msg"]) in seen:
             continue
-        seen.add(key)
-        out.append((loc, msg))
+        seen.add((loc, err["msg"]))
+        out.append(err)
     return out

@@ -16,6 +16,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from .config import _deep_merge
+
 
 def variants(switch_steps: int, mix_budget: dict[str, int]) -> list[dict[str, Any]]:
     """Baseline, each curriculum with a fixed switch and with the readiness rule, Grokfast EMA/MA.
@@ -66,30 +68,27 @@ LITERATURE: dict[str, Any] = {
     "variants": variants(1000, {"samples": 230_000_000}),
 }
 
-POWER: dict[str, Any] = {
+POWER: dict[str, Any] = _deep_merge(LITERATURE, {
     "name": "grok-power",
-    "seeds": 2,
-    "task": {"ops": ["add"], "p": 97, "train_frac": 0.5},
-    "model": {"layers": 2, "d_model": 128, "heads": 4, "d_mlp": 512, "act": "relu", "layernorm": True},
-    "optim": {"lr": 1.0e-3, "betas": [0.9, 0.98], "weight_decay": 1.0, "warmup_steps": 10},
-    "train": {"batch": 512, "budget": {"steps": 30000}, "stop_at_val": 0.99, "stop_patience": 1000},
-    "eval": {"every": 50, "per_decade": 10},
-    "measure": {"every": 500, "per_decade": 10},
-    "variants": [{"name": "baseline", "description": "the whole training set, minibatches of 512"}],
-}
+    "task": {"p": 97, "train_frac": 0.5},
+    "model": {"layers": 2, "layernorm": True},
+    "train": {"batch": 512},
+})
+POWER["train"]["budget"] = {"steps": 30000}  # minibatches: steps are samples / 512
+POWER["variants"] = [{"name": "baseline", "description": "the whole training set, minibatches of 512"}]
 
-QUICK: dict[str, Any] = {
+QUICK: dict[str, Any] = _deep_merge(LITERATURE, {
     "name": "grok-quick",
     "seeds": 5,
-    "task": {"ops": ["add"], "p": 31, "train_frac": 0.5},
-    "model": {"layers": 1, "d_model": 64, "heads": 4, "d_mlp": 256, "act": "relu", "layernorm": False},
-    "optim": {"lr": 2.0e-3, "betas": [0.9, 0.98], "weight_decay": 1.0, "warmup_steps": 10},
-    # 480 training pairs: 10,000 full-batch steps of the baseline; add+sub variants get the same samples
-    "train": {"batch": "full", "budget": {"samples": 4_800_000}, "stop_at_val": 0.99, "stop_patience": 100},
-    "eval": {"every": 10, "per_decade": 10},
-    "measure": {"every": 200, "per_decade": 10},
-    "variants": variants(300, {"samples": 9_600_000}),
-}
+    "task": {"p": 31, "train_frac": 0.5},
+    "model": {"d_model": 64, "d_mlp": 256},
+    "optim": {"lr": 2.0e-3},
+    # 480 training pairs: 10,000 full-batch steps of the baseline; add+sub variants get twice the samples
+    "train": {"budget": {"samples": 4_800_000}, "stop_patience": 100},
+    "eval": {"every": 10},
+    "measure": {"every": 200},
+})
+QUICK["variants"] = variants(300, {"samples": 9_600_000})
 
 PRESETS = {"literature": LITERATURE, "quick": QUICK, "power": POWER}
 
