@@ -57,7 +57,10 @@ def test_json_document_schema(toy_experiment):
     assert base["samples"] == [40 * 60, 40 * 60]  # 60 training pairs, full batch, 40 steps
     assert subset["samples"][0] < base["samples"][0]  # the first stage is smaller
     assert subset["vs_baseline"] == "baseline"
-    assert (tmp / "exp" / "report.html").stat().st_size > 100_000  # plotly inlined
+    page = (tmp / "exp" / "report.html").read_text()
+    assert len(page) > 100_000 and page.count("<script") >= 1  # self-contained: plotly inlined
+    assert '"text":"\\u2192 all"' in page  # the subset curriculum's switch is marked on its curves
+    assert page.count("<tr>") == 1 + 4 and "progress measures per seed" in page
     assert json.loads((tmp / "exp" / "experiment.json").read_text())["variants"][0]["name"] == "baseline"
 
 

@@ -93,8 +93,9 @@ def comparison_table(summary: dict[str, Any]) -> Table:
     def n(v: Any, never: str = "never") -> str:
         return never if v is None else f"{v:,.0f}"
 
-    table = Table(title=f"{summary['name']}: {summary['seeds']} seeds", title_justify="left", show_edge=False,
-                  header_style="bold")
+    seeds = summary["seeds"]
+    table = Table(title=f"{summary['name']}: {seeds} seed{'s' if seeds != 1 else ''}", title_justify="left",
+                  show_edge=False, header_style="bold")
     for col in ("variant", "task", "gen.", "→95% steps", "→99% steps [95% CI]", "→99% samples",
                 "memorised", "delay", "vs base"):
         table.add_column(col, justify="left" if col in ("variant", "task") else "right")

@@ -39,7 +39,7 @@ def write_grok_report(exp_dir: str | os.PathLike[str], summary: dict[str, Any],
     figures = [steps_figure(summary)]
     for v in summary["variants"]:
         figures += variant_figures(exp_dir, v)
-    title = f"grokking lab: {summary['name']} ({summary['seeds']} seeds)"
+    title = f"grokking lab: {summary['name']} ({summary['seeds']} seed{'s' if summary['seeds'] != 1 else ''})"
     body = [f"<h1>{html.escape(title)}</h1>", "<h2>Comparison</h2>", comparison_html(summary),
             "<h2>Curves</h2>"]
     for i, fig in enumerate(figures):
