@@ -7,6 +7,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import runlock
 from .store import RunStore, StoreError, iter_run_dirs
 
 
@@ -38,7 +39,7 @@ def run_info(run_dir: Path) -> RunInfo:
     with RunStore.reader(run_dir) as store:
         meta = store.meta()
         status, reason = meta.get("status", "running"), meta.get("stop_reason")
-        if status == "running" and not _alive(meta.get("writer")):
+        if status == "running" and (runlock.held(run_dir) is False or not _alive(meta.get("writer"))):
             status, reason = "failed", "the training process is gone (killed?); `handhold resume` continues it"
         starts = store.events("stage_start")
         return RunInfo(path=Path(run_dir), name=meta.get("name", Path(run_dir).name), status=status,

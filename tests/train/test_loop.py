@@ -110,3 +110,41 @@ def test_gradient_accumulation_computes_the_same_steps(tiny_config, tmp_path):
 def test_batch_must_split_over_micro_batches(tiny_config, tmp_path):
     with pytest.raises(ValueError, match="not divisible by 1 processes x train.grad_accum=3"):
         run(tiny_config(), tmp_path / "a", ["train.grad_accum=3"])
+
+
+class AdvanceAt(Callback):
+    """Asks for the stage to end at a given step, as a readiness rule would."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_batch_end(self, state):
+        if state.step == self.step:
+            state.request_advance("manual", why="test")
+
+
+def test_a_requested_advance_ends_the_stage_and_runs_stage_end_evals(tiny_config, tmp_path):
+    evals = {"every": 1000, "at_stage_end": True,
+             "tasks": [{"name": "gen", "source": "general", "examples": 2, "max_new_tokens": 8,
+                        "metrics": ["format"]}]}
+    state = run(tiny_config(evals=evals), tmp_path / "r", callbacks=[AdvanceAt(5)])
+    s = RunStore.reader(tmp_path / "r")
+    ends = [(e.step, e.data["stage"], e.data["reason"], e.data["evidence"]) for e in s.events("stage_end")]
+    assert ends == [(5, "general", "manual", {"why": "test"}), (17, "physics", "budget", {"steps": 12})]
+    assert s.series("eval/gen/format")[0] == [5, 17]  # both stage ends, once each
+    assert s.series("eval/loss/general")[0] == [4, 5, 8, 12, 16, 17]
+    assert state.step == 17
+
+
+class FailAtStart(Callback):
+    def on_fit_start(self, state):
+        raise RuntimeError("callback broke")
+
+
+def test_an_error_at_fit_start_marks_the_run_failed(tiny_config, tmp_path):
+    with pytest.raises(RuntimeError, match="callback broke"):
+        run(tiny_config(), tmp_path / "r", callbacks=[FailAtStart()])
+    from handhold.runs import run_info
+
+    info = run_info(tmp_path / "r")
+    assert info.status == "failed" and "callback broke" in info.reason

@@ -70,3 +70,31 @@ def test_sigkill_mid_stage_then_resume_matches_uninterrupted(tiny_config, tmp_pa
                             (30, "stage_start", "physics"), (60, "stage_end", "physics")]
     assert run_info(tmp_path / "killed").status == "finished"
     assert not any(p.name.startswith(".tmp") for p in (tmp_path / "killed" / "checkpoints").iterdir())
+
+
+def test_a_live_run_cannot_be_resumed_or_overwritten(tiny_config, tmp_path):
+    from handhold.runs import run_info
+
+    out = tmp_path / "live"
+    cmd = cli("train", str(tiny_config()), "--out", str(out), "-q", "--no-report",
+              "--set", "stages.0.until.steps=100000", "--set", "checkpoint.every=5")
+    proc = subprocess.Popen(cmd, env=env())
+    try:
+        deadline = time.time() + 120
+        while not ckpt.checkpoint_dir(out, 5).exists():
+            assert proc.poll() is None and time.time() < deadline
+            time.sleep(0.01)
+        assert run_info(out).status == "running"
+        before = RunStore.reader(out).series("train/loss")[0]
+        for args in (("resume", str(out)), ("train", str(tiny_config()), "--out", str(out), "--overwrite")):
+            refused = subprocess.run(cli(*args, "-q", "--no-report"), env=env(), capture_output=True,
+                                     text=True, timeout=120)
+            assert refused.returncode == 2, refused.stderr
+            assert "is being trained right now" in refused.stderr
+        assert proc.poll() is None  # the live run goes on
+        after = RunStore.reader(out).series("train/loss")[0]
+        assert after[:len(before)] == before  # nothing it wrote was deleted
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert run_info(out).status == "failed"

@@ -19,6 +19,7 @@ class EvalSuite(Callback):
     def __init__(self) -> None:
         self.cadence: Cadence | None = None
         self.examples: dict[str, list] = {}
+        self.done_at: int | None = None
 
     def on_fit_start(self, state: State) -> None:
         ev = state.cfg.evals
@@ -34,8 +35,9 @@ class EvalSuite(Callback):
         return self._due(state)
 
     def on_eval(self, state: State) -> None:
-        if not self._due(state):
+        if not self._due(state) or self.done_at == state.step:
             return
+        self.done_at = state.step
         t0 = time.perf_counter()
         acc = state.accelerator
         model = acc.unwrap_model(state.model)
@@ -58,11 +60,15 @@ class EvalSuite(Callback):
 class LmEvalMilestones(Callback):
     """lm-eval tasks at stage ends and at the end of the run (they cost seconds per call)."""
 
+    def __init__(self) -> None:
+        self.done_at: int | None = None
+
     def on_eval(self, state: State) -> None:
         lm = state.cfg.evals.lm_eval
         ending = state.decision is not None or state.should_stop or state.step == state.cfg.train.max_steps
-        if lm is None or not ending or not state.is_main:
+        if lm is None or not ending or not state.is_main or self.done_at == state.step:
             return
+        self.done_at = state.step
         from ..evals.lm_eval_adapter import evaluate_model
 
         t0 = time.perf_counter()

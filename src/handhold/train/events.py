@@ -10,6 +10,8 @@
             optimizer step
             batch_end               state.logs holds this step's metrics
             eval                    every eval.every steps and at stage end: evaluators add to state.logs
+                                    (fires a second time at a step where readiness ends the stage;
+                                    evaluators run at most once per step)
             metrics                 state.logs is complete: writers persist it
             checkpoint              just before a checkpoint is written (flush what it covers)
         stage_end                   the exit rule fired (budget or readiness); state.decision says why

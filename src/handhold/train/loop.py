@@ -104,8 +104,8 @@ def fit(state: State, callbacks: list[Callback]) -> State:
             cb.run_event(event, state)
 
     resumed = state.step > 0
-    fire(Event.FIT_START)
     try:
+        fire(Event.FIT_START)
         if not resumed:
             fire(Event.STAGE_START)
         while not cur.finished and not state.should_stop and (max_steps is None or state.step < max_steps):
@@ -169,8 +169,10 @@ def fit(state: State, callbacks: list[Callback]) -> State:
             state.eval_is_extra = not scheduled
             if scheduled or last:
                 fire(Event.EVAL)
-                state.decision = state.decision or cur.ready(state) or state._advance
-            state.decision = state.decision or state._advance
+            if state.decision is None:
+                state.decision = (cur.ready(state) if scheduled or last else None) or state._advance
+                if state.decision is not None:
+                    fire(Event.EVAL)  # the stage ends here after all: milestone evals see it
             state._advance = None
             fire(Event.METRICS)
             if state.decision is not None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
+from typing import IO
 from pathlib import Path
 
 from ..config import GeneratedSource, RunConfig, dump_config, load_config
+from .. import runlock
 from ..store import RunStore, db_path
 from . import checkpoint as ckpt
 from .events import Callback
@@ -37,14 +39,26 @@ def _callbacks(state: State, store: RunStore | None, progress: bool, extra: Sequ
     return callbacks
 
 
+def _lock(state: State) -> IO[str] | None:
+    """The main process holds the run directory while it trains (refuses a second trainer)."""
+    if not state.is_main:
+        return None
+    try:
+        return runlock.acquire(state.run_dir)
+    except runlock.RunLocked as exc:
+        raise RunDirError(str(exc)) from None
+
+
 def _fit_and_close(state: State, store: RunStore | None, progress: bool,
-                   callbacks: Sequence[Callback]) -> State:
+                   callbacks: Sequence[Callback], lock: IO[str] | None) -> State:
     state.accelerator.wait_for_everyone()  # the main process has prepared the run directory
     try:
         return fit(state, _callbacks(state, store, progress, callbacks))
     finally:
         if store is not None:
             store.close()
+        if lock is not None:
+            lock.close()
 
 
 def absolute_paths(cfg: RunConfig, base_dir: Path) -> RunConfig:
@@ -70,7 +84,7 @@ def start(cfg: RunConfig, run_dir: Path, *, base_dir: Path | None = None, progre
                           "or choose another --out")
     cfg = absolute_paths(cfg, base_dir or Path.cwd())
     state = setup(cfg, run_dir)
-    store = None
+    store, lock = None, _lock(state)
     if state.is_main:
         if overwrite:
             db_path(run_dir).unlink(missing_ok=True)
@@ -78,7 +92,7 @@ def start(cfg: RunConfig, run_dir: Path, *, base_dir: Path | None = None, progre
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / CONFIG_NAME).write_text(dump_config(cfg))
         store = RunStore.open(run_dir)
-    return _fit_and_close(state, store, progress, callbacks)
+    return _fit_and_close(state, store, progress, callbacks, lock)
 
 
 def resume(run_dir: Path, *, progress: bool = True, callbacks: Sequence[Callback] = (),
@@ -96,11 +110,11 @@ def resume(run_dir: Path, *, progress: bool = True, callbacks: Sequence[Callback
     latest = ckpt.latest_checkpoint(run_dir)
     if latest is not None:
         restore(state, latest[1])
-    store = None
+    store, lock = None, _lock(state)
     if state.is_main:
         if overrides:
             (run_dir / CONFIG_NAME).write_text(dump_config(cfg))
         ckpt.clean_partial(run_dir)
         store = RunStore.open(run_dir)
         store.truncate_after(state.step if latest is not None else -1)
-    return _fit_and_close(state, store, progress, callbacks)
+    return _fit_and_close(state, store, progress, callbacks, lock)
