@@ -26,7 +26,7 @@ from handhold.curriculum import Curriculum
 from handhold.data.sources import build_sources
 from handhold.models import BatchEncoder, build_model, load_tokenizer
 from handhold.train.events import Callback
-from handhold.train.loop import lr_lambda
+from handhold.train.loop import lr_lambda, row_tokens
 from handhold.train.runner import start
 
 WARMUP = 5
@@ -62,7 +62,7 @@ def bare_run(cfg, steps: int) -> float:
     batches = [enc([item.text for item in cur.next_batch()]) for _ in range(steps)]
     o = cfg.optim
     opt = torch.optim.AdamW(model.parameters(), lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, cfg.schedule_steps(row_tokens(cur.sources, enc))))
     model.train()
     tokens, t0 = 0, 0.0
     for step, (x, y) in enumerate(batches[: steps - 1]):

@@ -58,3 +58,11 @@ def test_runs_lists_status_stage_and_last_step(tmp_path):
     assert "finished" in lines["done"] and "physics" in lines["done"] and " 20 " in lines["done"]
     assert "failed" in lines["dead"] and " 7 " in lines["dead"]
     assert "unreadable" in lines["junk"]
+
+
+def test_out_that_is_a_file_is_a_clear_error(tiny_config, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = runner.invoke(app, ["train", str(tiny_config()), "--out", str(blocker / "run"), "-q"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert blocker.read_text() == "x"

@@ -97,3 +97,24 @@ def test_parse_count():
 def test_schedule_length_is_the_sum_of_budgets(tmp_path):
     cfg = load_config(write(tmp_path, BASE), ["train.batch_size=10", "train.seq_len=100"])
     assert cfg.schedule_steps() == 10 + 2  # 2000 tokens at <= 1000 tokens per step
+
+
+def test_eval_task_needs_a_procedural_source(tmp_path):
+    p = write(tmp_path, "sources:\n  notes: {type: text, path: n.txt}\n" + BASE
+              + "evals:\n  tasks:\n    - {name: n, source: notes}\n")
+    (msg,) = problems(p)
+    assert "evals.tasks[0].source: source 'notes' is a file without worked solutions" in msg
+
+
+def test_plateau_on_the_loss_of_an_unknown_source(tmp_path):
+    p = write(tmp_path, BASE.replace("until: {steps: 10}",
+                                     "until: {plateau: eval/loss/phsyics, max_steps: 50}"))
+    (msg,) = problems(p)
+    assert msg.startswith(f"{p}:5: stages[0].until.plateau: no source 'phsyics' for 'eval/loss/phsyics'; "
+                          "did you mean 'physics'?")
+
+
+def test_token_budgets_use_the_measured_tokens_per_row(tmp_path):
+    cfg = load_config(write(tmp_path, BASE), ["train.batch_size=10", "train.seq_len=100"])
+    # stage b mixes physics and general 1:1 at 80 and 40 tokens per row -> 600 per step
+    assert cfg.schedule_steps({"general": 40.0, "physics": 80.0}) == 10 + 4  # ceil(2000 / 600)

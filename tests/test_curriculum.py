@@ -101,3 +101,25 @@ def test_bad_jsonl_names_file_and_line(tmp_path):
     p.write_text('{"text": "ok"}\n{"txt": "no"}\n')
     with pytest.raises(DataError, match=rf"{p}:2: no field 'text'"):
         build_sources(cfg)
+
+
+@pytest.mark.parametrize("lines", [["only one line"], ["a", "b"], [f"line {i}" for i in range(3)]])
+def test_tiny_files_keep_an_example_on_each_side(tmp_path, lines):
+    from handhold.data.sources import ListSource
+
+    for heldout in (0.01, 0.49):
+        src = ListSource("t", lines, seed=0, heldout=heldout)
+        assert src.train and src.held
+        if len(lines) > 1:
+            assert not set(src.train) & set(src.held)
+
+
+def test_non_utf8_file_is_a_clear_error(tmp_path):
+    from handhold.data.sources import DataError
+
+    p = tmp_path / "latin.txt"
+    p.write_bytes("caf\u00e9 au lait\n".encode("latin-1"))
+    cfg = validate_config({"sources": {"t": {"type": "text", "path": str(p)}},
+                           "stages": [{"name": "s", "mix": {"t": 1}, "until": {"steps": 1}}]})
+    with pytest.raises(DataError, match=rf"{p}: not UTF-8 text \(byte 3"):
+        build_sources(cfg)

@@ -42,7 +42,8 @@ def _user_errors():
     from .store import StoreError
     from .train.runner import RunDirError
 
-    return (ConfigError, DataError, StoreError, RunDirError, FileNotFoundError)
+    # OSError: an --out that is a file, a directory we may not write, a full disk
+    return (ConfigError, DataError, StoreError, RunDirError, OSError)
 
 
 @app.command()

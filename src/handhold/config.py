@@ -9,6 +9,7 @@ in) is what a run directory keeps as ``config.yaml``.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import types
 import typing
@@ -293,17 +294,30 @@ class RunConfig(_Strict):
             if task.source not in self.sources:
                 problems.append((("evals", "tasks", i, "source"),
                                  f"unknown source {task.source!r}{_did_you_mean(task.source, self.sources)}"))
+            elif not isinstance(self.sources[task.source], GeneratedSource):
+                problems.append((("evals", "tasks", i, "source"),
+                                 f"source {task.source!r} is a file without worked solutions; eval tasks "
+                                 f"score procedural sources ({', '.join(BUILTIN_SOURCES)})"))
+        for i, stage in enumerate(self.stages):
+            metric = stage.until.plateau or ""
+            if metric.startswith("eval/loss/") and metric.removeprefix("eval/loss/") not in self.sources:
+                name = metric.removeprefix("eval/loss/")
+                problems.append((("stages", i, "until", "plateau"),
+                                 f"no source {name!r} for {metric!r}{_did_you_mean(name, self.sources)}"))
         names = [s.name for s in self.stages]
         for i, name in enumerate(names):
             if name in names[:i]:
                 problems.append((("stages", i, "name"), f"duplicate stage name {name!r}"))
         return problems
 
-    def schedule_steps(self) -> int:
+    def schedule_steps(self, row_tokens: dict[str, float] | None = None) -> int:
         """Length of the LR schedule: ``optim.decay_steps`` or the sum of step budgets (a
         readiness stage counts its ``max_steps``).
 
-        ``train.max_steps`` does not change it, so a capped run is an exact prefix of the full one.
+        A token budget becomes steps through ``row_tokens`` (mean trained tokens per example of
+        each source, measured by the trainer); without it, through the upper bound of
+        ``batch_size * seq_len`` tokens per step. ``train.max_steps`` does not change the
+        length, so a capped run is an exact prefix of the full one.
         """
         if self.optim.decay_steps is not None:
             return self.optim.decay_steps
@@ -313,7 +327,11 @@ class RunConfig(_Strict):
                 total += stage.until.steps
             elif stage.until.plateau is not None:  # a readiness rule: at most max_steps
                 total += stage.until.max_steps
-            else:  # a token budget: at most batch_size * seq_len tokens per step
+            elif row_tokens:  # a token budget at the stage mix's mean tokens per step
+                weights = sum(stage.mix.values())
+                per_row = sum(w * row_tokens[name] for name, w in stage.mix.items()) / weights
+                total += math.ceil(stage.until.tokens / (per_row * self.train.batch_size))
+            else:
                 total += -(-stage.until.tokens // (self.train.batch_size * self.train.seq_len))
         return total
 

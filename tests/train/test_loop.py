@@ -148,3 +148,11 @@ def test_an_error_at_fit_start_marks_the_run_failed(tiny_config, tmp_path):
 
     info = run_info(tmp_path / "r")
     assert info.status == "failed" and "callback broke" in info.reason
+
+
+def test_a_token_budget_is_planned_from_measured_row_lengths(tiny_config, tmp_path):
+    state = run(tiny_config(), tmp_path / "r", ["stages.0.until={tokens: 6000}", "train.seq_len=168",
+                                                "stages.1.until.steps=2"])
+    taken = state.curriculum.progress.start_step  # steps the token stage actually took
+    planned = state.total_steps - 2
+    assert abs(planned - taken) <= max(2, 0.2 * taken), (planned, taken)

@@ -23,7 +23,7 @@ class EvalSuite(Callback):
 
     def on_fit_start(self, state: State) -> None:
         ev = state.cfg.evals
-        self.cadence = Cadence(ev.every, ev.log_spaced, state.cfg.schedule_steps())
+        self.cadence = Cadence(ev.every, ev.log_spaced, state.total_steps)
         self.examples = {t.name: task_examples(t, state.sources) for t in ev.tasks}
 
     def _due(self, state: State) -> bool:

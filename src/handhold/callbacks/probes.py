@@ -19,7 +19,7 @@ class Probes(Callback):
 
     def on_fit_start(self, state: State) -> None:
         p = state.cfg.probes
-        self.cadence = Cadence(p.every, p.log_spaced, state.cfg.schedule_steps())
+        self.cadence = Cadence(p.every, p.log_spaced, state.total_steps)
 
     def _due(self, state: State) -> bool:
         return bool(state.cfg.probes.prompts) and self.cadence is not None and self.cadence.due(state.step)

@@ -71,13 +71,15 @@ class GeneratorSource(Source):
 class ListSource(Source):
     """A fixed list of texts (from a file): train order is a fresh permutation each epoch."""
 
-    def __init__(self, name: str, texts: list[str], seed: int, heldout: float, origin: str) -> None:
+    def __init__(self, name: str, texts: list[str], seed: int, heldout: float) -> None:
         self.name, self.seed = name, seed
         self.train = [t for t in texts if not _is_heldout(t, heldout)]
         self.held = [t for t in texts if _is_heldout(t, heldout)]
+        # Tiny files: keep at least one example on each side. With a single example the two
+        # splits share it (the only case where they overlap).
         if not self.train:
-            raise DataError(f"{origin}: no training examples left after the held-out split")
-        if not self.held:  # tiny files: hold out the last example rather than nothing
+            self.train = [self.held.pop()] if len(self.held) > 1 else list(self.held)
+        if not self.held:
             self.held = [self.train.pop()] if len(self.train) > 1 else list(self.train)
         self._perm_epoch, self._perm = -1, np.arange(0)
 
@@ -130,14 +132,17 @@ def build_sources(cfg: RunConfig, base_dir: Path | None = None) -> dict[str, Sou
             path = base_dir / path
         if not path.is_file():
             raise DataError(f"sources.{name}.path: file not found: {path}")
-        if isinstance(sc, JsonlSource):
-            texts = read_jsonl(path, sc.text_field)
-        else:
-            assert isinstance(sc, TextSource)
-            texts = read_text(path, sc.split)
+        try:
+            if isinstance(sc, JsonlSource):
+                texts = read_jsonl(path, sc.text_field)
+            else:
+                assert isinstance(sc, TextSource)
+                texts = read_text(path, sc.split)
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
         if not texts:
             raise DataError(f"{path}: no examples in this file")
-        out[name] = ListSource(name, texts, sc.seed + cfg.seed, sc.heldout, str(path))
+        out[name] = ListSource(name, texts, sc.seed + cfg.seed, sc.heldout)
     return out
 
 

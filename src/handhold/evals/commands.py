@@ -28,6 +28,15 @@ def _run_config(run_dir: Path):
         _fail(str(exc))
 
 
+def _sources(cfg):
+    from ..data.sources import DataError, build_sources
+
+    try:
+        return build_sources(cfg)
+    except (DataError, OSError) as exc:
+        _fail(str(exc))
+
+
 def _reader(run_dir: Path):
     from ..store import RunStore, StoreError
 
@@ -78,7 +87,6 @@ def audit(
     examples: Annotated[int, typer.Option(help="examples shown per verdict")] = 2,
 ) -> None:
     """Audit wrong final answers: was the reasoning sound (a slip, another valid route) or not?"""
-    from ..data.sources import build_sources
     from .audit import audit_table, format_audit_examples, format_audit_table
     from .suite import task_examples
 
@@ -87,7 +95,7 @@ def audit(
     tasks = [t for t in cfg.evals.tasks if not task or t.name in task]
     if not tasks:
         _fail(f"{run_dir}: no eval tasks to audit (config has: {[t.name for t in cfg.evals.tasks]})")
-    sources = build_sources(cfg)
+    sources = _sources(cfg)
     found = False
     for t in tasks:
         by_prompt = {ex.prompt: ex for ex in task_examples(t, sources)}
@@ -150,7 +158,6 @@ def eval_checkpoint(
 def _builtin_suite(run_dir: Path, checkpoint: Path) -> dict[str, float]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ..data.sources import build_sources
     from .suite import score_task, summarize, task_examples
 
     cfg = _run_config(run_dir)
@@ -159,7 +166,7 @@ def _builtin_suite(run_dir: Path, checkpoint: Path) -> dict[str, float]:
               "pass --lm-eval-task to use lm-eval")
     model = AutoModelForCausalLM.from_pretrained(checkpoint, local_files_only=True)
     tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=True)
-    sources = build_sources(cfg)
+    sources = _sources(cfg)
     records = []
     for task in cfg.evals.tasks:
         examples = task_examples(task, sources)

@@ -35,8 +35,17 @@ def token_losses(model: Any, input_ids: torch.Tensor, labels: torch.Tensor) -> t
     return loss.view(B, T)
 
 
-def lr_lambda(cfg: RunConfig):
-    warmup, total, floor = cfg.optim.warmup_steps, cfg.schedule_steps(), cfg.optim.min_lr_ratio
+def row_tokens(sources: dict[str, Any], encoder: BatchEncoder, sample: int = 64) -> dict[str, float]:
+    """Mean trained tokens per example of each source (held-out sample: deterministic)."""
+    out = {}
+    for name, source in sources.items():
+        ids = encoder.encode([item.text for item in source.heldout(sample)])
+        out[name] = sum(min(len(i) + 1, encoder.seq_len) for i in ids) / len(ids)  # + eos
+    return out
+
+
+def lr_lambda(cfg: RunConfig, total: int):
+    warmup, floor = cfg.optim.warmup_steps, cfg.optim.min_lr_ratio
     kind = cfg.optim.schedule
 
     def factor(step: int) -> float:  # step counts optimizer steps already taken
@@ -75,11 +84,12 @@ def setup(cfg: RunConfig, run_dir: Path, base_dir: Path | None = None) -> State:
         lr=o.lr, betas=o.betas, eps=o.eps)
     model, optimizer = accelerator.prepare(model, optimizer)
     # Not prepared: accelerate would step the schedule once per process.
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
     sources = build_sources(cfg, base_dir)
+    total = cfg.schedule_steps(row_tokens(sources, BatchEncoder(tokenizer, cfg.train.seq_len)))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, total))
     return State(cfg=cfg, run_dir=Path(run_dir), accelerator=accelerator, model=model,
                  optimizer=optimizer, scheduler=scheduler, tokenizer=tokenizer,
-                 curriculum=Curriculum(cfg, sources), sources=sources)
+                 curriculum=Curriculum(cfg, sources), sources=sources, total_steps=total)
 
 
 def restore(state: State, path: Path) -> None:

@@ -34,7 +34,7 @@ def _callbacks(state: State, store: RunStore | None, progress: bool, extra: Sequ
     if store is not None:
         callbacks.append(StoreWriter(store))  # after the others: it persists what they logged
         if progress:
-            total = min(state.cfg.schedule_steps(), state.cfg.train.max_steps or 10**12)
+            total = min(state.total_steps, state.cfg.train.max_steps or 10**12)
             callbacks.append(ProgressBar(total))
     return callbacks
 

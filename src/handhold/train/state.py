@@ -22,6 +22,7 @@ class State:
     tokenizer: Any
     curriculum: Curriculum
     sources: dict[str, Source]
+    total_steps: int = 0  # planned length (LR schedule, progress bar, log-spaced cadences)
     step: int = 0
     tokens: int = 0
     batch: list[Item] = field(default_factory=list)
