@@ -62,8 +62,10 @@ def test_nan_loss_stops_cleanly_and_keeps_the_last_good_checkpoint(tiny_config, 
     assert s.events("fit_end")[-1].data["status"] == "failed"
 
 
-def test_capped_run_resumed_equals_uninterrupted_run_bit_for_bit(tiny_config, tmp_path):
-    cfg = tiny_config()
+@pytest.mark.parametrize("dropout", [0.0, 0.2])  # with dropout, the RNG state must resume too
+def test_capped_run_resumed_equals_uninterrupted_run_bit_for_bit(tiny_config, tmp_path, dropout):
+    model = {"arch": "gpt2", "config": {"n_layer": 1, "n_head": 2, "n_embd": 32, "resid_pdrop": dropout}}
+    cfg = tiny_config(model=model)
     run(cfg, tmp_path / "full")
     capped = run(cfg, tmp_path / "part", ["train.max_steps=7"])
     assert capped.step == 7 and capped.status == "finished"

@@ -9,7 +9,6 @@ only directories named ``step_*`` count, and the rename is the commit.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -45,9 +44,26 @@ def latest_checkpoint(run_dir: Path) -> tuple[int, Path] | None:
     return found[-1] if found else None
 
 
+def rng_state() -> dict[str, Any]:
+    """This process's random state: CPU, and every visible GPU (dropout draws from it)."""
+    return {"cpu": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+
+
+def set_rng_state(saved: dict[str, Any]) -> None:
+    torch.set_rng_state(saved["cpu"])
+    if saved.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(saved["cuda"])
+
+
 def save_checkpoint(run_dir: Path, step: int, *, model: Any, tokenizer: Any, optimizer: Any,
-                    state: dict[str, Any], keep: int) -> Path:
-    """Write everything needed to continue at ``step`` + 1; keep the newest ``keep``."""
+                    state: dict[str, Any], keep: int, rng: list[dict[str, Any]],
+                    scaler: Any = None) -> Path:
+    """Write everything needed to continue at ``step`` + 1; keep the newest ``keep``.
+
+    ``rng`` holds one random state per process (in rank order); ``scaler`` is the fp16 loss
+    scaler, whose scale must survive a resume or the first steps after it are skipped.
+    """
     final = checkpoint_dir(run_dir, step)
     tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -55,9 +71,9 @@ def save_checkpoint(run_dir: Path, step: int, *, model: Any, tokenizer: Any, opt
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    rng = {"torch": base64.b64encode(torch.get_rng_state().numpy().tobytes()).decode("ascii")}
+    torch.save({"per_rank": rng, "scaler": None if scaler is None else scaler.state_dict()}, tmp / "rng.pt")
     with open(tmp / "state.json", "w") as fh:
-        json.dump({**state, "step": step, "rng": rng}, fh)
+        json.dump({**state, "step": step}, fh)
         fh.flush()
         os.fsync(fh.fileno())
     for f in tmp.iterdir():  # make the content durable before the rename commits it
@@ -72,13 +88,16 @@ def save_checkpoint(run_dir: Path, step: int, *, model: Any, tokenizer: Any, opt
     return final
 
 
-def load_training_state(path: Path, optimizer: Any) -> dict[str, Any]:
-    """Load optimizer and RNG state from a checkpoint; return its ``state.json``."""
+def load_training_state(path: Path, optimizer: Any, *, rank: int = 0, scaler: Any = None) -> dict[str, Any]:
+    """Load optimizer, RNG (this rank's) and loss-scaler state; return ``state.json``."""
     with open(path / "state.json") as fh:
         state = json.load(fh)
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
-    raw = base64.b64decode(state["rng"]["torch"])
-    torch.set_rng_state(torch.frombuffer(bytearray(raw), dtype=torch.uint8))
+    extra = torch.load(path / "rng.pt", weights_only=True)
+    per_rank = extra["per_rank"]
+    set_rng_state(per_rank[rank] if rank < len(per_rank) else per_rank[0])
+    if scaler is not None and extra.get("scaler") is not None:
+        scaler.load_state_dict(extra["scaler"])
     return state
 
 

@@ -95,7 +95,8 @@ def setup(cfg: RunConfig, run_dir: Path, base_dir: Path | None = None) -> State:
 def restore(state: State, path: Path) -> None:
     """Continue from a checkpoint directory (weights, optimizer, schedule, sampler, RNG)."""
     ckpt.load_weights(path, state.accelerator.unwrap_model(state.model))
-    saved = ckpt.load_training_state(path, state.optimizer)
+    saved = ckpt.load_training_state(path, state.optimizer, rank=state.accelerator.process_index,
+                                     scaler=state.accelerator.scaler)
     state.scheduler.load_state_dict(saved["scheduler"])
     state.curriculum.load_state_dict(saved["curriculum"])
     state.step, state.tokens = saved["step"], saved["tokens"]
@@ -206,11 +207,17 @@ def fit(state: State, callbacks: list[Callback]) -> State:
 def save(state: State, fire: Any) -> None:
     """Flush the store (CHECKPOINT event), then write the checkpoint from the main process."""
     fire(Event.CHECKPOINT)
+    rng = [ckpt.rng_state()]
+    if state.accelerator.num_processes > 1:
+        from accelerate.utils import gather_object
+
+        rng = gather_object(rng)  # every process's own random state, in rank order
     if state.is_main:
         ckpt.save_checkpoint(
             state.run_dir, state.step, model=state.accelerator.unwrap_model(state.model),
             tokenizer=state.tokenizer, optimizer=state.optimizer, keep=state.cfg.checkpoint.keep,
             state={"tokens": state.tokens, "scheduler": state.scheduler.state_dict(),
-                   "curriculum": state.curriculum.state_dict(), "stage": state.stage_name})
+                   "curriculum": state.curriculum.state_dict(), "stage": state.stage_name},
+            rng=rng, scaler=state.accelerator.scaler)
     state.accelerator.wait_for_everyone()
 
