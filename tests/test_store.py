@@ -102,3 +102,12 @@ def test_reader_cannot_write(tmp_path):
     r = RunStore.reader(tmp_path)
     with pytest.raises(sqlite3.OperationalError):
         r.set_meta("x", 1)
+
+
+def test_replace_metrics_keeps_one_row_per_key_and_step(tmp_path):
+    with RunStore.open(tmp_path) as s:
+        s.log_metrics(10, {"eval/a": 0.1, "eval/b": 0.2})
+        s.flush()
+        s.replace_metrics(10, {"eval/a": 0.5})
+        assert s.series("eval/a") == ([10], [0.5])
+        assert s.series("eval/b") == ([10], [0.2])

@@ -136,6 +136,16 @@ class RunStore:
         self._metrics.extend((step, k, _finite_or_none(v), t) for k, v in values.items())
         self._maybe_flush()
 
+    def replace_metrics(self, step: int, values: dict[str, float]) -> None:
+        """Write ``values`` at ``step``, replacing rows of the same keys there (a re-evaluation
+        of a checkpoint must not count a metric twice)."""
+        self.flush()
+        with self._transaction():
+            self._conn.executemany("DELETE FROM metrics WHERE key = ? AND step = ?",
+                                   [(k, step) for k in values])
+        self.log_metrics(step, values)
+        self.flush()
+
     def log_event(self, step: int, kind: str, data: dict[str, Any] | None = None) -> None:
         self._events.append((step, kind, json.dumps(data or {}, sort_keys=True), time.time()))
         self._maybe_flush()

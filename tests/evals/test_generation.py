@@ -31,10 +31,20 @@ def test_generation_respects_the_context_length():
     assert len(out) <= 1  # no room left beyond the 31 prompt tokens kept
 
 
-def test_stop_at_newline_returns_one_line():
+def test_stop_at_newline_makes_newline_a_stop_token():
     model, tok = tiny()
-    outs = generate(model, tok, PROMPTS, max_new_tokens=30, stop_at_newline=True)
-    assert all("\n" not in o for o in outs)
+    seen = []
+    real = model.generate
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["eos_token_id"])
+        return real(*args, **kwargs)
+
+    model.generate = spy
+    generate(model, tok, PROMPTS[:1], max_new_tokens=5, stop_at_newline=True)
+    generate(model, tok, PROMPTS[:1], max_new_tokens=5)
+    newline = tok.convert_tokens_to_ids("\n")
+    assert seen == [[tok.eos_token_id, newline], [tok.eos_token_id]]
 
 
 def test_choice_logprobs_are_sums_of_token_logprobs():

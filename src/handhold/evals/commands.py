@@ -147,7 +147,7 @@ def eval_checkpoint(
     else:
         metrics = _builtin_suite(run_dir, found[at])
     with RunStore.open(run_dir) as store:  # a short-lived writer: WAL lets a trainer write alongside
-        store.log_metrics(at, metrics)
+        store.replace_metrics(at, metrics)
         store.log_event(at, "eval", {"checkpoint": str(found[at].name), "lm_eval": lm_eval_task or []})
     table = Table("metric", "value", title=f"step {at}")
     for k, v in sorted(metrics.items()):

@@ -72,6 +72,8 @@ def absolute_paths(cfg: RunConfig, base_dir: Path) -> RunConfig:
         lm.include_path = str((base_dir / lm.include_path).resolve())
     if cfg.model.path is not None and not Path(cfg.model.path).is_absolute():
         cfg.model.path = str((base_dir / cfg.model.path).resolve())
+    if cfg.model.tokenizer != "chars" and not Path(cfg.model.tokenizer).is_absolute():
+        cfg.model.tokenizer = str((base_dir / cfg.model.tokenizer).resolve())
     return cfg
 
 
