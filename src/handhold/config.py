@@ -337,11 +337,11 @@ class RunConfig(_Strict):
 
 
 # --------------------------------------------------------------------------- loading
-def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
-    """Read, override and validate a YAML config; raise ``ConfigError`` naming every problem."""
+def read_yaml(path: str | Path, what: str = "config file") -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
+    """A YAML mapping and the line of every key path in it; ``ConfigError`` names the file/line."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError([f"{path}: no such config file"])
+        raise ConfigError([f"{path}: no such {what}"])
     text = path.read_text()
     try:
         data = yaml.safe_load(text)
@@ -354,6 +354,13 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
         data = {}
     if not isinstance(data, dict):
         raise ConfigError([f"{path}:1: expected a mapping of settings at the top level"])
+    return data, lines
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    """Read, override and validate a YAML config; raise ``ConfigError`` naming every problem."""
+    path = Path(path)
+    data, lines = read_yaml(path)
     overridden: set[tuple[Any, ...]] = set()
     for item in overrides or []:
         keypath = apply_override(data, item)
@@ -379,14 +386,7 @@ class SuiteFile(_Strict):
 
 def load_suite(path: Path) -> dict[str, Any]:
     """Read and validate an eval suite YAML; errors name the suite file and line."""
-    if not path.is_file():
-        raise ConfigError([f"{path}: no such eval suite file"])
-    text = path.read_text()
-    try:
-        data = yaml.safe_load(text) or {}
-        lines = _key_lines(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError([f"{path}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    data, lines = read_yaml(path, "eval suite file")
     try:
         suite = SuiteFile.model_validate(data)
     except ValidationError as exc:
