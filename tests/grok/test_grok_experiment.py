@@ -56,7 +56,8 @@ def test_json_document_schema(toy_experiment):
     base, subset = doc["variants"][0], doc["variants"][1]
     assert base["samples"] == [40 * 60, 40 * 60]  # 60 training pairs, full batch, 40 steps
     assert subset["samples"][0] < base["samples"][0]  # the first stage is smaller
-    assert subset["vs_baseline"] == "baseline"
+    assert subset["vs_baseline"] == "baseline" and 0 <= subset["faster_seeds"] <= 2
+    assert base["vs_baseline"] is None and base["faster_seeds"] is None
     page = (tmp / "exp" / "report.html").read_text()
     assert len(page) > 100_000 and page.count("<script") >= 1  # self-contained: plotly inlined
     assert '"text":"\\u2192 all"' in page  # the subset curriculum's switch is marked on its curves
@@ -156,3 +157,18 @@ def test_quick_preset_groks():
     assert r.steps_to["val99"] is not None and r.memorization_step is not None
     assert r.memorization_step * 5 < r.steps_to["val99"]  # memorised first, generalised much later
     assert r.final_val_acc >= 0.99 and r.final_train_acc == 1.0
+
+
+def test_paired_comparison_against_the_baseline_of_the_same_task():
+    from handhold.grok.experiment import _speedups
+
+    def v(name, steps, med, ops=("add",), plain=True):
+        return {"name": name, "task": {"ops": list(ops)}, "curriculum": None if plain else "x", "grokfast": None,
+                "steps_to_val99": steps, "median_steps_to_val99": med, "median_samples_to_val99": med}
+
+    rows = [v("base", [100, None, 300], 300.0), v("cur", [50, 200, None], 200.0, plain=False),
+            v("other", [1, 1, 1], 1.0, ops=("sub",), plain=False)]
+    _speedups(rows)
+    assert rows[1]["vs_baseline"] == "base" and rows[1]["speedup_steps"] == 1.5
+    assert rows[1]["faster_seeds"] == 2  # 50 < 100, 200 < never; never vs 300 is slower
+    assert rows[2]["vs_baseline"] is None and rows[2]["faster_seeds"] is None  # no plain run on sub

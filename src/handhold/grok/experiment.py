@@ -146,7 +146,9 @@ def _finite(v: float) -> float | None:
 
 def _speedups(variants: list[dict[str, Any]]) -> None:
     """``vs_baseline``: the plain variant on the same task, and the ratio of the medians
-    (baseline / variant: above 1 is faster than the baseline)."""
+    (baseline / variant: above 1 is faster than the baseline). ``faster_seeds``: on how many seeds
+    the variant reached 99% in fewer steps than the baseline did at the same seed (same split,
+    same initialisation: a paired comparison; never counts as infinite, so never vs never is a tie)."""
     plain = {}
     for v in variants:
         if v["curriculum"] is None and v["grokfast"] is None:
@@ -158,3 +160,9 @@ def _speedups(variants: list[dict[str, Any]]) -> None:
         v["speedup_steps"] = None if v["vs_baseline"] is None or not a or not b else round(a / b, 3)
         a, b = (base or {}).get("median_samples_to_val99"), v["median_samples_to_val99"]
         v["speedup_samples"] = None if v["vs_baseline"] is None or not a or not b else round(a / b, 3)
+        v["faster_seeds"] = None if v["vs_baseline"] is None else sum(
+            _inf(x) < _inf(y) for x, y in zip(v["steps_to_val99"], base["steps_to_val99"]))
+
+
+def _inf(v: float | None) -> float:
+    return float("inf") if v is None else v

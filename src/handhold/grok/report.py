@@ -67,7 +67,8 @@ def comparison_html(summary: dict[str, Any]) -> str:
         task = f"{'+'.join(v['task']['ops'])} p={v['task']['p']} {v['task']['train_frac']:.0%}"
         ci = f"[{_fmt(v['ci95'][0])}, {_fmt(v['ci95'][1])}]"
         vs = ("" if v["vs_baseline"] is None else
-              f"{v['speedup_steps'] or '–'}×, {v['speedup_samples'] or '–'}× vs {html.escape(v['vs_baseline'])}")
+              f"{v['speedup_steps'] or '–'}×, {v['speedup_samples'] or '–'}× vs {html.escape(v['vs_baseline'])};"
+              f" faster on {v['faster_seeds']}/{len(v['seeds'])} seeds")
         cells = [f"<b>{html.escape(v['name'])}</b><br><span class=note>{html.escape(v['description'])}</span>",
                  html.escape(task), f"{v['generalized']:.0%}", _fmt(v["median_steps_to_val95"]),
                  f"{_fmt(v['median_steps_to_val99'])} {ci}",
@@ -155,7 +156,8 @@ _DEFINITIONS = (
     "(matched compute). <b>Generalised</b>: share of seeds at 99% within the budget. <b>Memorised at</b>: first "
     "evaluation with train accuracy ≥ 99%; <b>delay</b>: steps from memorised to 99% validation. "
     "<b>vs baseline</b>: the baseline's median divided by this variant's (above 1: faster), against the plain "
-    "variant on the same task.")
+    "variant on the same task; <b>faster on</b>: seeds where this variant reached 99% in fewer steps than the "
+    "baseline at the same seed (same split, same initialisation).")
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
