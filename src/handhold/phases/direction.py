@@ -10,7 +10,9 @@ import re
 LOWER = ("loss", "nll", "perplexity", "ppl", "error", "err", "mse", "mae", "rmse", "bpb", "bpc",
          "wer", "cer", "regret", "distance")
 HIGHER = ("acc", "accuracy", "score", "f1", "exact", "em", "match", "bleu", "rouge", "reward", "auc",
-          "precision", "recall", "validity", "coherence", "correct", "pass", "win", "return")
+          "precision", "recall", "validity", "coherence", "correct", "pass", "win", "return", "format")
+# handhold's aggregate scores (gauntlet-centred: 0 = chance, 1 = perfect) live under these prefixes
+HIGHER_PREFIXES = ("eval/family/", "eval/category/")
 
 
 def infer_direction(key: str) -> str | None:
@@ -21,7 +23,11 @@ def infer_direction(key: str) -> str | None:
 
     >>> infer_direction("eval/loss/physics"), infer_direction("val_acc"), infer_direction("train/lr")
     ('lower', 'higher', None)
+    >>> infer_direction("eval/family/reasoning"), infer_direction("eval/physics/format")
+    ('higher', 'higher')
     """
+    if key.lower().startswith(HIGHER_PREFIXES):
+        return "higher"
     for part in reversed([p for p in re.split(r"[/.:]", key.lower()) if p]):
         words = [w for w in re.split(r"[^a-z0-9]+", part) if w]
         for word in reversed(words):
