@@ -3,20 +3,26 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+CORE   := $(VENV)/.core-stamp
+STAMP  := $(VENV)/.test-stamp
 export OMP_NUM_THREADS ?= 2
 
 .PHONY: setup demo test test-fast bench clean browser
 
-$(STAMP): pyproject.toml constraints.txt
+# the package alone (what the demo needs), then the test extras on top (lm-eval, playwright, ...)
+$(CORE): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
+	touch $(CORE)
+
+$(STAMP): $(CORE)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 ## demo: train the built-in general -> physics -> general curriculum, write the report
-demo: $(STAMP)
+demo: $(CORE)
 	$(BIN)/handhold train configs/demo.yaml --out runs/demo --overwrite
 
 ## browser: Debian's chromium for the dashboard's browser test (root + apt only; never fails:
@@ -35,7 +41,7 @@ test: $(STAMP) browser
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(CORE)
 	$(BIN)/python benchmarks/loop_throughput.py
 
 clean:
