@@ -25,6 +25,14 @@ def test_operand_subset_first_stage_uses_only_the_subset_and_only_training_pairs
     assert set(masks) == {"subset", "rest"} and torch.equal(masks["subset"], inside[t.a] & inside[t.b])
 
 
+def test_random_subset_is_the_unstructured_control():
+    t = make_task("add", 31, 0.5, seed=3)
+    first, second = build_stages(spec(kind="random_subset", fraction=0.25), t, seed=3)
+    assert (first.name, second.name) == ("sample", "all") and torch.equal(second.rows, t.train_idx)
+    assert t.is_train[first.rows].all() and abs(len(first.rows) / len(t.train_idx) - 0.25) < 0.06
+    assert len(set(t.a[first.rows].tolist())) == 31  # every residue appears: no operand structure
+
+
 def test_easy_to_hard_is_cumulative_by_stated_difficulty():
     t = make_task("add", 31, 0.5, seed=0)
     stages = build_stages(spec(kind="easy_to_hard", difficulty="sum", stages=3), t, seed=0)

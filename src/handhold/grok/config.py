@@ -186,13 +186,15 @@ class CurriculumSpec(_Strict):
 
     - ``operand_subset``: first the pairs whose operands both lie in a seeded random ``fraction``
       of the residues, then the whole training set;
+    - ``random_subset``: the control for ``operand_subset``: first a seeded random ``fraction`` of
+      the training pairs (no structure), then the whole training set;
     - ``one_op_first``: first operation ``op`` alone, then every operation of the task mixed;
     - ``easy_to_hard``: ``stages`` cumulative stages by ``difficulty`` (``sum``: a + b as
       integers, i.e. how far past the wrap-around; ``max``: max(a, b); ``wrap``: whether a + b
       wraps around p, two levels): stage k adds the next difficulty quantile.
     """
 
-    kind: Literal["operand_subset", "one_op_first", "easy_to_hard"]
+    kind: Literal["operand_subset", "random_subset", "one_op_first", "easy_to_hard"]
     fraction: float = Field(default=0.5, gt=0, lt=1)
     op: str | None = None
     difficulty: Literal["sum", "max", "wrap"] = "sum"

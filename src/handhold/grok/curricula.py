@@ -35,6 +35,10 @@ def levels(spec: CurriculumSpec | None, task: Task, seed: int) -> tuple[torch.Te
         chosen[torch.randperm(task.p, generator=gen)[:max(1, round(spec.fraction * task.p))]] = True
         inside = chosen[task.a] & chosen[task.b]
         return (~inside).long(), ["subset", "rest"]
+    if spec.kind == "random_subset":
+        gen = torch.Generator().manual_seed(10_007 + int(seed))
+        inside = torch.rand(len(task.labels), generator=gen) < spec.fraction
+        return (~inside).long(), ["sample", "rest"]
     if spec.kind == "one_op_first":
         first = task.ops.index(spec.op or task.ops[0])
         others = [o for i, o in enumerate(task.ops) if i != first]
@@ -64,7 +68,7 @@ def build_stages(spec: CurriculumSpec | None, task: Task, seed: int) -> list[Sta
         if len(rows) == 0:
             raise ValueError(f"curriculum {spec.kind}: stage {k} has no training examples "
                              f"(p = {task.p} is too small for this split)")
-        name = names[k] if k < len(names) - 1 else ("all" if spec.kind == "operand_subset" else
+        name = names[k] if k < len(names) - 1 else ("all" if spec.kind.endswith("_subset") else
                                                       "mix" if spec.kind == "one_op_first" else names[k])
         stages.append(Stage(name, k, rows, _mix(level[rows], names)))
     return stages

@@ -22,6 +22,9 @@ from .config import _deep_merge
 def variants(switch_steps: int, mix_budget: dict[str, int]) -> list[dict[str, Any]]:
     """Baseline, each curriculum with a fixed switch and with the readiness rule, Grokfast EMA/MA.
 
+    ``random_subset`` is the control for ``operand_subset``: a first stage of about the same size
+    (a quarter of the pairs) without the operand structure.
+
     ``one_op_first`` needs two operations, so it and its own baseline run on ``add`` + ``sub``
     (learning ``add`` first could transfer: both use the same Fourier features), with
     ``mix_budget`` (twice the training set: twice the samples for the same steps).
@@ -38,6 +41,10 @@ def variants(switch_steps: int, mix_budget: dict[str, int]) -> list[dict[str, An
          "curriculum": {"kind": "operand_subset", "fraction": 0.5, "switch": {"steps": [switch_steps]}}},
         {"name": "subset-first-ready", "description": "operand subset first, advance when mastered",
          "curriculum": {"kind": "operand_subset", "fraction": 0.5, "switch": ready()}},
+        {"name": "random-first", "description": "control: a random quarter of the training pairs first",
+         "curriculum": {"kind": "random_subset", "fraction": 0.25, "switch": {"steps": [switch_steps]}}},
+        {"name": "random-first-ready", "description": "control: a random quarter first, advance when mastered",
+         "curriculum": {"kind": "random_subset", "fraction": 0.25, "switch": ready()}},
         {"name": "easy-to-hard", "description": "a + b small first (thirds of the integer sum)",
          "curriculum": {"kind": "easy_to_hard", "difficulty": "sum", "stages": 3,
                         "switch": {"steps": [switch_steps // 2, switch_steps]}}},
