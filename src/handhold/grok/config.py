@@ -12,11 +12,10 @@ import copy
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..config import ConfigError, apply_override, parse_count
-from ..config import _data_loc, _did_you_mean, _dotted, _key_lines, _located, _where  # one error style
+from ..config import ConfigError, apply_override, parse_count, read_yaml
+from ..config import _data_loc, _did_you_mean, _dotted, _located, _where  # one error style
 from .tasks import OPS, is_prime
 
 SECTIONS = ("task", "model", "optim", "train", "eval", "measure")
@@ -329,18 +328,7 @@ def load_grok_config(path: str | Path | None = None, overrides: list[str] | None
     lines: dict[tuple[Any, ...], int] = {}
     if data is None:
         path = Path(path)  # type: ignore[arg-type]
-        if not path.is_file():
-            raise ConfigError([f"{path}: no such config file"])
-        text = path.read_text()
-        try:
-            data = yaml.safe_load(text) or {}
-            lines = _key_lines(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}" if mark else str(path)
-            raise ConfigError([f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from None
-        if not isinstance(data, dict):
-            raise ConfigError([f"{path}:1: expected a mapping of settings at the top level"])
+        data, lines = read_yaml(path)
         source = str(path)
     data = copy.deepcopy(data)
     source = source or "<config>"
