@@ -56,7 +56,7 @@ def test_runs_lists_status_stage_and_last_step(tmp_path):
     lines = {line.split()[1].split("/")[-1]: line for line in result.output.splitlines()
              if str(tmp_path) in line}
     assert "finished" in lines["done"] and "physics" in lines["done"] and " 20 " in lines["done"]
-    assert "failed" in lines["dead"] and " 7 " in lines["dead"]
+    assert "crashed" in lines["dead"] and " 7 " in lines["dead"]
     assert "unreadable" in lines["junk"]
 
 

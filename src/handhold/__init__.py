@@ -1,3 +1,50 @@
-"""handhold: legible training through an explicit curriculum of data stages."""
+"""handhold: legible training through an explicit curriculum of data stages.
+
+``handhold.init/log/finish`` are the Run API (:mod:`handhold.run`); they load it on first use,
+so ``import handhold`` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
+
+
+def init(*args: Any, **kwargs: Any) -> Any:
+    """Open a run for writing: see :func:`handhold.run.init`."""
+    from .run import init as _init
+
+    return _init(*args, **kwargs)
+
+
+def log(values: Any, step: int | None = None, commit: bool | None = None) -> None:
+    """Log metrics on the current run: see :meth:`handhold.run.Run.log`."""
+    from .run import log as _log
+
+    _log(values, step=step, commit=commit)
+
+
+def finish(*args: Any, **kwargs: Any) -> None:
+    """Finish the current run: see :meth:`handhold.run.Run.finish`."""
+    from .run import finish as _finish
+
+    _finish(*args, **kwargs)
+
+
+# wandb names a script may use after ``import handhold as wandb`` that handhold does not cover
+_NOT_WANDB = ("Image", "Table", "Histogram", "Artifact", "Video", "Audio", "Html", "Object3D", "Settings",
+              "watch", "define_metric", "save", "alert", "login", "summary", "use_artifact", "log_artifact",
+              "Api", "agent", "sweep")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Run":
+        from .run import Run
+
+        return Run
+    if name in _NOT_WANDB:
+        raise AttributeError(f"handhold has no wandb.{name}; after `import handhold as wandb` only init, "
+                             "log, finish and the returned run (run.log, run.finish, run.config) work "
+                             "(README: 'Use it from your own loop')")
+    raise AttributeError(f"module 'handhold' has no attribute {name!r}")

@@ -146,7 +146,7 @@ def runs(root: Annotated[Path, typer.Argument(help="a folder of runs")] = Path("
         console.print(f"no runs under {root}")
         return
     table = Table("run", "status", "stage", "stages", "last step", "note")
-    colors = {"running": "cyan", "finished": "green", "failed": "red", "stopped": "yellow"}
+    colors = {"running": "cyan", "finished": "green", "failed": "red", "stopped": "yellow", "crashed": "red"}
     for info in found:
         if not isinstance(info, RunInfo):
             table.add_row(str(info[0]), "[red]unreadable", "", "", "", info[1])

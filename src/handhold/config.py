@@ -51,12 +51,16 @@ def parse_count(value: int | str) -> int:
 
 
 class Until(_Strict):
-    """A stage's exit rule: a budget (``steps`` or ``tokens``) or a readiness rule (``plateau``).
+    """A stage's exit rule: a budget (``steps`` or ``tokens``) or a readiness rule (``plateau`` or
+    ``threshold``, see :mod:`handhold.rules`).
 
     ``{plateau: eval/physics/answer_acc, patience: 3, min_steps: 500, max_steps: 20000}``: after
     ``min_steps`` in the stage, end it once the metric has gone ``patience`` evals without
     beating its best by more than ``min_delta``; end it at ``max_steps`` regardless. ``mode``
     says which way is better (``min``/``max``; ``auto`` reads it from the name: losses fall).
+    ``{threshold: eval/physics/answer_acc, value: 0.9, evals: 3, max_steps: 20000}``: end the
+    stage once the metric is at or past ``value`` (``>=`` if higher is better) for ``evals`` evals
+    in a row.
     The loop asks the curriculum "advance?" after every step (budgets) and after every eval
     (readiness), so rule kinds need no change to the loop.
     """
@@ -69,6 +73,9 @@ class Until(_Strict):
     max_steps: int | None = Field(default=None, gt=0, description="steps after which the stage ends anyway")
     mode: Literal["auto", "min", "max"] | None = None
     min_delta: float | None = Field(default=None, ge=0, description="smaller gains are no improvement (default 0)")
+    threshold: str | None = Field(default=None, min_length=1, description="metric key of a threshold rule")
+    value: float | None = Field(default=None, description="the threshold rule's value")
+    evals: int | None = Field(default=None, gt=0, description="evals in a row at the threshold (default 1)")
 
     @model_validator(mode="before")
     @classmethod
@@ -78,31 +85,42 @@ class Until(_Strict):
         if isinstance(data, dict) and data.get("plateau") is not None:  # the rule's defaults
             data = {"patience": 3, "min_steps": 0, "mode": "auto", "min_delta": 0.0,
                     **{k: v for k, v in data.items() if v is not None}}
+        if isinstance(data, dict) and data.get("threshold") is not None:
+            data = {"evals": 1, "min_steps": 0, "mode": "auto", **{k: v for k, v in data.items() if v is not None}}
         return data
 
     @model_validator(mode="after")
     def _one_budget(self) -> Until:
-        given = [k for k in ("steps", "tokens", "plateau") if getattr(self, k) is not None]
+        given = [k for k in ("steps", "tokens", "plateau", "threshold") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError("give exactly one budget: steps: N or tokens: N (e.g. '2M'), or a "
-                             "readiness rule: plateau: METRIC with max_steps")
+                             "readiness rule: plateau: METRIC or threshold: METRIC, with max_steps")
         if self.tokens is not None and self.tokens <= 0:
             raise ValueError("tokens must be > 0")
-        if self.plateau is None:
-            extra = [k for k in ("patience", "min_steps", "max_steps", "mode", "min_delta")
-                     if getattr(self, k) is not None]
+        only = {"plateau": ("patience", "min_delta"), "threshold": ("value", "evals")}
+        for kind, keys in only.items():
+            extra = [k for k in keys if getattr(self, k) is not None and getattr(self, kind) is None]
             if extra:
-                raise ValueError(f"{', '.join(extra)}: only used by a readiness rule (plateau: METRIC)")
+                raise ValueError(f"{', '.join(extra)}: only used by a readiness rule ({kind}: METRIC)")
+        metric = self.plateau or self.threshold
+        if metric is None:
+            extra = [k for k in ("min_steps", "max_steps", "mode") if getattr(self, k) is not None]
+            if extra:
+                raise ValueError(f"{', '.join(extra)}: only used by a readiness rule (plateau: METRIC "
+                                 "or threshold: METRIC)")
             return self
+        kind = "plateau" if self.plateau is not None else "threshold"
+        if self.threshold is not None and self.value is None:
+            raise ValueError("a threshold rule needs value: (e.g. threshold: eval/acc, value: 0.9)")
         if self.max_steps is None:
-            raise ValueError("a plateau rule needs max_steps: the stage ends there if the metric "
-                             "never levels off")
+            raise ValueError(f"a {kind} rule needs max_steps: the stage ends there if the metric "
+                             + ("never levels off" if kind == "plateau" else "never reaches the value"))
         if self.min_steps >= self.max_steps:
             raise ValueError(f"min_steps ({self.min_steps}) must be below max_steps ({self.max_steps})")
         from .phases.direction import infer_direction
 
-        if self.mode == "auto" and infer_direction(self.plateau) is None:
-            raise ValueError(f"cannot tell whether lower or higher is better for {self.plateau!r}; "
+        if self.mode == "auto" and infer_direction(metric) is None:
+            raise ValueError(f"cannot tell whether lower or higher is better for {metric!r}; "
                              "set mode: min or max")
         return self
 
@@ -299,10 +317,10 @@ class RunConfig(_Strict):
                                  f"source {task.source!r} is a file without worked solutions; eval tasks "
                                  f"score procedural sources ({', '.join(BUILTIN_SOURCES)})"))
         for i, stage in enumerate(self.stages):
-            metric = stage.until.plateau or ""
+            metric = stage.until.plateau or stage.until.threshold or ""
             if metric.startswith("eval/loss/") and metric.removeprefix("eval/loss/") not in self.sources:
                 name = metric.removeprefix("eval/loss/")
-                problems.append((("stages", i, "until", "plateau"),
+                problems.append((("stages", i, "until", "plateau" if stage.until.plateau else "threshold"),
                                  f"no source {name!r} for {metric!r}{_did_you_mean(name, self.sources)}"))
         names = [s.name for s in self.stages]
         for i, name in enumerate(names):
@@ -325,7 +343,7 @@ class RunConfig(_Strict):
         for stage in self.stages:
             if stage.until.steps is not None:
                 total += stage.until.steps
-            elif stage.until.plateau is not None:  # a readiness rule: at most max_steps
+            elif stage.until.max_steps is not None:  # a readiness rule: at most max_steps
                 total += stage.until.max_steps
             elif row_tokens:  # a token budget at the stage mix's mean tokens per step
                 weights = sum(stage.mix.values())

@@ -8,13 +8,16 @@ checkpoint is small JSON and a resumed run draws exactly the same batches.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .config import RunConfig, Stage
 from .data.sources import Item, Source
+from .rules import Decision, cap, detector, rule_from_until
+
+__all__ = ["Curriculum", "Decision", "StageProgress"]
 
 
 @dataclass
@@ -26,12 +29,6 @@ class StageProgress:
     start_tokens: int = 0
 
 
-@dataclass
-class Decision:
-    """Why a stage ended: shown in the stage_end event and in reports."""
-
-    reason: str
-    evidence: dict[str, Any] = field(default_factory=dict)
 
 
 class Curriculum:
@@ -43,7 +40,7 @@ class Curriculum:
         self.cursors = {name: 0 for name in sources}
         self.progress = StageProgress()
         self._mix_cache: dict[int, tuple[list[str], np.ndarray]] = {}
-        self._readiness: tuple[int, Any] | None = None  # (stage index, PlateauDetector)
+        self._readiness: tuple[int, Any] | None = None  # (stage index, rules.Detector)
 
     # ------------------------------------------------------------------ drawing
     @property
@@ -86,39 +83,39 @@ class Curriculum:
             return Decision("budget", {"steps": p.steps})
         if until.tokens is not None and p.tokens >= until.tokens:
             return Decision("budget", {"tokens": p.tokens})
-        if until.plateau is not None and p.steps >= until.max_steps:
-            return Decision("max_steps", {"steps": p.steps, "max_steps": until.max_steps,
-                                          **self._detector().summary()})
+        if until.plateau is not None or until.threshold is not None:
+            return cap(self._detector(), p.steps)
         return None
 
     def ready(self, state: Any) -> Decision | None:
-        """Checked after every eval: has the stage's readiness metric plateaued?
+        """Checked after every eval: has the stage's readiness rule (plateau or threshold) fired?
 
         Feeds the value logged at this eval (``state.logs``) to the stage's online detector
-        (:mod:`handhold.phases.readiness`), which decides from the evals seen so far. Every eval
+        (:mod:`handhold.rules`), which decides from the evals seen so far. Every eval
         that logged the metric counts (held-out loss every ``eval.every`` steps, suite metrics on
         their own cadence) except an extra eval where a ``--max-steps`` cap falls, so a capped
         run that is resumed decides as the uninterrupted one.
         """
         until = self.stage.until
-        if until.plateau is None or state.eval_is_extra:
+        metric = until.plateau or until.threshold
+        if metric is None or state.eval_is_extra:
             return None
-        value = state.logs.get(until.plateau)
+        value = state.logs.get(metric)
         if value is None:
             return None
-        detector = self._detector()
-        evidence = detector.update(self.progress.steps, value).predict()
-        if evidence is None:
+        decision = self._detector().update(self.progress.steps, value).decide()
+        if decision is None:
             return None
-        return Decision("plateau", {**evidence, "global_step": state.step,
-                                    "best_global_step": self.progress.start_step + evidence["best_step"]})
+        ev = decision.evidence
+        ev["global_step"] = state.step
+        if "best_step" in ev:
+            ev["best_global_step"] = self.progress.start_step + ev["best_step"]
+        return decision
 
     def _detector(self) -> Any:
-        """The current stage's plateau detector (a fresh one when the stage changed)."""
-        from .phases.readiness import PlateauDetector, rule_from_until
-
+        """The current stage's readiness detector (a fresh one when the stage changed)."""
         if self._readiness is None or self._readiness[0] != self.progress.index:
-            self._readiness = (self.progress.index, PlateauDetector(rule_from_until(self.stage.until)))
+            self._readiness = (self.progress.index, detector(rule_from_until(self.stage.until)))
         return self._readiness[1]
 
     def advance(self, global_step: int, global_tokens: int) -> None:

@@ -15,7 +15,7 @@ from .store import RunStore, StoreError, iter_run_dirs
 class RunInfo:
     path: Path
     name: str
-    status: str  # running | finished | failed | stopped
+    status: str  # running | finished | failed | stopped | crashed (the writer died without finishing)
     reason: str | None
     stages: list[str]
     stage: str | None  # the stage the run is in (or ended in)
@@ -40,7 +40,8 @@ def run_info(run_dir: Path) -> RunInfo:
         meta = store.meta()
         status, reason = meta.get("status", "running"), meta.get("stop_reason")
         if status == "running" and (runlock.held(run_dir) is False or not _alive(meta.get("writer"))):
-            status, reason = "failed", "the training process is gone (killed?); `handhold resume` continues it"
+            status, reason = "crashed", ("the writing process is gone without finishing (killed?); "
+                                         "`handhold resume` continues a handhold trainer run")
         starts = store.events("stage_start")
         return RunInfo(path=Path(run_dir), name=meta.get("name", Path(run_dir).name), status=status,
                        reason=reason, stages=meta.get("stages", []),

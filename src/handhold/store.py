@@ -136,6 +136,12 @@ class RunStore:
         self._metrics.extend((step, k, _finite_or_none(v), t) for k, v in values.items())
         self._maybe_flush()
 
+    def append_metric_rows(self, rows: list[tuple[int, str, float | None, float]]) -> None:
+        """Buffer rows the caller has already checked, ``(step, key, value or None, time)``: the
+        Run API's fast path (it validates keys and values once, not twice)."""
+        self._metrics.extend(rows)
+        self._maybe_flush()
+
     def replace_metrics(self, step: int, values: dict[str, float]) -> None:
         """Write ``values`` at ``step``, replacing rows of the same keys there (a re-evaluation
         of a checkpoint must not count a metric twice)."""

@@ -51,7 +51,7 @@ def test_sigkill_mid_stage_then_resume_matches_uninterrupted(tiny_config, tmp_pa
 
     from handhold.runs import run_info
 
-    assert run_info(tmp_path / "killed").status == "failed"  # a dead writer is not "running"
+    assert run_info(tmp_path / "killed").status == "crashed"  # a dead writer is not "running"
 
     subprocess.run(cli("resume", str(tmp_path / "killed"), "-q", "--no-report"), env=env(),
                    check=True, timeout=300)

@@ -1,0 +1,520 @@
+"""The public Run API: the one writer of a run store, for any training loop.
+
+    import handhold
+    with handhold.init("runs/mine", config={"lr": 3e-4}) as run:
+        run.stage("warmup")
+        for step in range(100):
+            run.log({"train/loss": 1 / (step + 1)}, step=step)
+        run.stage_end("budget", steps=100)
+
+handhold's trainer, its grokking lab, the Trainer/Lightning callbacks and a user's own loop all
+write through :class:`Run`; reports, the dashboard and ``analyze`` only read the store.
+
+Rules (documented, tested):
+
+- one writer per run directory: a second ``init`` on a directory that a live process writes is
+  refused (an advisory lock, released by the OS when the writer dies);
+- writes are buffered and flushed in one transaction every ``flush_every`` rows or
+  ``flush_seconds`` (a background thread flushes an idle run too), so a process that dies loses
+  at most the last flush interval; readers then see the run as ``crashed``;
+- values are numbers (int, float, bool, numpy or one-element torch scalars); ``NaN`` and
+  ``±inf`` are stored as NULL (a gap in the curve, not a point); anything else is a
+  ``TypeError`` naming the key;
+- steps never go backwards: logging at a step below the highest step written is a
+  ``ValueError`` (several calls at the same step are fine);
+- keys are ``/``-separated paths of letters, digits and ``_ - . : @ + = , ( ) [ ]``;
+- a rejected call writes nothing: rows already buffered or stored are kept.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import math
+import os
+import re
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from . import runlock
+from .rules import REASONS
+from .store import RunStore, db_path, writer_identity
+
+__all__ = ["Run", "RunError", "init", "log", "finish", "current", "REASONS"]
+
+STATUSES = ("finished", "failed", "stopped")
+_KEY = re.compile(r"[\w.\-:@+=,()\[\]]+(?:/[\w.\-:@+=,()\[\]]+)*\Z")
+_COUNTERS = ("train/tokens", "train/samples")  # cumulative counters a stage end reports the stage's share of
+
+
+class RunError(RuntimeError):
+    """The run directory cannot be written as asked (held by another writer, exists, finished)."""
+
+
+def _check_key(key: Any, what: str = "key") -> str:
+    if not isinstance(key, str):
+        raise TypeError(f"run.log: {what} {key!r} is a {type(key).__name__}; keys are strings")
+    if not _KEY.match(key) or len(key) > 256:
+        bad = sorted({c for c in key if not re.match(r"[\w.\-:@+=,()\[\]/]", c)})
+        why = (f"has the character(s) {' '.join(repr(c) for c in bad)}" if bad else
+               "is empty" if not key else "is longer than 256 characters" if len(key) > 256 else
+               "has an empty path part (a leading, trailing or doubled '/')")
+        raise ValueError(f"run.log: {what} {key!r} {why}; use '/'-separated parts of letters, digits "
+                         "and _ - . : @ + = , ( ) [ ]")
+    return key
+
+
+def _number(key: str, v: Any) -> float | None:
+    """A metric value as a float, None for NaN/inf; a clear TypeError for anything else."""
+    if isinstance(v, (str, bytes)) or v is None:
+        raise TypeError(f"run.log: {key!r} is {type(v).__name__} {v!r:.40}, not a number "
+                        "(log numbers; put text in run.sample or run.event)")
+    item = getattr(v, "item", None)
+    if item is not None and getattr(v, "ndim", 0) in (0, 1) and getattr(v, "size", 1) in (1, None):
+        try:
+            v = item()
+        except (ValueError, RuntimeError):
+            pass
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        shape = getattr(v, "shape", None)
+        what = f"{type(v).__name__} of shape {tuple(shape)}" if shape is not None else type(v).__name__
+        raise TypeError(f"run.log: {key!r} is a {what}, not a number (log one scalar per key)") from None
+    return f if math.isfinite(f) else None
+
+
+def _plain(value: Any) -> Any:
+    """JSON for event/stage data: numpy/torch scalars become numbers, paths strings."""
+    item = getattr(value, "item", None)
+    if item is not None and getattr(value, "ndim", 0) == 0:
+        return item()
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+def _jsonable(where: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in data.items():
+        try:
+            out[str(k)] = json.loads(json.dumps(v, default=_plain, allow_nan=True))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{where}: {k!r} cannot be stored ({exc}); pass numbers, strings, lists or dicts") from None
+    return out
+
+
+def _config_dict(config: Any) -> dict[str, Any] | None:
+    """A config (dict, pydantic model, dataclass, argparse Namespace) as plain JSON data."""
+    if config is None:
+        return None
+    if hasattr(config, "model_dump"):
+        config = config.model_dump(mode="json")
+    elif hasattr(config, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        config = asdict(config)
+    elif not isinstance(config, Mapping) and hasattr(config, "__dict__"):
+        config = vars(config)
+    if not isinstance(config, Mapping):
+        raise TypeError(f"init: config must be a mapping (dict, pydantic model, dataclass), not {type(config).__name__}")
+    return _jsonable("init: config", config)
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key + "/"))
+        else:
+            out[key] = v
+    return out
+
+
+class Run:
+    """One run being written. Make it with :func:`init`; every method is thread-safe.
+
+    ``step``: the highest step written so far (-1 before the first write). Methods that take
+    ``step=None`` use it (``log`` uses the next step, as wandb does).
+    """
+
+    def __init__(self, run_dir: str | os.PathLike[str], config: Any = None, name: str | None = None, *,
+                 resume: bool = False, stages: list[str] | None = None, flush_every: int = 4096,
+                 flush_seconds: float = 2.0) -> None:
+        self.dir = Path(run_dir)
+        exists = db_path(self.dir).is_file()
+        if exists and not resume:
+            raise RunError(f"{self.dir} already holds a run; pass resume=True to continue it, "
+                           "or choose another run directory")
+        try:
+            self._lockfile: IO[str] | None = runlock.acquire(self.dir)
+        except runlock.RunLocked as exc:
+            raise RunError(f"{exc} (one writer per run directory)") from None
+        try:
+            self._store = RunStore.open(self.dir, flush_every=flush_every, flush_seconds=flush_seconds)
+        except BaseException:
+            self._lockfile.close()
+            raise
+        self._lock = threading.RLock()
+        self._closed = False
+        self._ok_keys: set[str] = set()
+        self._counters: dict[str, float] = {}
+        self._stage: dict[str, Any] | None = None  # the open stage: name, index, start step, counters
+        self._n_stages = 0
+        self._auto_next = 0
+        self.step = -1
+        s = self._store
+        old = s.meta() if exists else {}
+        self.name = name or old.get("name") or self.dir.name
+        cfg = _config_dict(config)
+        self.config: dict[str, Any] = cfg if cfg is not None else dict(old.get("config") or {})
+        self._stages = list(stages if stages is not None else old.get("stages") or [])
+        from .provenance import code_version
+
+        for key, value in {"status": "running", "stop_reason": None, "writer": writer_identity(),
+                           "name": self.name, "config": self.config, "stages": self._stages,
+                           "code_version": code_version()}.items():
+            s.set_meta(key, value)
+        if exists:
+            self._reload()
+            s.log_event(max(self.step, 0), "resume", {})
+        else:
+            s.set_meta("started", time.time())
+            s.log_event(0, "fit_start", {})
+        self._stop = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_loop, args=(flush_seconds,), daemon=True,
+                                         name=f"handhold-flush {self.dir.name}")
+        self._flusher.start()
+        _open_runs.add(self)
+        global _current
+        _current = self
+
+    # ------------------------------------------------------------------ state from the store
+    def _reload(self) -> None:
+        """Highest step, open stage and counters from what the store holds (resume, rewind)."""
+        s = self._store
+        s.flush()
+        last = s.last_step()
+        self.step = -1 if last is None else int(last)
+        self._auto_next = self.step + 1
+        self._n_stages = s.query("SELECT COUNT(*) FROM events WHERE kind = 'stage_start'").fetchone()[0]
+        self._stage = None
+        last_ev = s.query("SELECT kind, step, data FROM events WHERE kind IN ('stage_start', 'stage_end') "
+                          "ORDER BY rowid DESC LIMIT 1").fetchone()
+        if last_ev is not None and last_ev[0] == "stage_start":
+            data, start = json.loads(last_ev[2]), last_ev[1]
+            self._stage = {"name": data.get("stage"), "index": data.get("index", self._n_stages - 1),
+                           "start": start, "counters": {}}
+            for key in _COUNTERS:
+                row = s.query("SELECT value FROM metrics WHERE key = ? AND step <= ? AND value IS NOT NULL "
+                              "ORDER BY step DESC, rowid DESC LIMIT 1", (key, start)).fetchone()
+                if row is not None:
+                    self._stage["counters"][key] = row[0]
+        self._counters = {}
+        for key in _COUNTERS:
+            row = s.query("SELECT value FROM metrics WHERE key = ? AND value IS NOT NULL "
+                          "ORDER BY step DESC, rowid DESC LIMIT 1", (key,)).fetchone()
+            if row is not None:
+                self._counters[key] = row[0]
+
+    def rewind(self, step: int) -> int:
+        """Delete rows written after ``step`` (a resumed loop logs them again, identically).
+
+        For resuming from a checkpoint at ``step``; returns the number of rows removed.
+        """
+        with self._lock:
+            self._check_open()
+            n = self._store.truncate_after(int(step))
+            self._reload()
+            return n
+
+    # ------------------------------------------------------------------ writing
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RunError(f"{self.dir}: this run is finished; handhold.init(..., resume=True) continues it")
+
+    def _at(self, step: Any, what: str) -> int:
+        """The step of a write (``None``: the current step), refusing one that goes backwards."""
+        if step is None:
+            return max(self.step, 0)
+        if isinstance(step, bool) or not float(step).is_integer():
+            raise TypeError(f"{what}: step must be an integer, not {step!r}")
+        step = int(step)
+        if step < self.step:
+            raise ValueError(f"{what}: step {step} is before step {self.step}, already written; steps only "
+                             "go forward (write at the same step or a later one)")
+        return step
+
+    def log(self, values: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+        """Record metrics at ``step`` (default: the step after the last ``log``, as in wandb).
+
+        Nested dicts become ``/``-separated keys. ``commit=False`` keeps the next default step at
+        this one (wandb's way to log one step in several calls).
+        """
+        if not isinstance(values, Mapping):
+            raise TypeError(f"run.log: expected a dict of metrics, got {type(values).__name__}")
+        t = time.time()
+        with self._lock:
+            self._check_open()
+            if step is None:
+                step = max(self._auto_next, self.step, 0)
+            else:
+                step = self._at(step, "run.log")
+            rows = []
+            ok = self._ok_keys
+            for k, v in values.items():
+                if k not in ok:
+                    if isinstance(v, Mapping):
+                        self.log({f"{k}/{kk}": vv for kk, vv in _flatten(v).items()}, step=step, commit=False)
+                        continue
+                    _check_key(k)
+                    ok.add(k)
+                tv = type(v)
+                if tv is float:
+                    rows.append((step, k, v if v - v == 0.0 else None, t))
+                elif tv is int:
+                    rows.append((step, k, v, t))
+                else:
+                    rows.append((step, k, _number(k, v), t))
+            for key in _COUNTERS:
+                if key in values and rows:
+                    value = dict((r[1], r[2]) for r in rows).get(key)
+                    if value is not None:
+                        self._counters[key] = value
+            self._store.append_metric_rows(rows)
+            if step > self.step:
+                self.step = step
+            self._auto_next = step if commit is False else step + 1
+
+    def event(self, kind: str, step: int | None = None, **data: Any) -> None:
+        """Record something that happened (a checkpoint, a spike, a probe) at ``step``."""
+        _check_key(kind, "event kind")
+        if kind in ("stage_start", "stage_end"):
+            raise ValueError(f"run.event: {kind!r} is written by run.stage / run.stage_end (one schema)")
+        clean = _jsonable(f"run.event({kind!r})", data)
+        with self._lock:
+            self._check_open()
+            at = self._at(step, "run.event")
+            self._store.log_event(at, kind, clean)
+            self.step = max(self.step, at)
+
+    def sample(self, kind: str, prompt: str, text: str, step: int | None = None) -> None:
+        """Record a generation (a probe, an eval answer) with its prompt."""
+        _check_key(kind, "sample kind")
+        if not isinstance(prompt, str) or not isinstance(text, str):
+            raise TypeError(f"run.sample({kind!r}): prompt and text must be strings")
+        with self._lock:
+            self._check_open()
+            at = self._at(step, "run.sample")
+            self._store.log_sample(at, kind, prompt, text)
+            self.step = max(self.step, at)
+
+    def stage(self, name: str, step: int | None = None, **info: Any) -> None:
+        """Start stage ``name`` at ``step`` (the step before its first batch). ``info`` is stored
+        with the start (mix, exit rule, ...). A stage still open is ended first (``requested``)."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"run.stage: name must be a non-empty string, not {name!r}")
+        clean = _jsonable(f"run.stage({name!r})", info)
+        with self._lock:
+            self._check_open()
+            at = self._at(step, "run.stage")
+            if self._stage is not None:
+                self.stage_end("requested", step=at, note=f"stage {name!r} started")
+            index = int(clean.pop("index", self._n_stages))
+            self._store.log_event(at, "stage_start", {**clean, "stage": name, "index": index})
+            self._stage = {"name": name, "index": index, "start": at, "counters": dict(self._counters)}
+            self._n_stages += 1
+            if name not in self._stages:
+                self._stages.append(name)
+                self._store.set_meta("stages", self._stages)
+            self.step = max(self.step, at)
+
+    def stage_end(self, reason: str, step: int | None = None, **evidence: Any) -> None:
+        """End the open stage: ``reason`` in :data:`~handhold.rules.REASONS`, ``evidence`` the
+        numbers behind it. The event also holds the stage's steps (and tokens/samples when the
+        loop logs the cumulative ``train/tokens``/``train/samples``)."""
+        if reason not in REASONS:
+            raise ValueError(f"run.stage_end: reason {reason!r} is not one of {', '.join(REASONS)}")
+        clean = _jsonable(f"run.stage_end({reason!r})", evidence)
+        with self._lock:
+            self._check_open()
+            if self._stage is None:
+                raise RunError("run.stage_end: no stage is open (start one with run.stage(name))")
+            at = self._at(step, "run.stage_end")
+            st = self._stage
+            data: dict[str, Any] = {"stage": st["name"], "index": st["index"], "steps": at - st["start"],
+                                    "reason": reason, "evidence": clean}
+            for key in _COUNTERS:
+                if key in self._counters:
+                    data[key.split("/")[-1]] = int(self._counters[key] - st["counters"].get(key, 0))
+            self._store.log_event(at, "stage_end", data)
+            self._stage = None
+            self.step = max(self.step, at)
+
+    def set_meta(self, **values: Any) -> None:
+        """Run-level facts beyond the config (e.g. a lab's spec and result), shown by readers."""
+        clean = _jsonable("run.set_meta", values)
+        reserved = {"status", "stop_reason", "writer", "schema_version", "last_logged_step"} & set(clean)
+        if reserved:
+            raise ValueError(f"run.set_meta: {', '.join(sorted(reserved))} is written by the Run itself")
+        with self._lock:
+            self._check_open()
+            for k, v in clean.items():
+                self._store.set_meta(k, v)
+
+    def flush(self) -> None:
+        """Write every buffered row now (before a checkpoint: it never refers to rows not on disk)."""
+        with self._lock:
+            if not self._closed:
+                self._store.flush()
+
+    def _flush_loop(self, every: float) -> None:
+        while not self._stop.wait(every):
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the next write or finish reports a broken store
+                pass
+
+    def finish(self, status: str = "finished", reason: str | None = None, *, exit_code: int | None = None) -> None:
+        """Flush, record ``status`` (finished, failed or stopped) and release the run directory.
+
+        ``exit_code`` (wandb's argument): non-zero means ``failed``. Calling it twice is harmless.
+        """
+        if exit_code is not None and status == "finished":
+            status = "failed" if exit_code else "finished"
+        if status not in STATUSES:
+            raise ValueError(f"run.finish: status {status!r} is not one of {', '.join(STATUSES)}")
+        with self._lock:
+            if self._closed:
+                return
+            self._stop.set()
+            s = self._store
+            try:
+                s.log_event(max(self.step, 0), "fit_end", {"status": status, "reason": reason})
+                s.flush()
+                s.set_meta("status", status)
+                s.set_meta("stop_reason", reason)
+                s.set_meta("last_step", max(self.step, 0))
+                s.set_meta("finished", time.time())
+            finally:
+                self._closed = True
+                s.close()
+                if self._lockfile is not None:
+                    self._lockfile.close()
+                    self._lockfile = None
+        _open_runs.discard(self)
+        global _current
+        if _current is self:
+            _current = None
+
+    @property
+    def finished(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.finish()
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.finish("stopped", "interrupted (KeyboardInterrupt)")
+        else:
+            self.finish("failed", f"{exc_type.__name__}: {exc}")
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.dir)!r}, step={self.step}{', finished' if self._closed else ''})"
+
+
+# --------------------------------------------------------------------------- the current run
+_current: Run | None = None
+_open_runs: weakref.WeakSet[Run] = weakref.WeakSet()
+_uncaught: list[BaseException] = []
+
+
+def _default_dir(project: str | None, name: str | None, dir: str | os.PathLike[str] | None) -> Path:
+    base = Path(dir or os.environ.get("HANDHOLD_DIR", "runs")) / (project or "")
+    stem = name or time.strftime("run-%Y%m%d-%H%M%S")
+    path, n = base / stem, 1
+    while db_path(path).exists():
+        n += 1
+        path = base / f"{stem}-{n}"
+    return path
+
+
+def init(run_dir: str | os.PathLike[str] | None = None, config: Any = None, name: str | None = None, *,
+         project: str | None = None, dir: str | os.PathLike[str] | None = None, resume: bool = False,
+         stages: list[str] | None = None, flush_every: int = 4096, flush_seconds: float = 2.0,
+         **ignored: Any) -> Run:
+    """Open a run for writing and make it the current one (for :func:`log` / :func:`finish`).
+
+    ``run_dir``: the run directory (holds ``run.db``). Without it (wandb style), the run goes to
+    ``DIR/PROJECT/NAME`` (``DIR``: ``dir`` or ``$HANDHOLD_DIR`` or ``runs``; a new name if taken).
+    ``resume=True`` continues an existing run (see :meth:`Run.rewind`). Other wandb keywords
+    (``entity``, ``tags``, ``mode``, ...) are accepted and ignored.
+    """
+    if run_dir is None:
+        run_dir = _default_dir(project, name, dir)
+    _install_hooks()
+    return Run(run_dir, config, name, resume=resume, stages=stages, flush_every=flush_every,
+               flush_seconds=flush_seconds)
+
+
+def current() -> Run | None:
+    """The run the last :func:`init` opened, until it finishes."""
+    return _current
+
+
+def log(values: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+    """:meth:`Run.log` on the current run."""
+    if _current is None:
+        raise RunError("handhold.log: no run is open; call handhold.init(run_dir) first")
+    _current.log(values, step=step, commit=commit)
+
+
+def finish(status: str = "finished", reason: str | None = None, *, exit_code: int | None = None,
+           **ignored: Any) -> None:
+    """:meth:`Run.finish` on the current run (nothing to do if none is open)."""
+    if _current is not None:
+        _current.finish(status, reason, exit_code=exit_code)
+
+
+_hooks_installed = False
+
+
+def _install_hooks() -> None:
+    """At exit, finish runs left open: ``failed`` after an uncaught exception, else ``finished``."""
+    global _hooks_installed
+    if _hooks_installed:
+        return
+    _hooks_installed = True
+    previous = sys.excepthook
+
+    def hook(exc_type: Any, exc: BaseException, tb: Any) -> None:
+        _uncaught.append(exc)
+        previous(exc_type, exc, tb)
+
+    sys.excepthook = hook
+    atexit.register(_finish_open_runs)
+
+
+def _finish_open_runs() -> None:
+    for run in list(_open_runs):
+        try:
+            if _uncaught:
+                exc = _uncaught[-1]
+                run.finish("failed", f"{type(exc).__name__}: {exc}")
+            else:
+                run.finish()
+        except Exception:  # noqa: BLE001 - exiting anyway; the run reads as crashed
+            pass
