@@ -138,7 +138,7 @@ class PlateauDetector(_Detector):
         if since < self.rule.patience or step < self.rule.min_steps:
             return None
         return {"metric": self.rule.metric, "direction": self.direction, "best": best_value,
-                "best_step": best_step, "last": last, "step": step, "evals_since_best": since,
+                "best_step": best_step, "last": last, "stage_step": step, "evals_since_best": since,
                 "patience": self.rule.patience, "min_delta": self.rule.min_delta,
                 "min_steps": self.rule.min_steps, "evals": len(self.history)}
 
@@ -203,7 +203,7 @@ class ThresholdDetector(_Detector):
         if streak < self.rule.evals or step < self.rule.min_steps:
             return None
         return {"metric": self.rule.metric, "op": self.op, "value": self.rule.value, "last": last,
-                "step": step, "streak": streak, "evals_required": self.rule.evals,
+                "stage_step": step, "streak": streak, "evals_required": self.rule.evals,
                 "first_step": self.history[-streak][0], "min_steps": self.rule.min_steps,
                 "evals": len(self.history)}
 

@@ -149,18 +149,24 @@ class Run:
     """
 
     def __init__(self, run_dir: str | os.PathLike[str], config: Any = None, name: str | None = None, *,
-                 resume: bool = False, stages: list[str] | None = None, flush_every: int = 4096,
-                 flush_seconds: float = 2.0) -> None:
+                 resume: bool = False, resume_from: int | None = None, overwrite: bool = False,
+                 stages: list[str] | None = None, flush_every: int = 4096, flush_seconds: float = 2.0) -> None:
         self.dir = Path(run_dir)
         exists = db_path(self.dir).is_file()
-        if exists and not resume:
+        if exists and not (resume or overwrite):
             raise RunError(f"{self.dir} already holds a run; pass resume=True to continue it, "
                            "or choose another run directory")
+        if self.dir.exists() and not self.dir.is_dir():
+            raise RunError(f"{self.dir} is a file, not a run directory")
         try:
             self._lockfile: IO[str] | None = runlock.acquire(self.dir)
         except runlock.RunLocked as exc:
             raise RunError(f"{exc} (one writer per run directory)") from None
         try:
+            if exists and overwrite:  # only now: we hold the directory, nobody is writing it
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{db_path(self.dir)}{suffix}").unlink(missing_ok=True)
+                exists = False
             self._store = RunStore.open(self.dir, flush_every=flush_every, flush_seconds=flush_seconds)
         except BaseException:
             self._lockfile.close()
@@ -187,7 +193,10 @@ class Run:
             s.set_meta(key, value)
         if exists:
             self._reload()
-            s.log_event(max(self.step, 0), "resume", {})
+            if resume_from is not None and resume_from < self.step:
+                s.truncate_after(int(resume_from))
+                self._reload()
+            s.log_event(max(self.step, 0), "resume" if self.step >= 0 else "fit_start", {})
         else:
             s.set_meta("started", time.time())
             s.log_event(0, "fit_start", {})
@@ -454,20 +463,21 @@ def _default_dir(project: str | None, name: str | None, dir: str | os.PathLike[s
 
 def init(run_dir: str | os.PathLike[str] | None = None, config: Any = None, name: str | None = None, *,
          project: str | None = None, dir: str | os.PathLike[str] | None = None, resume: bool = False,
-         stages: list[str] | None = None, flush_every: int = 4096, flush_seconds: float = 2.0,
-         **ignored: Any) -> Run:
+         resume_from: int | None = None, stages: list[str] | None = None, flush_every: int = 4096,
+         flush_seconds: float = 2.0, **ignored: Any) -> Run:
     """Open a run for writing and make it the current one (for :func:`log` / :func:`finish`).
 
     ``run_dir``: the run directory (holds ``run.db``). Without it (wandb style), the run goes to
     ``DIR/PROJECT/NAME`` (``DIR``: ``dir`` or ``$HANDHOLD_DIR`` or ``runs``; a new name if taken).
-    ``resume=True`` continues an existing run (see :meth:`Run.rewind`). Other wandb keywords
+    ``resume=True`` continues an existing run after its last step; ``resume_from=N`` also deletes
+    rows after step ``N`` first (resuming from a checkpoint at N). Other wandb keywords
     (``entity``, ``tags``, ``mode``, ...) are accepted and ignored.
     """
     if run_dir is None:
         run_dir = _default_dir(project, name, dir)
     _install_hooks()
-    return Run(run_dir, config, name, resume=resume, stages=stages, flush_every=flush_every,
-               flush_seconds=flush_seconds)
+    return Run(run_dir, config, name, resume=resume, resume_from=resume_from, stages=stages,
+               flush_every=flush_every, flush_seconds=flush_seconds)
 
 
 def current() -> Run | None:

@@ -102,6 +102,17 @@ def stage_table(store: RunStore) -> list[StageRow]:
     return rows
 
 
+def stage_decisions(store: RunStore) -> list[dict[str, Any]]:
+    """Each started stage with how it ended, in the one stage-end schema every writer uses:
+    ``{"stage", "index", "start", "end", "reason", "evidence", "open"}`` (``reason`` one of
+    budget, plateau, threshold, max_steps, requested; for an open stage the fit_end reason or
+    ``running``)."""
+    return [{"stage": str(start_ev.data.get("stage", f"stage {pos}")), "index": int(start_ev.data.get("index", pos)),
+             "start": start_ev.step, "end": end, "reason": reason,
+             "evidence": end_ev.data.get("evidence", {}) if end_ev is not None else {}, "open": end_ev is None}
+            for pos, (start_ev, end, end_ev, reason) in enumerate(_stage_bounds(store))]
+
+
 def _shift_shock(row: StageRow, source: str, ev: Series) -> None:
     """Fill ``jump`` and ``recover_steps`` for one source at the switch into ``row``."""
     pre = _at_or_before(ev, row.start)

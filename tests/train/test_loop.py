@@ -132,7 +132,8 @@ def test_a_requested_advance_ends_the_stage_and_runs_stage_end_evals(tiny_config
     state = run(tiny_config(evals=evals), tmp_path / "r", callbacks=[AdvanceAt(5)])
     s = RunStore.reader(tmp_path / "r")
     ends = [(e.step, e.data["stage"], e.data["reason"], e.data["evidence"]) for e in s.events("stage_end")]
-    assert ends == [(5, "general", "manual", {"why": "test"}), (17, "physics", "budget", {"steps": 12})]
+    assert ends == [(5, "general", "requested", {"request": "manual", "why": "test"}),
+                    (17, "physics", "budget", {"steps": 12})]
     assert s.series("eval/gen/format")[0] == [5, 17]  # both stage ends, once each
     assert s.series("eval/loss/general")[0] == [4, 5, 8, 12, 16, 17]
     assert state.step == 17

@@ -1,65 +1,62 @@
-"""Persist what the loop produces into the run store (main process only)."""
+"""Persist what the loop produces through the Run API (main process only)."""
 
 from __future__ import annotations
 
-from ..store import RunStore, writer_identity
+from typing import Any
+
+from ..rules import REASONS
+from ..run import Run
 from ..train.events import Callback
 from ..train.state import State
 
 
+def stage_end_args(reason: str | None, evidence: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A loop decision in the one stage-end schema: a free-text reason (``request_advance("manual")``)
+    becomes ``requested`` with the text kept as ``evidence["request"]``."""
+    if reason in REASONS:
+        return reason, dict(evidence)
+    return "requested", {"request": reason, **evidence}
+
+
 class StoreWriter(Callback):
-    """Metrics at every step, events as they happen, status and meta for ``handhold runs``.
+    """Metrics at every step, events as they happen, stage starts/ends, the run's status at the end.
 
     The checkpoint hook flushes, so a checkpoint at step s always has every row up to s on disk.
     """
 
-    def __init__(self, store: RunStore) -> None:
-        self.store = store
+    def __init__(self, run: Run) -> None:
+        self.run = run
 
     def _drain(self, state: State) -> None:
         for kind, data in state.events:
-            self.store.log_event(state.step, kind, data)
+            self.run.event(kind, step=state.step, **data)
         for kind, prompt, text in state.samples:
-            self.store.log_sample(state.step, kind, prompt, text)
+            self.run.sample(kind, prompt, text, step=state.step)
         state.events, state.samples = [], []
 
     def on_fit_start(self, state: State) -> None:
-        s = self.store
-        s.set_meta("status", "running")
-        s.set_meta("stop_reason", None)
-        s.set_meta("writer", writer_identity())
-        s.set_meta("name", state.cfg.name)
-        s.set_meta("stages", [st.name for st in state.cfg.stages])
-        s.set_meta("processes", state.accelerator.num_processes)
-        s.log_event(state.step, "resume" if state.step else "fit_start",
-                    {"processes": state.accelerator.num_processes, "stage": state.stage_name})
+        self.run.set_meta(processes=state.accelerator.num_processes)
 
     def on_stage_start(self, state: State) -> None:
         c = state.curriculum
-        self.store.log_event(state.step, "stage_start", {
-            "stage": c.stage.name, "index": c.progress.index, "mix": c.stage.mix,
-            "until": c.stage.until.model_dump(exclude_none=True)})
+        self.run.stage(c.stage.name, step=state.step, index=c.progress.index, mix=c.stage.mix,
+                       until=c.stage.until.model_dump(exclude_none=True))
 
     def on_metrics(self, state: State) -> None:
-        self.store.log_metrics(state.step, state.logs)
+        self.run.log(state.logs, step=state.step)
         self._drain(state)
 
     def on_stage_end(self, state: State) -> None:
-        c, d = state.curriculum, state.decision
-        self.store.log_event(state.step, "stage_end", {
-            "stage": c.stage.name, "index": c.progress.index, "steps": c.progress.steps,
-            "tokens": c.progress.tokens, "reason": d.reason if d else None,
-            "evidence": d.evidence if d else {}})
+        d = state.decision
+        reason, evidence = stage_end_args(d.reason if d else None, d.evidence if d else {})
+        self.run.stage_end(reason, step=state.step, **evidence)
 
     def on_checkpoint(self, state: State) -> None:
         self._drain(state)
-        self.store.log_event(state.step, "checkpoint", {"stage": state.stage_name})
-        self.store.flush()
+        self.run.event("checkpoint", step=state.step, stage=state.stage_name)
+        self.run.flush()
 
     def on_fit_end(self, state: State) -> None:
         self._drain(state)
-        self.store.log_event(state.step, "fit_end", {"status": state.status, "reason": state.stop_reason})
-        self.store.set_meta("status", state.status)
-        self.store.set_meta("stop_reason", state.stop_reason)
-        self.store.set_meta("last_step", state.step)
-        self.store.flush()
+        status = state.status if state.status in ("finished", "failed", "stopped") else "stopped"
+        self.run.finish(status, state.stop_reason)

@@ -154,4 +154,6 @@ def analyze_store(store: Any, *, metrics: Iterable[str] | None = None, **kw: Any
 
     loaded = from_store(store)
     chosen = select(loaded.series, metrics, loaded.origin) if metrics else loaded.default()
-    return analyze(chosen, stage_switches=loaded.switches, **kw)
+    doc = analyze(chosen, stage_switches=loaded.switches, **kw)
+    doc["stages"] = _finite(loaded.stages)  # how each stage ended (one schema for every writer)
+    return doc

@@ -55,6 +55,10 @@ def analyze(
         _fail(str(exc))
     doc = analyze_series(series, stage_switches=loaded.switches, pairs=pairs, directions=directions,
                          penalty=PENALTY if penalty is None else penalty)
+    if loaded.stages:
+        from .analyze import _finite
+
+        doc["stages"] = _finite(loaded.stages)
     if plot is not None:
         write_plot(plot, series, doc, title=f"handhold analyze {source}")
     if json_out:
@@ -109,6 +113,13 @@ def tables(doc: dict[str, Any]) -> list[Any]:
         t.add_row(f"{name}\n[dim]{m.get('points', 0)} points{', ' + direction if direction else ''}[/]",
                   phases, shocks)
     out.append(t)
+    if doc.get("stages"):
+        st = Table("stage", "steps", "ended", "evidence", title="stages", title_justify="left")
+        for row in doc["stages"]:
+            ev = ", ".join(f"{k}={_fmt(v) if isinstance(v, (int, float)) else v}"
+                           for k, v in row["evidence"].items() if not isinstance(v, (dict, list)))
+            st.add_row(row["stage"], f"{_fmt(row['start'])}-{_fmt(row['end'])}", str(row["reason"]), ev)
+        out.append(st)
     if doc["divergences"]:
         d = Table("ahead", "behind", "from", "to", "gap", title="divergences", title_justify="left")
         for row in doc["divergences"]:

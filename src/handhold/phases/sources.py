@@ -32,6 +32,7 @@ class Loaded:
     kind: str  # "run", "csv" or "tensorboard"
     series: dict[str, tuple[np.ndarray, np.ndarray]]
     switches: list[int | float] = field(default_factory=list)
+    stages: list[dict[str, Any]] = field(default_factory=list)  # run stores: how each stage ended
 
     def default(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Every series but bookkeeping; all of them if that would leave none."""
@@ -85,7 +86,9 @@ def from_store(store: Any) -> Loaded:
               for k, (s, vals) in store.metrics().items()}
     switches = sorted({e.step for i, e in enumerate(store.events("stage_start"))
                        if int(e.data.get("index", i)) > 0})
-    return Loaded(str(store.path.parent), "run", series, switches)
+    from ..summary import stage_decisions
+
+    return Loaded(str(store.path.parent), "run", series, switches, stage_decisions(store))
 
 
 # ------------------------------------------------------------------------------ CSV

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
-from typing import IO
 from pathlib import Path
 
 from ..config import GeneratedSource, RunConfig, dump_config, load_config
-from .. import runlock
-from ..store import RunStore, db_path
+from ..run import Run, RunError
+from ..store import db_path
 from . import checkpoint as ckpt
 from .events import Callback
 from .loop import fit, restore, setup
@@ -22,7 +21,7 @@ class RunDirError(RuntimeError):
     """The run directory cannot be used as asked (exists already, or holds no run)."""
 
 
-def _callbacks(state: State, store: RunStore | None, progress: bool, extra: Sequence[Callback]) -> list[Callback]:
+def _callbacks(state: State, store: Run | None, progress: bool, extra: Sequence[Callback]) -> list[Callback]:
     from ..callbacks.evaluate import EvalSuite, LmEvalMilestones
     from ..callbacks.heldout import HeldOutLoss
     from ..callbacks.measures import Measures
@@ -39,26 +38,25 @@ def _callbacks(state: State, store: RunStore | None, progress: bool, extra: Sequ
     return callbacks
 
 
-def _lock(state: State) -> IO[str] | None:
-    """The main process holds the run directory while it trains (refuses a second trainer)."""
+def _open_run(state: State, cfg: RunConfig, **kw: object) -> Run | None:
+    """The main process opens the run (the one writer; it holds the run directory's lock, so a
+    second trainer is refused)."""
     if not state.is_main:
         return None
     try:
-        return runlock.acquire(state.run_dir)
-    except runlock.RunLocked as exc:
+        return Run(state.run_dir, config=cfg, name=cfg.name, stages=[st.name for st in cfg.stages], **kw)
+    except RunError as exc:
         raise RunDirError(str(exc)) from None
 
 
-def _fit_and_close(state: State, store: RunStore | None, progress: bool,
-                   callbacks: Sequence[Callback], lock: IO[str] | None) -> State:
+def _fit_and_close(state: State, store: Run | None, progress: bool,
+                   callbacks: Sequence[Callback]) -> State:
     state.accelerator.wait_for_everyone()  # the main process has prepared the run directory
     try:
         return fit(state, _callbacks(state, store, progress, callbacks))
     finally:
-        if store is not None:
-            store.close()
-        if lock is not None:
-            lock.close()
+        if store is not None and not store.finished:  # fit_end did not run (set-up failed)
+            store.finish("failed", state.stop_reason or "the loop ended before fit_end")
 
 
 def absolute_paths(cfg: RunConfig, base_dir: Path) -> RunConfig:
@@ -86,15 +84,12 @@ def start(cfg: RunConfig, run_dir: Path, *, base_dir: Path | None = None, progre
                           "or choose another --out")
     cfg = absolute_paths(cfg, base_dir or Path.cwd())
     state = setup(cfg, run_dir)
-    store, lock = None, _lock(state)
-    if state.is_main:
+    store = _open_run(state, cfg, overwrite=overwrite)
+    if store is not None:
         if overwrite:
-            db_path(run_dir).unlink(missing_ok=True)
             shutil.rmtree(run_dir / ckpt.CKPT_DIR, ignore_errors=True)
-        run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / CONFIG_NAME).write_text(dump_config(cfg))
-        store = RunStore.open(run_dir)
-    return _fit_and_close(state, store, progress, callbacks, lock)
+    return _fit_and_close(state, store, progress, callbacks)
 
 
 def resume(run_dir: Path, *, progress: bool = True, callbacks: Sequence[Callback] = (),
@@ -112,11 +107,9 @@ def resume(run_dir: Path, *, progress: bool = True, callbacks: Sequence[Callback
     latest = ckpt.latest_checkpoint(run_dir)
     if latest is not None:
         restore(state, latest[1])
-    store, lock = None, _lock(state)
-    if state.is_main:
+    store = _open_run(state, cfg, resume=True, resume_from=state.step if latest is not None else -1)
+    if store is not None:
         if overrides:
             (run_dir / CONFIG_NAME).write_text(dump_config(cfg))
         ckpt.clean_partial(run_dir)
-        store = RunStore.open(run_dir)
-        store.truncate_after(state.step if latest is not None else -1)
-    return _fit_and_close(state, store, progress, callbacks, lock)
+    return _fit_and_close(state, store, progress, callbacks)
