@@ -63,4 +63,12 @@ def test_switch_points_must_fit_the_stages():
     with pytest.raises(ValueError, match="3 stages: give 2 switch"):
         CurriculumSpec.model_validate({"kind": "easy_to_hard", "stages": 3, "switch": {"steps": [10]}})
     with pytest.raises(ValueError, match="exactly one of"):
-        CurriculumSpec.model_validate({"kind": "operand_subset", "switch": {"steps": [10], "ready": {}}})
+        CurriculumSpec.model_validate({"kind": "operand_subset", "switch": {"steps": [10], "until": {
+            "threshold": "grok/stage/acc", "value": 0.9, "max_steps": 50}}})
+    with pytest.raises(ValueError, match=r"switch.ready is replaced by the until: form.*until: \{threshold: "
+                                         r"grok/stage/acc, value: 0.9, evals: 2, max_steps: 40\}"):
+        CurriculumSpec.model_validate({"kind": "operand_subset",
+                                       "switch": {"ready": {"acc": 0.9, "evals": 2, "max_steps": 40}}})
+    with pytest.raises(ValueError, match="reads grok/stage/acc .training data only., not 'grok/val/acc'"):
+        CurriculumSpec.model_validate({"kind": "operand_subset", "switch": {"until": {
+            "threshold": "grok/val/acc", "value": 0.9, "max_steps": 50}}})

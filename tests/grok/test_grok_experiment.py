@@ -27,7 +27,8 @@ TOY = {
         {"name": "baseline"},
         {"name": "subset", "curriculum": {"kind": "operand_subset", "switch": {"steps": [10]}}},
         {"name": "ready", "curriculum": {"kind": "easy_to_hard", "stages": 2,
-                                         "switch": {"ready": {"acc": 0.9, "evals": 2, "max_steps": 25}}}},
+                                         "switch": {"until": {"threshold": "grok/stage/acc", "value": 0.9, "evals": 2,
+                                                    "max_steps": 25}}}},
         {"name": "ema", "grokfast": {"kind": "ema"}},
     ],
 }
@@ -60,7 +61,7 @@ def test_json_document_schema(toy_experiment):
     assert base["vs_baseline"] is None and base["faster_seeds"] is None
     page = (tmp / "exp" / "report.html").read_text()
     assert len(page) > 100_000 and page.count("<script") >= 1  # self-contained: plotly inlined
-    assert '"text":"\\u2192 all"' in page  # the subset curriculum's switch is marked on its curves
+    assert '"text":"\\u2192 all (budget)"' in page  # the subset curriculum's switch and why, on its curves
     assert page.count("<tr>") == 1 + 4 and "progress measures per seed" in page
     assert json.loads((tmp / "exp" / "experiment.json").read_text())["variants"][0]["name"] == "baseline"
 
@@ -80,7 +81,8 @@ def test_every_run_is_a_run_store_with_stages_events_and_measures(toy_experiment
         starts = store.events("stage_start")
         assert [(e.step, e.data["stage"], e.data["index"]) for e in starts] == [(0, "subset", 0), (10, "all", 1)]
         (end,) = store.events("stage_end")
-        assert end.step == 10 and end.data["reason"] == "fixed switch at step 10" and end.data["steps"] == 10
+        assert end.step == 10 and end.data["reason"] == "budget" and end.data["steps"] == 10
+        assert end.data["evidence"] == {"switch_step": 10} and end.data["samples"] > 0
         assert store.series("grok/val/acc")[0][:5] == [0, 1, 2, 5, 10]  # log-spaced early evals (3 a decade)
         assert store.events("fourier")
     runs = runner.invoke(app, ["runs", str(tmp / "exp")])
@@ -94,8 +96,8 @@ def test_readiness_switch_uses_training_data_only(toy_experiment, monkeypatch, t
     with RunStore.reader(tmp / "exp" / "ready-s1") as store:
         (end,) = store.events("stage_end")
         checks = dict(zip(*store.series("grok/stage/acc")))
-    assert end.data["reason"].startswith("ready") or end.data["reason"].startswith("not ready")
-    if end.data["reason"].startswith("ready"):  # two checks in a row at or above 0.9, the switch at the second
+    assert end.data["reason"] in ("threshold", "max_steps")
+    if end.data["reason"] == "threshold":  # two checks in a row at or above 0.9, the switch at the second
         assert checks[end.step] >= 0.9 and checks[end.step - 5] >= 0.9
     # scrambling the validation labels must not move the switch
     real = grok_train.make_task

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..config import ConfigError, apply_override, parse_count, read_yaml
+from ..config import ConfigError, Until, apply_override, parse_count, read_yaml
 from ..config import _data_loc, _did_you_mean, _dotted, _located, _where  # one error style
 from .tasks import OPS, is_prime
 
@@ -146,23 +146,30 @@ class MeasureSpec(_Strict):
     key_freqs: list[int] | None = Field(default=None, description="fix the key frequencies instead")
 
 
-class Readiness(_Strict):
-    """Advance when the current stage is mastered: accuracy on the stage's training examples,
-    as the model predicted them in its training steps (data seen so far), at least ``acc`` for
-    ``evals`` consecutive checks (one every eval.every steps). ``max_steps`` caps the stage."""
-
-    acc: float = Field(default=0.99, gt=0, le=1)
-    evals: int = Field(default=3, ge=1)
-    max_steps: int | None = Field(default=None, gt=0)
+RULE_METRICS = ("grok/stage/acc",)  # what the lab measures at every check (training data only)
 
 
 class Switch(_Strict):
     """Fixed switch points (absolute ``steps`` or cumulative ``samples``, one per stage change)
-    or the readiness rule."""
+    or a readiness rule in the main config's ``until:`` form (:mod:`handhold.rules`), checked
+    every eval.every steps on ``grok/stage/acc`` (accuracy on the stage's training examples as
+    the model predicted them in its training steps: data seen so far, never validation):
+    ``until: {threshold: grok/stage/acc, value: 0.99, evals: 3, max_steps: 4000}``."""
 
     steps: list[int] | None = None
     samples: list[int] | None = None
-    ready: Readiness | None = None
+    until: Until | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_ready(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "ready" in data:
+            old = data["ready"] if isinstance(data["ready"], dict) else {}
+            new = (f"{{threshold: grok/stage/acc, value: {old.get('acc', 0.99)}, evals: {old.get('evals', 3)}, "
+                   f"max_steps: {old.get('max_steps', 'N')}}}")
+            raise ValueError(f"switch.ready is replaced by the until: form shared with the main config; "
+                             f"write  until: {new}")
+        return data
 
     @field_validator("samples", mode="before")
     @classmethod
@@ -171,9 +178,19 @@ class Switch(_Strict):
 
     @model_validator(mode="after")
     def _one(self) -> Switch:
-        given = [k for k in ("steps", "samples", "ready") if getattr(self, k) is not None]
+        given = [k for k in ("steps", "samples", "until") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of steps: [..], samples: [..] or ready: {acc, evals}")
+            raise ValueError("give exactly one of steps: [..], samples: [..] or until: {threshold: "
+                             "grok/stage/acc, value: 0.99, evals: 3, max_steps: N}")
+        u = self.until
+        if u is not None:
+            metric = u.plateau or u.threshold
+            if metric is None:
+                raise ValueError("until: needs a readiness rule (threshold: or plateau:); fixed switch "
+                                 "points are switch.steps or switch.samples")
+            if metric not in RULE_METRICS:
+                raise ValueError(f"until: the lab's rule reads {', '.join(RULE_METRICS)} (training data "
+                                 f"only), not {metric!r}")
         points = self.steps or self.samples
         if points is not None and (any(x <= 0 for x in points) or points != sorted(set(points))):
             raise ValueError(f"switch points must be positive and increasing (got {points})")

@@ -103,7 +103,7 @@ def variant_stats(spec: RunSpec, seeds: list[int], results: list[dict[str, Any]]
         "name": spec.variant, "description": spec.description,
         "task": {"ops": spec.task.ops, "p": spec.task.p, "train_frac": spec.task.train_frac},
         "curriculum": spec.curriculum.kind if spec.curriculum else None,
-        "switch": (None if spec.curriculum is None else "ready" if spec.curriculum.switch.ready else "fixed"),
+        "switch": (None if spec.curriculum is None else "ready" if spec.curriculum.switch.until else "fixed"),
         "grokfast": spec.grokfast.kind if spec.grokfast else None,
         "seeds": seeds,
         "steps_to_val99": v99, "median_steps_to_val99": med99, "ci95": ci99,

@@ -30,7 +30,7 @@ def variants(switch_steps: int, mix_budget: dict[str, int]) -> list[dict[str, An
     ``mix_budget`` (twice the training set: twice the samples for the same steps).
     """
     def ready() -> dict[str, Any]:
-        return {"ready": {"acc": 0.99, "evals": 3, "max_steps": 4 * switch_steps}}
+        return {"until": {"threshold": "grok/stage/acc", "value": 0.99, "evals": 3, "max_steps": 4 * switch_steps}}
 
     def mix() -> dict[str, Any]:
         return {"task": {"ops": ["add", "sub"]}, "train": {"budget": dict(mix_budget)}}

@@ -118,10 +118,12 @@ def variant_figures(exp_dir: Path, v: dict[str, Any]) -> list[go.Figure]:
                 keep = x > 0  # log axis
                 curves.add_scatter(x=x[keep], y=y[keep], mode="lines", name=f"s{seed} {name}",
                                    legendgroup=f"s{seed}", line={"color": color, "width": width, "dash": dash})
+            ended = {e.step: e.data.get("reason") for e in store.events("stage_end")}  # budget, threshold, ...
             for e in store.events("stage_start"):
                 if e.data.get("index", 0) > 0 and e.step > 0:
+                    why = f" ({html.escape(str(ended[e.step]))})" if e.step in ended else ""
                     curves.add_vline(x=e.step, line={"color": color, "width": 1, "dash": "dash"},
-                                     annotation_text=f"→ {html.escape(str(e.data.get('stage')))}",
+                                     annotation_text=f"→ {html.escape(str(e.data.get('stage')))}{why}",
                                      annotation_font={"size": 9, "color": color})
             for e in store.events("grok_target"):
                 if e.data.get("target") == "val99":

@@ -8,7 +8,7 @@ The loop, once per optimizer step::
     AdamW step, warm-up schedule step
     eval (every eval.every steps and log-spaced early): train/val accuracy and loss, per part
     measure (log-spaced and every measure.every steps): progress measures
-    stage exit: fixed switch point (steps or samples) or readiness (stage mastered)
+    stage exit: fixed switch point (steps or samples) or a readiness rule (``until:``, handhold.rules)
     stop: budget spent, or validation accuracy >= stop_at_val (after stop_patience steps)
 
 Compute is counted in *samples*: every example that goes through a training forward/backward
@@ -28,7 +28,8 @@ from typing import Any
 
 import torch
 
-from ..store import RunStore, writer_identity
+from ..rules import cap, detector, rule_from_until
+from ..run import Run
 from .config import GrokfastSpec, RunSpec
 from .curricula import Stage, build_stages, parts
 from .measures import progress_measures
@@ -189,21 +190,16 @@ def train_run(spec: RunSpec, seed: int, run_dir: str | Path, *,
     budget, tr = spec.train.budget, spec.train
     res = RunResult(variant=spec.variant, seed=seed)
 
-    store = RunStore.open(run_dir)
-    store.set_meta("status", "running")
-    store.set_meta("stop_reason", None)
-    store.set_meta("writer", writer_identity())
-    store.set_meta("name", f"{spec.experiment}/{spec.variant}/s{seed}")
-    store.set_meta("stages", [s.name for s in stages])
-    store.set_meta("grok_spec", spec.model_dump(mode="json"))
-    store.set_meta("grok_seed", seed)
-    store.log_event(0, "fit_start", {"variant": spec.variant, "seed": seed, "stage": stages[0].name,
-                                     "train_examples": int(task.is_train.sum()),
-                                     "val_examples": int((~task.is_train).sum())})
+    store = Run(run_dir, config=spec, name=f"{spec.experiment}/{spec.variant}/s{seed}",
+                stages=[s.name for s in stages], overwrite=True)  # the one writer (handhold.run)
+    store.set_meta(grok_spec=spec.model_dump(mode="json"), grok_seed=seed,
+                   grok_examples={"train": int(task.is_train.sum()), "val": int((~task.is_train).sum())})
+    rule = rule_from_until(switch.until) if switch is not None and switch.until is not None else None
 
     step = samples = 0
-    stage_i, stage_step0, stage_samples0 = 0, 0, 0
-    streak, seen_correct, seen_n = 0, 0, 0
+    stage_i, stage_step0 = 0, 0
+    seen_correct, seen_n = 0, 0
+    ready = detector(rule) if rule is not None else None
     last_eval, reached_stop = -1, None
     state = {"status": "finished", "reason": ""}
 
@@ -211,10 +207,9 @@ def train_run(spec: RunSpec, seed: int, run_dir: str | Path, *,
         st = stages[stage_i]
         until: dict[str, Any] = {}
         if switch is not None and stage_i < len(stages) - 1:
-            until = ({"ready": switch.ready.model_dump(exclude_none=True)} if switch.ready else
+            until = (switch.until.model_dump(exclude_none=True) if switch.until else
                      {"steps": switch.steps[stage_i]} if switch.steps else {"samples": switch.samples[stage_i]})
-        store.log_event(step, "stage_start", {"stage": st.name, "index": st.index, "mix": st.mix,
-                                              "until": until, "examples": len(st.rows)})
+        store.stage(st.name, step=step, index=st.index, mix=st.mix, until=until, examples=len(st.rows))
         return _Batches(task, st, tr.batch, gen)
 
     def do_eval() -> dict[str, float]:
@@ -222,16 +217,15 @@ def train_run(spec: RunSpec, seed: int, run_dir: str | Path, *,
         m = evaluate(model, task, part_masks)
         m["grok/samples"] = samples
         m["grok/lr"] = sched.get_last_lr()[0]
-        store.log_metrics(step, m)
+        store.log({**m, "train/samples": samples}, step=step)  # stage ends report their samples from it
         last_eval = step
         for key, target in TARGETS.items():
             if res.steps_to[key] is None and m["grok/val/acc"] >= target:
                 res.steps_to[key], res.samples_to[key] = step, samples
-                store.log_event(step, "grok_target", {"target": key, "val_acc": m["grok/val/acc"],
-                                                      "samples": samples})
+                store.event("grok_target", step=step, target=key, val_acc=m["grok/val/acc"], samples=samples)
         if res.memorization_step is None and m["grok/train/acc"] >= MEMORIZED:
             res.memorization_step, res.memorization_samples = step, samples
-            store.log_event(step, "memorized", {"train_acc": m["grok/train/acc"], "samples": samples})
+            store.event("memorized", step=step, train_acc=m["grok/train/acc"], samples=samples)
         res.final_train_acc, res.final_val_acc = m["grok/train/acc"], m["grok/val/acc"]
         if on_eval is not None:
             on_eval(step, m)
@@ -243,9 +237,9 @@ def train_run(spec: RunSpec, seed: int, run_dir: str | Path, *,
         ms = spec.measure
         metrics, event = progress_measures(model, task, neuron_frac=ms.neuron_frac, min_neurons=ms.min_neurons,
                                            key_freqs=ms.key_freqs)
-        store.log_metrics(step, metrics)
+        store.log(metrics, step=step)
         if event:
-            store.log_event(step, "fourier", event)
+            store.event("fourier", step=step, **event)
 
     batches = start_stage()
     do_eval()
@@ -265,33 +259,29 @@ def train_run(spec: RunSpec, seed: int, run_dir: str | Path, *,
             samples += len(y)
             loss_value = float(loss.detach())
             if not math.isfinite(loss_value):
-                store.log_event(step, "nan", {"loss": str(loss_value)})
+                store.event("nan", step=step, loss=str(loss_value))
                 state.update(status="failed", reason=f"non-finite loss at step {step}")
                 break
             seen_correct += int((logits.detach().argmax(-1) == y).sum())
             seen_n += len(y)
-            store.log_metrics(step, {"grok/batch/loss": loss_value})
+            store.log({"grok/batch/loss": loss_value}, step=step)
 
-            # ---- stage exit: a fixed switch point, or readiness checked every eval.every steps
+            # ---- stage exit: a fixed switch point, or the readiness rule checked every eval.every steps
             decision: tuple[str, dict[str, Any]] | None = None
             check = step % spec.eval.every == 0
             if check:
                 stage_acc = seen_correct / seen_n
-                store.log_metrics(step, {"grok/stage/acc": stage_acc, "grok/stage/index": stage_i})
+                store.log({"grok/stage/acc": stage_acc, "grok/stage/index": stage_i}, step=step)
                 seen_correct = seen_n = 0
             if switch is not None and stage_i < len(stages) - 1:
                 if switch.steps and step >= switch.steps[stage_i]:
-                    decision = (f"fixed switch at step {switch.steps[stage_i]}", {})
+                    decision = ("budget", {"switch_step": switch.steps[stage_i]})
                 elif switch.samples and samples >= switch.samples[stage_i]:
-                    decision = (f"fixed switch at {switch.samples[stage_i]:,} samples", {"samples": samples})
-                elif switch.ready and check:
-                    r = switch.ready
-                    streak = streak + 1 if stage_acc >= r.acc else 0
-                    if streak >= r.evals:
-                        decision = (f"ready: stage train accuracy >= {r.acc} for {r.evals} checks",
-                                    {"stage_acc": stage_acc, "checks": streak})
-                    elif r.max_steps is not None and step - stage_step0 >= r.max_steps:
-                        decision = (f"not ready after max_steps={r.max_steps}", {"stage_acc": stage_acc})
+                    decision = ("budget", {"switch_samples": switch.samples[stage_i], "samples": samples})
+                elif ready is not None and check:
+                    d = ready.update(step - stage_step0, stage_acc).decide() or cap(ready, step - stage_step0)
+                    if d is not None:
+                        decision = (d.reason, {**d.evidence, "global_step": step})
 
             spent = (budget.steps is not None and step >= budget.steps) or \
                     (budget.samples is not None and samples >= budget.samples)
@@ -303,13 +293,11 @@ def train_run(spec: RunSpec, seed: int, run_dir: str | Path, *,
                 do_measure()
             if decision is not None:
                 st = stages[stage_i]
-                store.log_event(step, "stage_end", {
-                    "stage": st.name, "index": st.index, "steps": step - stage_step0,
-                    "samples": samples - stage_samples0, "tokens": 3 * (samples - stage_samples0),
-                    "reason": decision[0], "evidence": decision[1]})
+                store.stage_end(decision[0], step=step, **decision[1])
                 res.switches.append({"step": step, "samples": samples, "to": stages[stage_i + 1].name,
-                                     "reason": decision[0]})
-                stage_i, stage_step0, stage_samples0, streak = stage_i + 1, step, samples, 0
+                                     "reason": decision[0], "evidence": decision[1]})
+                stage_i, stage_step0 = stage_i + 1, step
+                ready = detector(rule) if rule is not None else None
                 batches = start_stage()
             if spent:
                 state["reason"] = (f"budget spent ({budget.steps} steps)" if budget.steps is not None
@@ -329,13 +317,9 @@ def train_run(spec: RunSpec, seed: int, run_dir: str | Path, *,
     return res
 
 
-def _close(store: RunStore, step: int, state: dict[str, str], res: RunResult, t_start: float,
+def _close(store: Run, step: int, state: dict[str, str], res: RunResult, t_start: float,
            samples: int) -> None:
     res.steps, res.samples, res.stop_reason = step, samples, state["reason"]
     res.seconds = round(time.perf_counter() - t_start, 3)
-    store.log_event(step, "fit_end", {"status": state["status"], "reason": state["reason"]})
-    store.set_meta("status", state["status"])
-    store.set_meta("stop_reason", state["reason"])
-    store.set_meta("last_step", step)
-    store.set_meta("grok", res.to_dict())
-    store.close()
+    store.set_meta(grok=res.to_dict())
+    store.finish(state["status"], state["reason"])
