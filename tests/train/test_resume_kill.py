@@ -97,4 +97,4 @@ def test_a_live_run_cannot_be_resumed_or_overwritten(tiny_config, tmp_path):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    assert run_info(out).status == "failed"
+    assert run_info(out).status == "crashed"
