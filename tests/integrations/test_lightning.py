@@ -1,0 +1,78 @@
+"""The Lightning callback with a real tiny LightningModule: metrics, a stage that ends on its
+readiness rule during fit(), the fit stopped by the last stage, and the checkpointed state."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from handhold.store import RunStore
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+pl = pytest.importorskip("pytorch_lightning")
+
+STAGES = [
+    {"name": "general", "mix": {"general": 1.0},
+     "until": {"threshold": "val_loss", "value": 10.0, "evals": 2, "max_steps": 30}},
+    {"name": "physics", "mix": {"physics": 1.0}, "until": {"steps": 8}},
+]
+
+
+def fit(tmp_path, stages=STAGES):
+    import torch
+    from torch.utils.data import DataLoader
+
+    from handhold.config import ModelConfig
+    from handhold.integrations.hf import CurriculumDataset
+    from handhold.integrations.lightning import HandholdCallback
+    from handhold.models import build_model, char_tokenizer
+
+    torch.set_num_threads(1)
+    tok = char_tokenizer()
+    dataset = CurriculumDataset({"name": "pl-tiny", "stages": stages, "train": {"seq_len": 64}}, tok)
+    net = build_model(ModelConfig(arch="gpt2", config={"n_layer": 1, "n_head": 2, "n_embd": 32}), tok, 64, seed=0)
+
+    class Module(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def training_step(self, batch, i):
+            loss = self.net(**batch).loss
+            self.log("train_loss", loss)
+            return loss
+
+        def validation_step(self, batch, i):
+            self.log("val_loss", self.net(**batch).loss)
+
+        def configure_optimizers(self):
+            return torch.optim.AdamW(self.parameters(), lr=3e-3)
+
+    callback = HandholdCallback(tmp_path / "run", curriculum=dataset)
+    trainer = pl.Trainer(max_steps=40, val_check_interval=4, limit_val_batches=1, num_sanity_val_steps=0,
+                         logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, log_every_n_steps=2, accelerator="cpu", callbacks=[callback])
+    val = DataLoader(dataset.eval_datasets(8)["general"], batch_size=8, collate_fn=dataset.collate)
+    trainer.fit(Module(), DataLoader(dataset, batch_size=4, collate_fn=dataset.collate), val)
+    return trainer, callback
+
+
+def test_stages_end_on_readiness_and_the_last_one_stops_the_fit(tmp_path):
+    trainer, callback = fit(tmp_path)
+    s = RunStore.reader(tmp_path / "run")
+    assert [(e.step, e.data["stage"], e.data["reason"]) for e in s.events("stage_end")] == [
+        (8, "general", "threshold"), (16, "physics", "budget")]
+    assert trainer.global_step == 16 and s.get_meta("status") == "finished"
+    assert s.series("val_loss")[0] == [4, 8, 12, 16] and s.series("train_loss")[0][:2] == [2, 4]
+    saved = callback.state_dict()
+    assert saved["stage"] == 1 and saved["done"] and saved["rows"] == 16 * 4
+    assert saved["dataset"]["row"] == 64  # the sampler as it was after the rows training consumed
+
+
+def test_a_rule_metric_the_module_never_logs_is_a_clear_error(tmp_path):
+    stages = [{**STAGES[0], "until": {"threshold": "val_acc", "value": 0.5, "max_steps": 30}}]
+    with pytest.raises(ValueError, match="ends on 'val_acc', which the module did not log at validation "
+                                         r"\(it logged: train_loss, val_loss\)"):
+        fit(tmp_path, stages)
+    assert RunStore.reader(tmp_path / "run").get_meta("status") == "failed"
