@@ -174,6 +174,9 @@ app.command("analyze")(analyze)
 from .grok.command import grok  # noqa: E402
 
 app.command("grok")(grok)
+from .integrations.importer import import_cmd  # noqa: E402
+
+app.command("import")(import_cmd)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m handhold`

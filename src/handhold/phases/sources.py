@@ -103,9 +103,10 @@ def load_csv(path: Path) -> Loaded:
                 raise SourceError(f"{path}: empty file (expected a header with a '{STEP_COLUMN}' column)")
             names = [h.strip() for h in header]
             lower = [n.lower() for n in names]
-            if STEP_COLUMN not in lower:
+            step_name = next((c for c in (STEP_COLUMN, "_step") if c in lower), None)  # _step: W&B history
+            if step_name is None:
                 raise SourceError(f"{path}:1: no '{STEP_COLUMN}' column (columns: {', '.join(names)})")
-            step_i = lower.index(STEP_COLUMN)
+            step_i = lower.index(step_name)
             stage_i = lower.index(STAGE_COLUMN) if STAGE_COLUMN in lower else None
             numeric = [i for i in range(len(names)) if i != stage_i]
             columns: list[list[float]] = [[] for _ in numeric]
