@@ -39,6 +39,9 @@ def build(out: str, *, stages=None, max_steps: int = 40, save_steps: int = 5, ex
     callback = HandholdCallback(f"{out}/run", curriculum=dataset)
     trainer = Trainer(model=model, args=targs, train_dataset=dataset, data_collator=dataset.collate,
                       eval_dataset=dataset.eval_datasets(8), callbacks=[callback, *extra_callbacks])
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
     return trainer, callback
 
 
