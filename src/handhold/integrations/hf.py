@@ -48,7 +48,7 @@ from ..run import Run
 try:
     from transformers import TrainerCallback
 except ImportError as exc:  # pragma: no cover - transformers is a core dependency
-    raise ImportError("handhold.integrations.hf needs transformers: pip install 'handhold[hf]'") from exc
+    raise ImportError("handhold.integrations.hf needs transformers: pip install transformers") from exc
 
 STATE_FILE = "handhold_curriculum.json"
 

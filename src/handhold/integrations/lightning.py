@@ -29,8 +29,8 @@ except ImportError:
     try:
         from pytorch_lightning.callbacks import Callback
     except ImportError as exc:
-        raise ImportError("handhold.integrations.lightning needs Lightning: pip install lightning "
-                          "(or pytorch-lightning)") from exc
+        raise ImportError("handhold.integrations.lightning needs Lightning: pip install 'handhold[lightning]' "
+                          "(pytorch-lightning; lightning.pytorch works too)") from exc
 
 
 def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
