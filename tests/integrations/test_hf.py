@@ -74,3 +74,34 @@ def test_a_killed_and_resumed_trainer_matches_an_uninterrupted_one(tmp_path):
     assert [(e.step, e.data["reason"]) for e in a.events("stage_end")] == \
            [(e.step, e.data["reason"]) for e in b.events("stage_end")]
     assert b.get_meta("status") == "finished" and [e.step for e in b.events("resume")] == [10]
+
+
+def _dataset(**kw):
+    from handhold.integrations.hf import CurriculumDataset
+    from handhold.models import char_tokenizer
+
+    return CurriculumDataset({"seed": 3, "stages": tiny_trainer.STAGES_READY, "train": {"seq_len": 64}},
+                             char_tokenizer(), **kw)
+
+
+def test_dataset_state_round_trips_with_a_pending_stage_switch():
+    a = _dataset()
+    stream = iter(a)
+    first = [next(stream) for _ in range(18)]
+    a.advance()  # the switch takes effect from row 18, after a checkpoint at row 16
+    rest = [next(stream) for _ in range(22)]
+    assert {r["source"] for r in first} == {"general"} and "physics" in {r["source"] for r in rest}
+    saved = a.state_at(16)
+    b = _dataset()
+    b.load_state_dict(__import__("json").loads(__import__("json").dumps(saved)))
+    again = iter(b)
+    assert [next(again) for _ in range(24)] == first[16:] + rest
+    assert a.tokens_at(16) == sum(len(r["input_ids"]) for r in first[:16])
+
+
+def test_dataset_shards_by_rank_like_the_main_loop():
+    whole = iter(_dataset())
+    rows = [next(whole) for _ in range(12)]
+    shards = [iter(_dataset(rank=r, world_size=2)) for r in (0, 1)]
+    assert [next(shards[0]) for _ in range(6)] == rows[0::2]
+    assert [next(shards[1]) for _ in range(6)] == rows[1::2]
