@@ -205,6 +205,7 @@ class Run:
                                          name=f"handhold-flush {self.dir.name}")
         self._flusher.start()
         _open_runs.add(self)
+        _install_hooks()
         global _current
         _current = self
 
@@ -475,7 +476,6 @@ def init(run_dir: str | os.PathLike[str] | None = None, config: Any = None, name
     """
     if run_dir is None:
         run_dir = _default_dir(project, name, dir)
-    _install_hooks()
     return Run(run_dir, config, name, resume=resume, resume_from=resume_from, stages=stages,
                flush_every=flush_every, flush_seconds=flush_seconds)
 
