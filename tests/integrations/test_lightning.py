@@ -1,5 +1,6 @@
 """The Lightning callback with a real tiny LightningModule: metrics, a stage that ends on its
-readiness rule during fit(), the fit stopped by the last stage, and the checkpointed state."""
+readiness rule during fit(), the fit stopped by the last stage, and a fit resumed from a
+Lightning checkpoint that continues exactly (same stage ends, same losses)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ STAGES = [
 ]
 
 
-def fit(tmp_path, stages=STAGES):
+def fit(tmp_path, stages=STAGES, max_steps=40, ckpt_path=None, save=None):
     import torch
     from torch.utils.data import DataLoader
 
@@ -50,11 +51,13 @@ def fit(tmp_path, stages=STAGES):
             return torch.optim.AdamW(self.parameters(), lr=3e-3)
 
     callback = HandholdCallback(tmp_path / "run", curriculum=dataset)
-    trainer = pl.Trainer(max_steps=40, val_check_interval=4, limit_val_batches=1, num_sanity_val_steps=0,
+    trainer = pl.Trainer(max_steps=max_steps, val_check_interval=4, limit_val_batches=1, num_sanity_val_steps=0,
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, log_every_n_steps=2, accelerator="cpu", callbacks=[callback])
     val = DataLoader(dataset.eval_datasets(8)["general"], batch_size=8, collate_fn=dataset.collate)
-    trainer.fit(Module(), DataLoader(dataset, batch_size=4, collate_fn=dataset.collate), val)
+    trainer.fit(Module(), DataLoader(dataset, batch_size=4, collate_fn=dataset.collate), val, ckpt_path=ckpt_path)
+    if save is not None:
+        trainer.save_checkpoint(save)
     return trainer, callback
 
 
@@ -76,3 +79,14 @@ def test_a_rule_metric_the_module_never_logs_is_a_clear_error(tmp_path):
                                          r"\(it logged: train_loss, val_loss\)"):
         fit(tmp_path, stages)
     assert RunStore.reader(tmp_path / "run").get_meta("status") == "failed"
+
+
+def test_a_fit_resumed_from_a_checkpoint_matches_an_uninterrupted_one(tmp_path):
+    fit(tmp_path / "whole")
+    fit(tmp_path / "cut", max_steps=10, save=tmp_path / "cut.ckpt")  # inside the second stage
+    fit(tmp_path / "cut", ckpt_path=tmp_path / "cut.ckpt")
+    a, b = (RunStore.reader(tmp_path / r / "run") for r in ("whole", "cut"))
+    assert [(e.step, e.data["reason"]) for e in b.events("stage_end")] == [(8, "threshold"), (16, "budget")]
+    assert a.series("train_loss")[0] == b.series("train_loss")[0]
+    assert a.series("train_loss")[1] == pytest.approx(b.series("train_loss")[1], rel=1e-5)
+    assert [e.step for e in b.events("resume")] == [10]

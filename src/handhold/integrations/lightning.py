@@ -62,6 +62,7 @@ class HandholdCallback(Callback):
         self._stage_tokens = 0
         self._detector: Any = None
         self._rows = 0  # curriculum rows consumed by training
+        self._step = 0  # the last global step seen (Lightning restores its own counter only later)
         self._restored: dict[str, Any] | None = None
         self._done = False
         self._val_keys: set[str] = set()  # metrics validation logs (not re-recorded at training steps)
@@ -87,6 +88,7 @@ class HandholdCallback(Callback):
                 cur.load_state_dict(saved["dataset"])
                 self._stage, self._stage_step, self._rows = saved["stage"], saved["stage_step"], saved["rows"]
                 self._stage_tokens = saved.get("stage_tokens", 0)
+                self._step = saved.get("step", 0)
                 self._done = bool(saved.get("done"))
                 self._new_detector()
                 if self._detector is not None and saved.get("detector"):
@@ -97,13 +99,13 @@ class HandholdCallback(Callback):
             self.run = Run(self.run_dir, config=self.config if self.config is not None else (
                                {"curriculum": cur.cfg.model_dump(mode="json")} if cur is not None else None),
                            name=self.name or (cur.cfg.name if cur is not None else None),
-                           resume=resumed, resume_from=trainer.global_step if resumed else None,
+                           resume=resumed, resume_from=self._step if resumed else None,
                            stages=[s.name for s in cur.stages] if cur is not None else None)
             if cur is not None and not resumed:
                 self.run.stage(cur.stages[0].name, step=0, **self._stage_info())
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
-        step = trainer.global_step
+        step = self._step = trainer.global_step
         if isinstance(batch, dict) and "input_ids" in batch:
             self._rows += len(batch["input_ids"]) * max(1, trainer.world_size)
         if self.run is not None and step % max(1, trainer.log_every_n_steps) == 0:
@@ -181,16 +183,18 @@ class HandholdCallback(Callback):
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None:
-        if self.run is not None:
+        if self.run is not None and not self.run.finished:
             self.run.event("checkpoint", step=trainer.global_step)
             self.run.flush()
 
     def state_dict(self) -> dict[str, Any]:
         if self.curriculum is None:
-            return {}
-        return {"dataset": self.curriculum.state_at(self._rows), "stage": self._stage,
+            return {"step": self._step}
+        return {"dataset": self.curriculum.state_at(self._rows), "stage": self._stage, "step": self._step,
                 "stage_step": self._stage_step, "stage_tokens": self._stage_tokens, "rows": self._rows, "done": self._done,
                 "detector": self._detector.state_dict() if self._detector is not None else None}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._restored = state_dict or None
+        if state_dict:
+            self._step = int(state_dict.get("step", 0))
