@@ -23,7 +23,7 @@ import math
 import re
 import sqlite3
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
