@@ -14,6 +14,8 @@ API (all under ``/api/``; a run is named by its folder name under RUNS_DIR):
   only rows at steps >= S, for live polling
 - ``GET runs/{run}/events?kind=&since=``, ``GET runs/{run}/samples?kind=&prompt=&q=&since=&limit=``
 - ``POST runs/{run}/chat``: ``{"message", "step", "history", "max_new_tokens", "temperature"}``
+- ``GET runs/{run}/review``, ``PUT runs/{run}/review/label``: the wrong-answer review
+  (:mod:`.review_api`); a label is the one other write, into its own ``labels`` table
 
 Run names from the URL must be a plain folder name (letters, digits, ``.``, ``_``, ``-``) that
 names a run directly under RUNS_DIR: no path traversal. Bad parameters
@@ -48,7 +50,8 @@ from ..store import RunStore, StoreError, db_path, iter_run_dirs  # noqa: E402
 from ..summary import stage_table  # noqa: E402
 from .chat import Chat, ChatError, ChatLimits, checkpoints  # noqa: E402
 from .downsample import read_series  # noqa: E402
-from .panels import load_phases, panel_layout, panel_specs, phase_summary  # noqa: E402
+from .panels import load_phases, mark_kinds, panel_layout, panel_specs, phase_summary  # noqa: E402
+from .review_api import add_review_routes  # noqa: E402
 
 STATIC = Path(__file__).parent / "static"
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
@@ -154,7 +157,7 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
         phases = phases_cache.get(d, last)
         marks = phases if phases.get("available") else None
         out = [{**p.to_dict(), "layout": panel_layout(p, rows, events, marks)} for p in panel_specs(keys)]
-        return {"panels": out, "last_step": last, "events": len(events),
+        return {"panels": out, "last_step": last, "events": len(events), "marks": mark_kinds(),
                 "phases": {k: phases[k] for k in ("available", "note", "pending") if k in phases}}
 
     @app.get("/api/runs/{run}/metrics")
@@ -241,6 +244,7 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
             raise HTTPException(404 if "no checkpoint" in str(exc) else 422, str(exc)) from exc
         return reply.to_dict()
 
+    add_review_routes(app, run_dir)  # the wrong-answer review (views/review_api.py)
     return app
 
 
