@@ -447,7 +447,12 @@ async function loadReview(step, task) {
   $("review-note").textContent = data.notes.join("; ");
   showShare();
   $("review-items").replaceChildren(...data.items.map(answerCard));
+  const jump = $("to-review");
+  jump.hidden = !data.steps.length;
+  jump.textContent = `wrong-answer review: ${data.items.length} at step ${data.step} ↓`;
 }
+
+$("to-review").addEventListener("click", () => $("review").scrollIntoView({ behavior: "smooth" }));
 
 $("review-step").addEventListener("change", () => loadReview(Number($("review-step").value), $("review-task").value || null));
 $("review-task").addEventListener("change", () => loadReview(page.review ? page.review.step : null, $("review-task").value || null));
@@ -502,8 +507,9 @@ function showVerdict(card, box, item) {
   card.dataset.label = item.label || "";
   card.dataset.source = item.label_source || "";
   const buttons = ["sound", "unsound"].map((lab) => {
-    const b = el("button", { type: "button", class: "label-btn " + lab + (item.label === lab ? " on" : ""),
-                             "data-label": lab }, lab);
+    const on = item.label === lab ? " on " + (item.human ? "human" : "auto") : "";
+    const b = el("button", { type: "button", class: "label-btn " + lab + on, "data-label": lab,
+                             title: item.human === lab ? "click to clear your label" : "mark as " + lab }, lab);
     b.addEventListener("click", () => setLabel(card, box, item, item.human === lab ? null : lab));
     return b;
   });
