@@ -31,6 +31,15 @@ def test_wilson_interval_matches_hand_computed_values(k, n, low, high):
     assert lo == pytest.approx(low, abs=6e-5) and hi == pytest.approx(high, abs=6e-5)
 
 
+def test_wilson_interval_agrees_with_scipy():
+    from scipy.stats import binomtest
+
+    for n in (1, 2, 7, 30, 500):
+        for k in sorted({0, 1, n // 3, n // 2, n - 1, n}):
+            ci = binomtest(k, n).proportion_ci(confidence_level=0.9, method="wilson")
+            assert wilson_interval(k, n, confidence=0.9) == pytest.approx((ci.low, ci.high), abs=1e-12)
+
+
 def test_wilson_interval_edges():
     assert wilson_interval(0, 0) is None
     with pytest.raises(ValueError, match="0 <= k <= n"):
@@ -155,7 +164,8 @@ def test_report_without_answers_has_no_review_section(tmp_path):
     from handhold.views.report import write_report
 
     with RunStore.open(tmp_path / "r") as s:
-        s.log_metrics(1, {"train/loss": 1.0})
+        for step in range(1, 9):
+            s.log_metrics(step, {"train/loss": 1.0 / step})
     assert "Wrong-answer review" not in write_report(tmp_path / "r").read_text(encoding="utf-8")
 
 

@@ -52,6 +52,9 @@ def test_review_lists_the_latest_step_and_any_step(client):
     assert (first["question"], first["choices"], first["gold"], first["choice"]) == (
         "Which animal is question 1 about?", ["a cat", "a dog", "a bird"], 0, 1)
     assert first["reasoning"].startswith("It purrs") and first["auto_reason"]
+    page = client.get("/api/runs/bench/review", params={"step": 10, "offset": 1, "limit": 2}).json()
+    assert page["total"] == 5 and [(i["task"], i["doc_id"]) for i in page["items"]] == [
+        ("arc_easy", "2"), ("arc_easy", "3")]
     empty = client.get("/api/runs/plain/review").json()
     assert (empty["steps"], empty["items"], empty["step"], empty["summary"]) == ([], [], None, [])
 
@@ -101,6 +104,9 @@ def test_bad_labels_get_4xx_and_write_nothing(client, root, body, status, says):
     ("/api/runs/bench/review?step=abc", 422),
     ("/api/runs/bench/review?task=mmlu", 404),
     ("/api/runs/bench/review?task=" + "x" * 300, 422),
+    ("/api/runs/bench/review?limit=0", 422),
+    ("/api/runs/bench/review?limit=100000", 422),
+    ("/api/runs/bench/review?offset=-1", 422),
     ("/api/runs/nope/review", 404),
     ("/api/runs/.hidden/review", 400),
     ("/api/runs/plain/review?step=1", 404),

@@ -31,12 +31,14 @@ readers cope with stores that have no ``labels`` table.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 from ..store import RunStore, StoreError, db_path
@@ -62,16 +64,20 @@ def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     """The Wilson score interval of ``k`` successes in ``n`` trials (None when ``n == 0``).
 
     Unlike the normal approximation it stays inside [0, 1] and is honest for small ``n`` and
-    shares near 0 or 1, which is what a few dozen hand labels give. scipy computes it.
+    shares near 0 or 1, which is what a few dozen hand labels give. The closed form (Wilson 1927;
+    the same numbers as ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``, which the
+    tests check) costs microseconds, where importing scipy.stats would cost a dashboard request
+    seconds.
     """
     if n == 0:
         return None
     if not 0 <= k <= n:
         raise ValueError(f"wilson_interval: need 0 <= k <= n, got k={k}, n={n}")
-    from scipy.stats import binomtest
-
-    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
-    return float(ci.low), float(ci.high)
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p, z2 = k / n, z * z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 # ------------------------------------------------------------------------------ items
@@ -131,14 +137,37 @@ def _index(i: Any, choices: list[str]) -> bool:
     return isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(choices)
 
 
-class ProceduralIndex:
-    """The run's procedural eval examples by prompt, rebuilt from its ``config.yaml`` (cached on
-    the file's mtime), and the audit verdict of each generation (cached: samples never change)."""
+class ReviewCache:
+    """What the review reads again and again, kept between requests: the wrong answers of the
+    ``answer`` events (read on from the last row seen: the events table only grows, except when a
+    resumed run cuts rows, which starts the read over), the run's procedural eval examples by
+    prompt (rebuilt from its ``config.yaml``, cached on the file's mtime), and the audit verdict
+    of each generation (samples never change)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._examples: dict[Path, tuple[float, dict[str, dict[str, tuple[int, Any]]], str]] = {}
         self._verdicts: dict[tuple[str, str], Any] = {}
+        self._answers: dict[Path, tuple[tuple[Any, int, int, int], list[ReviewItem], int]] = {}
+
+    def answers(self, store: RunStore, run_dir: Path) -> tuple[list[ReviewItem], int]:
+        """Every wrong answer of the ``answer`` events and the count of malformed events."""
+        count, top, resumes = store.query(
+            "SELECT COUNT(*), COALESCE(MAX(rowid), 0), (SELECT COUNT(*) FROM events WHERE kind = 'resume') "
+            "FROM events WHERE kind = ?", (ANSWER_KIND,)).fetchone()
+        key = (store.get_meta("created"), count, top, resumes)  # created: the same path, another run
+        with self._lock:
+            hit = self._answers.get(run_dir)
+        if hit is not None and hit[0] == key:
+            return hit[1], hit[2]
+        grown = hit is not None and hit[0][0] == key[0] and hit[0][3] == resumes and hit[0][1] <= count \
+            and hit[0][2] <= top
+        items, bad = (list(hit[1]), hit[2]) if grown else ([], 0)
+        new, more_bad = _answer_rows(store, "rowid > ?", [hit[0][2] if grown else 0])
+        items += new
+        with self._lock:
+            self._answers[run_dir] = (key, items, bad + more_bad)
+        return items, bad + more_bad
 
     def examples(self, run_dir: Path) -> tuple[dict[str, dict[str, tuple[int, Any]]], str]:
         """``({task: {prompt: (index, Example)}}, note)``; the note says why there are none."""
@@ -192,10 +221,27 @@ def _load_examples(path: Path) -> tuple[dict[str, dict[str, tuple[int, Any]]], s
         return {}, f"the procedural eval suite cannot be rebuilt from {path.name}: {exc}"
 
 
-_INDEX = ProceduralIndex()
+_CACHE = ReviewCache()
 
 
-def _eval_items(store: RunStore, run_dir: Path, step: int | None, index: ProceduralIndex
+def _answer_rows(store: RunStore, where: str, args: list[Any]) -> tuple[list[ReviewItem], int]:
+    """The wrong answers of the ``answer`` events matching ``where``, and how many were malformed."""
+    items, bad = [], 0
+    for s, raw in store.query(f"SELECT step, data FROM events WHERE kind = ? AND {where} ORDER BY rowid",
+                              [ANSWER_KIND, *args]):
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        item = _answer_item(s, data)
+        if item is not None:
+            items.append(item)
+        elif not (isinstance(data, dict) and data.get("correct") is True):
+            bad += 1
+    return items, bad
+
+
+def _eval_items(store: RunStore, run_dir: Path, step: int | None, index: ReviewCache
                 ) -> tuple[list[ReviewItem], str]:
     from ..evals.audit import SOUND
 
@@ -225,28 +271,21 @@ def _eval_items(store: RunStore, run_dir: Path, step: int | None, index: Procedu
 
 
 def wrong_answers(store: RunStore, run_dir: str | os.PathLike[str], *, step: int | None = None,
-                  task: str | None = None, index: ProceduralIndex | None = None
+                  task: str | None = None, index: ReviewCache | None = None
                   ) -> tuple[list[ReviewItem], list[str]]:
     """Every wrong answer of the run (or of one step / task) with its labels, and notes that say
-    what could not be read. Answer events win over procedural generations of the same task and step."""
+    what could not be read. Answer events win over procedural generations of the same task and step.
+    The items may be shared with ``index``: read them, or change a copy (``dataclasses.replace``)."""
     run_dir = Path(run_dir)
-    q, args = "SELECT step, data FROM events WHERE kind = ?", [ANSWER_KIND]
-    if step is not None:
-        q, args = q + " AND step = ?", [*args, step]
-    items, bad = [], 0
-    for s, raw in store.query(q + " ORDER BY step, rowid", args):
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        item = _answer_item(s, data)
-        if item is None and not (isinstance(data, dict) and data.get("correct") is True):
-            bad += 1
-        if item is not None:
-            items.append(item)
+    cache = index or _CACHE
+    if step is None:
+        items, bad = cache.answers(store, run_dir)
+    else:
+        items, bad = _answer_rows(store, "step = ?", [step])
+    items = [i for i in items if task is None or i.task == task]
     notes = [f"{bad} answer event(s) not of the expected shape were skipped"] if bad else []
     covered = {(i.step, i.task) for i in items}
-    procedural, note = _eval_items(store, run_dir, step, index or _INDEX)
+    procedural, note = _eval_items(store, run_dir, step, cache)
     items += [i for i in procedural if (i.step, i.task) not in covered]
     if note:
         notes.append(note)
@@ -258,8 +297,7 @@ def wrong_answers(store: RunStore, run_dir: str | os.PathLike[str], *, step: int
             seen.add(item.key)
             unique.append(item)
     human = read_labels(store)
-    for item in unique:
-        item.human = human.get(item.key)
+    unique = [item if (h := human.get(item.key)) is None else replace(item, human=h) for item in unique]
     unique.sort(key=lambda i: (i.step, i.task, _doc_order(i.doc_id)))
     return unique, notes
 

@@ -1,8 +1,8 @@
 """The dashboard's wrong-answer review endpoints (the logic is in :mod:`.review`).
 
-- ``GET runs/{run}/review?step=&task=``: the steps and tasks that have wrong answers, the wrong
-  answers of one step (default: the latest), and the share of sound reasoning per task and step
-  for the whole run
+- ``GET runs/{run}/review?step=&task=&offset=&limit=``: the steps and tasks that have wrong
+  answers, the wrong answers of one step (default: the latest; ``total`` of them, ``limit`` from
+  ``offset`` listed), and the share of sound reasoning per task and step for the whole run
 - ``PUT runs/{run}/review/label``: ``{"step", "task", "doc_id", "label": "sound"|"unsound"|null}``
   sets (or clears) a person's label; answers the item and its step's share rows
 
@@ -13,6 +13,7 @@ document is a 404, a bad label a 422.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
@@ -20,7 +21,7 @@ from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from ..store import RunStore
-from .review import ProceduralIndex, save_label, share_rows, wrong_answers
+from .review import ReviewCache, save_label, share_rows, wrong_answers
 
 
 class LabelRequest(BaseModel):
@@ -32,13 +33,15 @@ class LabelRequest(BaseModel):
 
 def add_review_routes(app: FastAPI, run_dir: Callable[[str], Path]) -> None:
     """Register the review endpoints; ``run_dir`` maps a run name to its folder (or raises 4xx)."""
-    index = ProceduralIndex()
+    index = ReviewCache()
 
     @app.get("/api/runs/{run}/review")
     def review(
         run: str,
         step: Annotated[Optional[int], Query(ge=0, description="the step to list (default: the latest)")] = None,
         task: Annotated[Optional[str], Query(max_length=200, description="only this task")] = None,
+        offset: Annotated[int, Query(ge=0, description="skip this many of the step's wrong answers")] = 0,
+        limit: Annotated[int, Query(ge=1, le=2000, description="list at most this many")] = 200,
     ) -> dict[str, Any]:
         d = run_dir(run)
         with RunStore.reader(d) as store, store.snapshot():
@@ -54,7 +57,8 @@ def add_review_routes(app: FastAPI, run_dir: Callable[[str], Path]) -> None:
         at = step if step is not None else (steps[-1] if steps else None)
         shown = [i for i in items if i.step == at and (task is None or i.task == task)]
         return {"steps": steps, "tasks": tasks, "step": at, "task": task, "notes": notes,
-                "items": [i.to_dict() for i in shown],
+                "total": len(shown), "offset": offset,
+                "items": [i.to_dict() for i in shown[offset:offset + limit]],
                 "summary": [r.to_dict() for r in share_rows(items)]}
 
     @app.put("/api/runs/{run}/review/label")
@@ -70,5 +74,6 @@ def add_review_routes(app: FastAPI, run_dir: Callable[[str], Path]) -> None:
             raise HTTPException(404, f"no wrong answer {body.doc_id!r} of task {body.task!r} at step "
                                      f"{body.step} (tasks there: {', '.join(known)})")
         save_label(d, body.step, body.task, body.doc_id, body.label)
-        item.human = body.label
+        items = [replace(i, human=body.label) if i is item else i for i in items]
+        item = replace(item, human=body.label)
         return {"item": item.to_dict(), "summary": [r.to_dict() for r in share_rows(items)]}

@@ -447,9 +447,28 @@ async function loadReview(step, task) {
   $("review-note").textContent = data.notes.join("; ");
   showShare();
   $("review-items").replaceChildren(...data.items.map(answerCard));
+  if (data.total > data.items.length) $("review-items").append(moreButton(data.items.length, data.total));
   const jump = $("to-review");
   jump.hidden = !data.steps.length;
-  jump.textContent = `wrong-answer review: ${data.items.length} at step ${data.step} ↓`;
+  jump.textContent = `wrong-answer review: ${data.total} at step ${data.step} ↓`;
+}
+
+function moreButton(shown, total) {
+  // the next page of a step's wrong answers (a benchmark step can have thousands)
+  const b = el("button", { type: "button", class: "linkish more" }, `show more (${shown} of ${total})`);
+  b.addEventListener("click", async () => {
+    const p = page, rv = p.review;
+    const params = new URLSearchParams({ step: rv.step, offset: shown });
+    if (rv.task) params.set("task", rv.task);
+    try {
+      const data = await api(`/api/runs/${encodeURIComponent(p.id)}/review?${params}`);
+      if (p !== page) return;
+      b.replaceWith(...data.items.map(answerCard));
+      const now = shown + data.items.length;
+      if (data.total > now) $("review-items").append(moreButton(now, data.total));
+    } catch (err) { $("review-note").textContent = "review: " + err.message; }
+  });
+  return b;
 }
 
 $("to-review").addEventListener("click", () => $("review").scrollIntoView({ behavior: "smooth" }));
