@@ -13,7 +13,11 @@ from handhold.store import RunStore
 from handhold.views.review import (has_labels_table, read_labels, save_label, share_rows, wilson_interval,
                                    wrong_answers)
 
+from handhold.summary import StageRow
 from review_runs import answers_run  # tests/views/review_runs.py
+
+ROWS_10_20 = [StageRow(name=n, index=i, start=a, end=b, steps=b - a, tokens=None, end_reason="budget")
+              for i, (n, a, b) in enumerate([("general", 0, 10), ("physics", 10, 20)])]
 
 
 # ------------------------------------------------------------------------------- Wilson
@@ -99,6 +103,23 @@ def test_a_human_label_overrides_the_automatic_one_and_can_be_cleared(tmp_path):
         save_label(run, 10, "arc_easy", "1", "good")
 
 
+def test_share_figure_draws_each_task_with_its_interval(tmp_path):
+    from handhold.views.review import share_figure
+
+    run = answers_run(tmp_path / "r")
+    with RunStore.reader(run) as store:
+        items, _ = wrong_answers(store, run)
+    fig = share_figure(share_rows(items), ROWS_10_20)
+    assert [t["name"] for t in fig["data"]] == ["arc_easy", "boolq", "all"]
+    arc = fig["data"][0]
+    assert arc["x"] == [10, 20] and arc["y"] == pytest.approx([2 / 3, 1.0])
+    assert arc["error_y"]["array"][0] == pytest.approx(0.9385 - 2 / 3, abs=6e-5)
+    assert arc["error_y"]["arrayminus"][0] == pytest.approx(2 / 3 - 0.2077, abs=6e-5)
+    assert fig["data"][2]["line"]["dash"] == "dash" and fig["data"][2]["x"] == [10]
+    bands = [s for s in fig["layout"]["shapes"] if s["name"].startswith("stage:")]
+    assert [(b["x0"], b["x1"]) for b in bands] == [(0, 10), (10, 20)]
+
+
 # --------------------------------------------------------------- the procedural eval suite
 def test_procedural_eval_generations_are_reviewable_with_the_audit_as_prefill(tmp_path, tiny_config):
     from handhold.config import load_config
@@ -153,6 +174,7 @@ def test_report_has_the_review_and_opens_on_the_family_panel(tmp_path):
     assert "<b>50%</b> <span class=range>(15–85%)</span> <span class=range>2/4; 1 by hand</span>" in text
     assert "<b>100%</b> <span class=range>(21–100%)</span> <span class=range>1/1</span>" in text  # step 20
     assert text.index("<h2>Wrong-answer review</h2>") < text.index("<h2>Probe timeline</h2>")
+    assert text.count("sound reasoning among wrong answers (Wilson 95% interval)") == 1  # its figure
     with RunStore.reader(run) as store:
         figs = build_figures(store)
     assert figs[0].layout.title.text.startswith("reasoning vs standard")

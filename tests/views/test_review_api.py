@@ -72,6 +72,8 @@ def test_labelling_updates_the_share(client, root):
     r = client.get("/api/runs/bench/review", params={"step": 10}).json()
     arc = next(s for s in r["summary"] if s["step"] == 10 and s["task"] == "arc_easy")
     assert arc["share"] == 0.5 and arc["human"] == 2
+    line = next(t for t in r["figure"]["data"] if t["name"] == "arc_easy")  # the figure follows
+    assert line["x"] == [10, 20] and line["y"] == [0.5, 1.0]
     assert put(doc_id="1", label=None).json()["item"]["label_source"] == "auto"  # cleared
     con = sqlite3.connect(root / "bench" / "run.db")
     assert con.execute("SELECT doc_id, label, source FROM labels").fetchall() == [("4", "sound", "human")]

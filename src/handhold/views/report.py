@@ -40,7 +40,7 @@ def write_report(run_dir: str | os.PathLike[str], out: Path | None = None) -> Pa
         rows = stage_table(store)
         figures = build_figures(store, rows=rows)
         timeline = timeline_html(store)
-        review = review_html(store, run_dir)
+        review = review_html(store, run_dir, rows, include_plotlyjs=not figures)
     title = f"{info.name} — {info.status}, step {info.last_step if info.last_step is not None else '–'}"
     body = [f"<h1>{html.escape(title)}</h1>"]
     if info.reason:
@@ -121,15 +121,19 @@ def mark_toggles_html() -> str:
 </script>"""
 
 
-def review_html(store: RunStore, run_dir: Path) -> str:
+def review_html(store: RunStore, run_dir: Path, stages: list[StageRow] = (), *,
+                include_plotlyjs: bool = False) -> str:
     """The share of sound reasoning among wrong answers, per task and step, with its Wilson 95%
-    interval ('' when the run has no wrong answers to review)."""
-    from .review import ALL_TASKS, ShareRow, share_rows, wrong_answers
+    interval: the dashboard's figure, then a table ('' when the run has no wrong answers)."""
+    from .review import ALL_TASKS, ShareRow, share_figure, share_rows, wrong_answers
 
     items, notes = wrong_answers(store, run_dir)
     rows = share_rows(items)
     if not rows:
         return ""
+    fig = go.Figure(**share_figure(rows, stages))
+    chart = fig.to_html(full_html=False, include_plotlyjs=include_plotlyjs, config=PLOTLY_CONFIG,
+                        default_height=f"{fig.layout.height}px")
     tasks = sorted({r.task for r in rows}, key=lambda t: (t == ALL_TASKS, t))
     cells = {(r.step, r.task): r for r in rows}
 
@@ -147,7 +151,7 @@ def review_html(store: RunStore, run_dir: Path) -> str:
     head = "".join(f"<th>{html.escape(t)}</th>" for t in tasks)
     trs = "".join(f"<tr><td>{step:,}</td>" + "".join(cell(cells.get((step, t))) for t in tasks) + "</tr>"
                   for step in sorted({r.step for r in rows}))
-    return (f"<table class='stages review'><thead><tr><th>step</th>{head}</tr></thead><tbody>{trs}</tbody></table>"
+    return (chart + f"<table class='stages review'><thead><tr><th>step</th>{head}</tr></thead><tbody>{trs}</tbody></table>"
             "<p class=note>Share of sound reasoning among the labelled wrong answers of each task at each "
             "step, with its Wilson 95% interval, then sound/labelled. Labels not by hand are automatic: the "
             "consistency of the choice with the reasoning's own conclusion (benchmarks), or the audit of "

@@ -30,6 +30,7 @@ readers cope with stores that have no ``labels`` table.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import os
@@ -413,3 +414,32 @@ def review_summary(run_dir: str | os.PathLike[str], *, step: int | None = None,
     with RunStore.reader(run_dir) as store:
         items, notes = wrong_answers(store, run_dir, step=step, task=task)
     return share_rows(items), notes
+
+
+def share_figure(rows: list[ShareRow], stages: list[Any] = ()) -> dict[str, Any]:
+    """The share of sound reasoning among wrong answers over the steps, one line per task (``all``
+    dashed), Wilson 95% intervals as error bars, the stages as bands: a plotly figure as a dict,
+    drawn by the report (``go.Figure(**fig)``) and the dashboard (``Plotly.react``) alike."""
+    from .panels import COLORS, PanelSpec, panel_layout
+
+    tasks = sorted({r.task for r in rows}, key=lambda t: (t == ALL_TASKS, t))
+    data = []
+    for i, task in enumerate(tasks):
+        mine = [r for r in rows if r.task == task and r.share is not None]
+        if not mine:
+            continue
+        color = "#333" if task == ALL_TASKS else COLORS[i % len(COLORS)]
+        data.append({
+            "type": "scatter", "mode": "lines+markers", "name": task, "x": [r.step for r in mine],
+            "y": [r.share for r in mine], "line": {"color": color, "width": 2, "dash": "dash" if task == ALL_TASKS else "solid"},
+            "error_y": {"type": "data", "symmetric": False, "array": [r.high - r.share for r in mine],
+                        "arrayminus": [r.share - r.low for r in mine], "thickness": 1, "width": 3},
+            "customdata": [[r.sound, r.sound + r.unsound, r.human, r.low, r.high] for r in mine],
+            "hovertemplate": "%{y:.0%} sound (%{customdata[3]:.0%}–%{customdata[4]:.0%}): "
+                             "%{customdata[0]} of %{customdata[1]} labelled, %{customdata[2]} by hand"
+                             f"<extra>{html.escape(task)}</extra>"})
+    panel = PanelSpec("review:share", "sound reasoning among wrong answers (Wilson 95% interval)", [], height=340)
+    layout = panel_layout(panel, list(stages), [], None)
+    layout["yaxis"] = {**layout.get("yaxis", {}), "range": [-0.02, 1.02], "tickformat": ".0%",
+                       "title": {"text": "share sound"}}
+    return {"data": data, "layout": layout}

@@ -2,7 +2,8 @@
 
 - ``GET runs/{run}/review?step=&task=&offset=&limit=``: the steps and tasks that have wrong
   answers, the wrong answers of one step (default: the latest; ``total`` of them, ``limit`` from
-  ``offset`` listed), and the share of sound reasoning per task and step for the whole run
+  ``offset`` listed), and the share of sound reasoning per task and step for the whole run, with
+  its figure (:func:`.review.share_figure`, the report's too)
 - ``PUT runs/{run}/review/label``: ``{"step", "task", "doc_id", "label": "sound"|"unsound"|null}``
   sets (or clears) a person's label; answers the item and its step's share rows
 
@@ -21,7 +22,8 @@ from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from ..store import RunStore
-from .review import ReviewCache, save_label, share_rows, wrong_answers
+from ..summary import stage_table
+from .review import ReviewCache, save_label, share_figure, share_rows, wrong_answers
 
 
 class LabelRequest(BaseModel):
@@ -46,6 +48,7 @@ def add_review_routes(app: FastAPI, run_dir: Callable[[str], Path]) -> None:
         d = run_dir(run)
         with RunStore.reader(d) as store, store.snapshot():
             items, notes = wrong_answers(store, d, index=index)
+            stages = stage_table(store)
         steps = sorted({i.step for i in items})
         tasks = sorted({i.task for i in items})
         if task is not None and task not in tasks:
@@ -55,11 +58,12 @@ def add_review_routes(app: FastAPI, run_dir: Callable[[str], Path]) -> None:
             raise HTTPException(404, f"no wrong answers at step {step} in run {run!r}"
                                      + (f" (steps: {', '.join(map(str, steps))})" if steps else ""))
         at = step if step is not None else (steps[-1] if steps else None)
+        rows = share_rows(items)
         shown = [i for i in items if i.step == at and (task is None or i.task == task)]
         return {"steps": steps, "tasks": tasks, "step": at, "task": task, "notes": notes,
                 "total": len(shown), "offset": offset,
                 "items": [i.to_dict() for i in shown[offset:offset + limit]],
-                "summary": [r.to_dict() for r in share_rows(items)]}
+                "summary": [r.to_dict() for r in rows], "figure": share_figure(rows, stages) if rows else None}
 
     @app.put("/api/runs/{run}/review/label")
     def label(run: str, body: LabelRequest) -> dict[str, Any]:

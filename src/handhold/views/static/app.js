@@ -444,6 +444,7 @@ async function loadReview(step, task) {
   taskSel.replaceChildren(el("option", { value: "" }, "all"), ...data.tasks.map((t) => el("option", { value: t }, t)));
   taskSel.value = data.task || "";
   $("review").hidden = !data.steps.length && !data.notes.length;
+  drawReviewChart(data.figure);
   $("review-note").textContent = data.notes.join("; ");
   showShare();
   $("review-items").replaceChildren(...data.items.map(answerCard));
@@ -451,6 +452,21 @@ async function loadReview(step, task) {
   const jump = $("to-review");
   jump.hidden = !data.steps.length;
   jump.textContent = `wrong-answer review: ${data.total} at step ${data.step} ↓`;
+}
+
+function drawReviewChart(figure) {
+  const div = $("review-chart");
+  div.hidden = !figure;
+  if (figure) Plotly.react(div, figure.data, { ...figure.layout, uirevision: "review" }, PLOT_CONFIG);
+}
+
+async function refreshReviewChart() {
+  // the whole run's shares after a label (the share of that step moved)
+  const p = page;
+  try {
+    const data = await api(`/api/runs/${encodeURIComponent(p.id)}/review?step=${p.review.step}&limit=1`);
+    if (p === page) drawReviewChart(data.figure);
+  } catch (err) { /* the chart keeps its last state */ }
 }
 
 function moreButton(shown, total) {
@@ -551,6 +567,7 @@ async function setLabel(card, box, item, label) {
     rv.summary = rv.summary.filter((row) => row.step !== item.step).concat(r.summary);
     showVerdict(card, box, item);
     showShare();
+    refreshReviewChart();
   } catch (err) {
     $("review-note").textContent = "label not saved: " + err.message;
   }
