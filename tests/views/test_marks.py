@@ -82,3 +82,28 @@ def test_family_panel_is_reasoning_then_standard_centred_on_chance():
     assert family.id == "family:eval/family" and "centred on chance" in family.title
     assert [t.key for t in family.traces] == ["eval/family/reasoning", "eval/family/standard"]
     assert family.layout["yaxis"]["zeroline"] is True
+
+
+def test_report_has_one_toggle_script_only_when_there_are_marks(tmp_path, monkeypatch):
+    import json
+    import sys
+    import types
+
+    from handhold.store import RunStore
+    from handhold.views.report import write_report
+
+    with RunStore.open(tmp_path / "r") as s:
+        for step in range(1, 21):
+            s.log_metrics(step, {"eval/loss/a": 2.0 - step / 40, "train/loss": 3.0})
+        s.log_event(0, "stage_start", {"stage": "one", "index": 0})
+        s.log_event(10, "stage_start", {"stage": "two", "index": 1})
+    fake = types.ModuleType("handhold.phases")
+    fake.analyze_store = lambda store: {"metrics": {"eval/loss/a": {"segments": [], "changepoints": [],
+                                                                     "shocks": [shock(10)]}}}
+    monkeypatch.setitem(sys.modules, "handhold.phases", fake)
+    text = write_report(tmp_path / "r").read_text(encoding="utf-8")
+    assert text.count("const HandholdMarks") == 1 and "<div id=mark-toggles" in text
+    assert json.dumps(mark_kinds()) in text  # the same kinds as the dashboard's
+    assert text.index("<div id=mark-toggles") < text.index("plotly-graph-div")
+    fake.analyze_store = lambda store: {"metrics": {}}
+    assert "HandholdMarks" not in write_report(tmp_path / "r").read_text(encoding="utf-8")

@@ -14,7 +14,7 @@ from handhold.views.review import (has_labels_table, read_labels, save_label, sh
                                    wrong_answers)
 
 from handhold.summary import StageRow
-from review_runs import answers_run  # tests/views/review_runs.py
+from review_runs import answer, answers_run  # tests/views/review_runs.py
 
 ROWS_10_20 = [StageRow(name=n, index=i, start=a, end=b, steps=b - a, tokens=None, end_reason="budget")
               for i, (n, a, b) in enumerate([("general", 0, 10), ("physics", 10, 20)])]
@@ -101,6 +101,23 @@ def test_a_human_label_overrides_the_automatic_one_and_can_be_cleared(tmp_path):
             (10, "arc_easy", "4", "sound", "human")]
     with pytest.raises(ValueError, match="label must be one of sound, unsound"):
         save_label(run, 10, "arc_easy", "1", "good")
+
+
+def test_a_label_does_not_stick_to_another_answer_under_the_same_key(tmp_path):
+    """A resumed run writes the steps after its checkpoint again: a label given to the first
+    answer must not count for the new one (same step, task and document)."""
+    run = answers_run(tmp_path / "r")
+    with RunStore.reader(run) as store:
+        (old,) = wrong_answers(store, run, step=20)[0]
+    save_label(run, 20, "arc_easy", "0", "unsound", digest=old.digest)
+    with RunStore.open(run) as store:
+        store.truncate_after(19)
+        store.log_event(19, "resume", {})
+        store.log_event(20, "answer", answer("arc_easy", 0, choice=2))  # a different answer now
+    with RunStore.reader(run) as store:
+        (new,) = wrong_answers(store, run, step=20)[0]
+        assert read_labels(store) == {(20, "arc_easy", "0"): "unsound"}  # still stored
+    assert new.digest != old.digest and new.human is None and new.label == "sound"
 
 
 def test_share_figure_draws_each_task_with_its_interval(tmp_path):

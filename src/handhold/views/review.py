@@ -30,6 +30,7 @@ readers cope with stores that have no ``labels`` table.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import math
@@ -51,9 +52,12 @@ ANSWER_KIND = "answer"
 EVAL_SAMPLE_PREFIX = "eval/"
 ALL_TASKS = "all"
 
+# answer: a digest of what was labelled (reasoning and choice), so a label never sticks to another
+# answer under the same key (a resumed run writes the steps after its checkpoint again)
 _LABELS_DDL = """CREATE TABLE IF NOT EXISTS labels (
     step INTEGER NOT NULL, task TEXT NOT NULL, doc_id TEXT NOT NULL, label TEXT NOT NULL,
-    source TEXT NOT NULL, time REAL NOT NULL, PRIMARY KEY (step, task, doc_id, source))"""
+    source TEXT NOT NULL, time REAL NOT NULL, answer TEXT,
+    PRIMARY KEY (step, task, doc_id, source))"""
 
 
 class ReviewError(ValueError):
@@ -109,6 +113,11 @@ class ReviewItem:
     @property
     def key(self) -> tuple[int, str, str]:
         return (self.step, self.task, self.doc_id)
+
+    @property
+    def digest(self) -> str:
+        """What a label is about: this reasoning and this choice (not the key alone)."""
+        return hashlib.sha1(json.dumps([self.reasoning, self.choice_text]).encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "label": self.label,
@@ -297,8 +306,9 @@ def wrong_answers(store: RunStore, run_dir: str | os.PathLike[str], *, step: int
         if item.key not in seen:
             seen.add(item.key)
             unique.append(item)
-    human = read_labels(store)
-    unique = [item if (h := human.get(item.key)) is None else replace(item, human=h) for item in unique]
+    human = read_labels(store, digests=True)
+    unique = [replace(item, human=h[0]) if (h := human.get(item.key)) is not None and h[1] in (None, item.digest)
+              else item for item in unique]
     unique.sort(key=lambda i: (i.step, i.task, _doc_order(i.doc_id)))
     return unique, notes
 
@@ -312,17 +322,19 @@ def has_labels_table(store: RunStore) -> bool:
     return store.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'labels'").fetchone() is not None
 
 
-def read_labels(store: RunStore, source: str = HUMAN) -> dict[tuple[int, str, str], str]:
-    """``{(step, task, doc_id): label}``; empty for a store without the ``labels`` table."""
+def read_labels(store: RunStore, source: str = HUMAN, *, digests: bool = False) -> dict[tuple[int, str, str], Any]:
+    """``{(step, task, doc_id): label}`` (with ``digests``: ``(label, digest of the answer)``);
+    empty for a store without the ``labels`` table."""
     if not has_labels_table(store):
         return {}
-    rows = store.query("SELECT step, task, doc_id, label FROM labels WHERE source = ?", (source,))
-    return {(s, t, d): lab for s, t, d, lab in rows if lab in LABELS}
+    rows = store.query("SELECT step, task, doc_id, label, answer FROM labels WHERE source = ?", (source,))
+    return {(s, t, d): (lab, dig) if digests else lab for s, t, d, lab, dig in rows if lab in LABELS}
 
 
 def save_label(run_dir: str | os.PathLike[str], step: int, task: str, doc_id: str,
-               label: str | None) -> None:
+               label: str | None, *, digest: str | None = None) -> None:
     """Set (or, with ``None``, clear) the human label of one item; creates ``labels`` if needed.
+    ``digest`` (:attr:`ReviewItem.digest`) ties the label to the answer it was given to.
 
     A short-lived connection with a 30 s busy timeout, as the chat's writer: it shares the file
     with a trainer that is still writing (WAL) and waits out its flushes.
@@ -341,8 +353,8 @@ def save_label(run_dir: str | os.PathLike[str], step: int, task: str, doc_id: st
                 conn.execute("DELETE FROM labels WHERE step = ? AND task = ? AND doc_id = ? AND source = ?",
                              (step, task, doc_id, HUMAN))
             else:
-                conn.execute("INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?, ?, ?)",
-                             (step, task, doc_id, label, HUMAN, time.time()))
+                conn.execute("INSERT OR REPLACE INTO labels (step, task, doc_id, label, source, time, answer) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)", (step, task, doc_id, label, HUMAN, time.time(), digest))
         except BaseException:
             conn.execute("ROLLBACK")
             raise

@@ -77,7 +77,7 @@ def add_review_routes(app: FastAPI, run_dir: Callable[[str], Path]) -> None:
             known = sorted({i.task for i in items})
             raise HTTPException(404, f"no wrong answer {body.doc_id!r} of task {body.task!r} at step "
                                      f"{body.step} (tasks there: {', '.join(known)})")
-        save_label(d, body.step, body.task, body.doc_id, body.label)
+        save_label(d, body.step, body.task, body.doc_id, body.label, digest=item.digest)
         items = [replace(i, human=body.label) if i is item else i for i in items]
         item = replace(item, human=body.label)
         return {"item": item.to_dict(), "summary": [r.to_dict() for r in share_rows(items)]}
