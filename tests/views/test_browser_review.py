@@ -90,7 +90,7 @@ def server(tmp_path, monkeypatch):
 
 
 DRAWN = """id => { const gd = document.querySelector(`.panel[data-panel="${id}"]`);
-  return { shocks: [...gd.querySelectorAll('.annotation-text')].map(a => a.textContent).filter(t => t.startsWith('▼')),
+  return { shocks: [...gd.querySelectorAll('.annotation-text')].map(a => a.textContent).filter(t => /^[▼▾]/.test(t)),
            shapes: gd.querySelectorAll('.shapelayer path').length,
            divergence: gd.layout.shapes.filter(s => s.name === 'phase:divergence' && s.visible !== false).length }; }"""
 

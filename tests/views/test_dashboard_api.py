@@ -146,7 +146,7 @@ def test_phase_marks_when_the_phases_module_answers(root, monkeypatch):
     assert {"phase:memorized_at", "phase:generalized_at"} <= set(names)
     notes = {a.get("name"): a for a in loss["annotations"] if a.get("name")}
     # one shock: one mark at its step, in the row of marks along the top, its numbers on hover
-    assert notes["phase:shock"]["x"] == 15 and notes["phase:shock"]["text"] == "▼"
+    assert notes["phase:shock"]["x"] == 15 and notes["phase:shock"]["text"] == "▾"  # not at a switch: a light mark
     assert "peak 2.5 vs 2" in notes["phase:shock"]["hovertext"]
     trends = [a["text"] for a in loss["annotations"] if a.get("name") == "phase:trend"]
     assert trends == ["↘ declining", "→ plateau"]

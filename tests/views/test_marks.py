@@ -59,7 +59,7 @@ def test_marks_on_the_panels():
     loss = layouts["loss"]
     marks = [a for a in loss["annotations"] if a.get("name") == "phase:shock"]
     # three keys shocked at the switch to physics, one at the switch to mixed, a spike later: 3 marks
-    assert [(m["x"], m["text"]) for m in marks] == [(100, "▼3"), (200, "▼"), (230, "▼")]
+    assert [(m["x"], m["text"]) for m in marks] == [(100, "▼3"), (200, "▼"), (230, "▾")]  # ▾: a loose spike
     assert "3 shocks at the switch to physics" in marks[0]["hovertext"]
     assert all(m["yref"] == "y domain" and m["y"] > 0.8 for m in marks)  # along the top, not on the curves
     band = [s for s in loss["shapes"] if s["name"] == "phase:divergence"]

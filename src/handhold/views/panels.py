@@ -243,9 +243,12 @@ def _phase_marks(shapes: list, notes: list, phases: dict[str, Any], keys: list[s
                  f"{'never' if shock.get('recovered_at') is None else 'at ' + str(shock['recovered_at'])}"
                  for key, shock in group["shocks"]]
         where = "at the switch to " + group["stage"] if group["stage"] else f"at step {group['step']:g}"
+        # a switch's burst is the story (bold); a loose spike is smaller, lighter
+        mark, size, color = ("▼", 12, SHOCK_COLOR) if group["stage"] or any(
+            s.get("kind") == "switch" for _, s in group["shocks"]) else ("▾", 11, "#e06666")
         notes.append({"xref": xref, "yref": yref, "x": group["step"], "y": SHOCK_Y, "yanchor": "middle",
-                      "showarrow": False, "text": f"▼{n}" if n > 1 else "▼", "name": "phase:shock",
-                      "font": {"size": 12, "color": SHOCK_COLOR}, "bgcolor": "rgba(255,255,255,0.8)",
+                      "showarrow": False, "text": f"{mark}{n}" if n > 1 else mark, "name": "phase:shock",
+                      "font": {"size": size, "color": color}, "bgcolor": "rgba(255,255,255,0.8)",
                       "hovertext": html.escape(f"{n} shock{'s' * (n != 1)} {where}") + "<br>"
                       + "<br>".join(html.escape(line) for line in lines)})
     touching = [d for d in phases.get("divergences", []) if d.get("a") in keys or d.get("b") in keys]
