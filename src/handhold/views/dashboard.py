@@ -50,7 +50,8 @@ from ..store import RunStore, StoreError, db_path, iter_run_dirs  # noqa: E402
 from ..summary import stage_table  # noqa: E402
 from .chat import Chat, ChatError, ChatLimits, checkpoints  # noqa: E402
 from .downsample import read_series  # noqa: E402
-from .panels import load_phases, mark_kinds, panel_layout, panel_specs, phase_summary  # noqa: E402
+from .panels import load_phases, panel_layout, panel_specs, phase_summary  # noqa: E402
+from .panels import mark_kinds, marked_events  # noqa: E402
 from .review_api import add_review_routes  # noqa: E402
 
 STATIC = Path(__file__).parent / "static"
@@ -152,12 +153,13 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
         with RunStore.reader(d) as store:
             last = store.last_step()
             rows = stage_table(store)
-            events = store.events()
+            events = marked_events(store)  # not every event: a benchmark run logs one per answer
+            n_events = store.count("events")
             keys = store.metric_keys()
         phases = phases_cache.get(d, last)
         marks = phases if phases.get("available") else None
         out = [{**p.to_dict(), "layout": panel_layout(p, rows, events, marks)} for p in panel_specs(keys)]
-        return {"panels": out, "last_step": last, "events": len(events), "marks": mark_kinds(),
+        return {"panels": out, "last_step": last, "events": n_events, "marks": mark_kinds(),
                 "phases": {k: phases[k] for k in ("available", "note", "pending") if k in phases}}
 
     @app.get("/api/runs/{run}/metrics")

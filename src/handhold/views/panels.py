@@ -14,6 +14,7 @@ tokens) is stacked, one subplot per key on a shared step axis.
 from __future__ import annotations
 
 import html
+import json
 import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -152,6 +153,14 @@ def _leaves(keys: list[str], prefix: str) -> dict[str, str]:
     """source -> key for keys ``<prefix><source>`` (one level only)."""
     return {k[len(prefix):]: k for k in keys
             if k.startswith(prefix) and k != prefix and "/" not in k[len(prefix):]}
+
+
+def marked_events(store: RunStore) -> list[Event]:
+    """The events the panels draw (``EVENT_LINES``), read by kind: a run that logs an event per
+    benchmark answer has far too many others to decode them all for a page."""
+    marks = ",".join("?" * len(EVENT_LINES))
+    return [Event(s, k, json.loads(d), t) for s, k, d, t in store.query(
+        f"SELECT step, kind, data, time FROM events WHERE kind IN ({marks}) ORDER BY step, rowid", list(EVENT_LINES))]
 
 
 # -------------------------------------------------------------------------------- layout

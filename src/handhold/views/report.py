@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 from ..store import RunStore
 from ..summary import StageRow, stage_table
 from .downsample import MAX_POINTS, downsample, smooth  # noqa: F401 - downsample: public here too
-from .panels import load_phases, mark_kinds, panel_layout, panel_specs
+from .panels import load_phases, mark_kinds, marked_events, panel_layout, panel_specs
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -76,7 +76,7 @@ def build_figures(store: RunStore, *, rows: list[StageRow] | None = None,
     """
     rows = stage_table(store) if rows is None else rows
     phases = load_phases(store) if phases is None else phases
-    events = store.events()
+    events = marked_events(store)
     figures = []
     for panel in panel_specs(store.metric_keys()):
         fig = go.Figure(layout=panel_layout(panel, rows, events, phases if phases.get("available") else None))
