@@ -64,6 +64,7 @@ def test_wrong_answers_from_answer_events(tmp_path):
     assert (one.gold_text, one.choice_text, one.origin) == ("a cat", "a bird", "answer")
     assert [i.auto for i in items] == ["sound", "sound", "unsound", None, "unsound", "sound"]
     assert items[3].choice is None and items[3].choice_text is None and items[3].label is None
+    assert items[2].auto_reason.startswith("inconsistent") and items[0].auto_reason.startswith("consistent")
 
     rows = {(r.step, r.task): r for r in share_rows(items)}
     arc = rows[(10, "arc_easy")]
@@ -73,6 +74,16 @@ def test_wrong_answers_from_answer_events(tmp_path):
     assert (both.wrong, both.sound, both.unsound) == (5, 2, 2)
     assert (20, "all") not in rows and rows[(20, "arc_easy")].share == 1.0
     assert arc.describe() == "67% sound (95% CI 21–94%) of 3 labelled wrong answers (0 by hand); 1 unlabelled"
+
+
+def test_an_inconsistent_answer_whose_reasoning_concluded_the_gold_is_a_slip(tmp_path):
+    with RunStore.open(tmp_path / "r") as s:
+        s.log_event(5, "answer", {**answer("arc_easy", 1, consistent=False), "conclusion": 0})  # gold
+        s.log_event(5, "answer", {**answer("arc_easy", 2, consistent=False), "conclusion": 2})
+    with RunStore.reader(tmp_path / "r") as store:
+        items, notes = wrong_answers(store, tmp_path / "r")
+    assert [(i.doc_id, i.auto) for i in items] == [("1", "sound"), ("2", "unsound")] and notes == []
+    assert items[0].auto_reason.startswith("a slip")
 
 
 def test_a_human_label_overrides_the_automatic_one_and_can_be_cleared(tmp_path):

@@ -11,6 +11,7 @@ Where the wrong answers come from (read only; the store is never changed by read
 
       data = {"task", "doc_id", "question", "choices": [str], "gold": int, "choice": int | None,
               "correct": bool, "reasoning": str, "consistent": bool | None}
+      # optional: "conclusion": int | None, the choice the reasoning itself concluded
 
 - the procedural eval suite's stored generations (samples ``eval/<task>``), matched to their
   examples through the run's ``config.yaml``; ``doc_id`` is the example's index in the task's
@@ -18,7 +19,8 @@ Where the wrong answers come from (read only; the store is never changed by read
 
 An automatic label pre-fills each item, marked ``auto``: for an ``answer`` event, the
 consistency check (the choice follows from the reasoning's own conclusion: ``sound``; it
-contradicts it: ``unsound``; no conclusion found: no label); for the procedural suite, the
+contradicts it: ``unsound``, unless that conclusion was the gold; no conclusion found: no
+label; see :func:`_consistency_label`); for the procedural suite, the
 audit of :mod:`handhold.evals.audit` (a slip or another valid route: ``sound``). A human label
 overrides it. Human labels live in their own table, created on the first write::
 
@@ -134,13 +136,29 @@ def _answer_item(step: int, data: Any) -> ReviewItem | None:
             and all(isinstance(c, str) for c in choices) and _index(gold, choices)
             and (choice is None or _index(choice, choices)) and data.get("doc_id") is not None):
         return None
-    consistent = data.get("consistent")
-    auto, why = {True: ("sound", "the choice follows from the reasoning's own conclusion"),
-                 False: ("unsound", "the choice contradicts the reasoning's own conclusion")
-                 }.get(consistent, (None, "no conclusion found in the reasoning"))  # type: ignore[arg-type]
+    auto, why = _consistency_label(data.get("consistent"), data.get("conclusion"), gold, choices)
     return ReviewItem(step, data["task"], str(data["doc_id"]), str(data.get("question", "")), choices,
                       gold, choice, choices[gold], None if choice is None else choices[choice],
                       str(data.get("reasoning", "")), ANSWER_KIND, auto, why)
+
+
+def _consistency_label(consistent: Any, conclusion: Any, gold: int, choices: list[str]) -> tuple[str | None, str]:
+    """The automatic label of a wrong answer from the consistency check.
+
+    The seed's "good reasoning" on a wrong answer is reasoning that argues coherently for the
+    answer it gives ("reasonable in a different direction"): consistent -> ``sound``. An answer
+    that contradicts its own reasoning is not reasoned well -> ``unsound``, except when the
+    event also names the reasoning's ``conclusion`` (optional index) and that is the gold: the
+    reasoning got it right and the answer slipped -> ``sound`` (the audit's ``sound_slip``).
+    No conclusion found (``consistent`` null): no label; a person decides.
+    """
+    if consistent is True:
+        return "sound", "consistent: the choice follows from the reasoning's own conclusion"
+    if consistent is False:
+        if _index(conclusion, choices) and conclusion == gold:
+            return "sound", "a slip: the reasoning concluded the gold, the answer says otherwise"
+        return "unsound", "inconsistent: the choice contradicts the reasoning's own conclusion"
+    return None, "no conclusion found in the reasoning (or no choice): label it yourself"
 
 
 def _index(i: Any, choices: list[str]) -> bool:
