@@ -77,7 +77,7 @@ def main() -> None:
         base = timed(baseline, args.repeats)
         firsts = []
         for _ in range(args.repeats):  # a fresh server each time: nothing kept yet
-            client = TestClient(create_app(runs, phases_process=False))
+            client = TestClient(create_app(runs, phases_process=False), base_url="http://127.0.0.1:8765")
             t = time.perf_counter()
             res = client.get("/api/runs/bench/review")
             firsts.append(time.perf_counter() - t)

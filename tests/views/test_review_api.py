@@ -26,7 +26,8 @@ def root(tmp_path):
 
 @pytest.fixture
 def client(root):
-    return TestClient(create_app(root, phases_process=False))
+    # a loopback Host, as a browser on this machine sends (the server may refuse other names)
+    return TestClient(create_app(root, phases_process=False), base_url="http://127.0.0.1:8765")
 
 
 def _dump(db, skip=("labels",)):
