@@ -14,12 +14,13 @@ API (all under ``/api/``; a run is named by its folder name under RUNS_DIR):
   only rows at steps >= S, for live polling
 - ``GET runs/{run}/events?kind=&since=``, ``GET runs/{run}/samples?kind=&prompt=&q=&since=&limit=``
 - ``POST runs/{run}/chat``: ``{"message", "step", "history", "max_new_tokens", "temperature"}``
-- ``GET runs/{run}/review``, ``PUT runs/{run}/review/label``: the wrong-answer review
-  (:mod:`.review_api`); a label is the one other write, into its own ``labels`` table
 
 Run names from the URL must be a plain folder name (letters, digits, ``.``, ``_``, ``-``) that
 names a run directly under RUNS_DIR: no path traversal. Bad parameters
 get a 4xx with a message.
+
+The wrong-answer review (``GET runs/{run}/review``, ``PUT runs/{run}/review/label``) lives in
+:mod:`.review_api`; a label is the one other write, into its own ``labels`` table.
 """
 
 from __future__ import annotations
@@ -109,6 +110,8 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
             if db_path(d).is_file():  # the owner of root put there is followed, as `runs` does)
                 return d
         raise HTTPException(404, f"no run named {run!r} under {root}")
+
+    add_review_routes(app, run_dir)  # the wrong-answer review (views/review_api.py)
 
     # ------------------------------------------------------------------ pages
     @app.get("/", include_in_schema=False)
@@ -246,7 +249,6 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
             raise HTTPException(404 if "no checkpoint" in str(exc) else 422, str(exc)) from exc
         return reply.to_dict()
 
-    add_review_routes(app, run_dir)  # the wrong-answer review (views/review_api.py)
     return app
 
 
