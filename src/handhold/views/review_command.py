@@ -47,8 +47,10 @@ def review(
                   caption="share = sound / (sound + unsound); hand: labels by a person (the others are "
                           "automatic); label in the dashboard (handhold serve)")
     for name in ("step", "task", "wrong", "sound", "unsound", "unlab.", "hand", "share", "95% CI"):
-        table.add_column(name, justify="left" if name == "task" else "right", no_wrap=True,
-                         min_width=11 if name == "95% CI" else len(name))
+        if name == "task":  # the one column that may fold on a narrow terminal
+            table.add_column(name, overflow="fold")
+        else:
+            table.add_column(name, justify="right", no_wrap=True, min_width=11 if name == "95% CI" else len(name))
     for r in rows:
         share = "–" if r.share is None else f"{100 * r.share:.1f}%"
         ci = "–" if r.low is None else f"{100 * r.low:.1f}–{100 * r.high:.1f}%"
