@@ -168,6 +168,9 @@ from .views.commands import chat, serve  # noqa: E402
 
 app.command()(serve)
 app.command()(chat)
+from .views.review_command import review  # noqa: E402
+
+app.command()(review)
 from .phases.command import analyze  # noqa: E402
 
 app.command("analyze")(analyze)

@@ -16,6 +16,7 @@ Words used here (the product's definitions, also shown in the report):
 
 from __future__ import annotations
 
+import json
 import math
 from bisect import bisect_right
 from dataclasses import asdict, dataclass, field
@@ -135,10 +136,11 @@ def _stage_bounds(store: RunStore) -> list[tuple[Event, int, Event | None, str |
     ends: dict[int, Event] = {}
     for i, e in enumerate(store.events("stage_end")):
         ends.setdefault(int(e.data.get("index", i)), e)
-    all_events = store.events()
-    last = max([store.last_step() or 0] + [e.step for e in all_events])
+    # (read by kind and in SQL: a benchmark run logs an event per answer, too many to decode here)
+    last = max(store.last_step() or 0, store.query("SELECT COALESCE(MAX(step), 0) FROM events").fetchone()[0])
     # The latest fit_end/resume says whether an open stage stopped (and why) or is still going.
-    lifecycle = [e for e in all_events if e.kind in ("fit_end", "resume")]
+    lifecycle = [Event(st, k, json.loads(d), t) for st, k, d, t in store.query(
+        "SELECT step, kind, data, time FROM events WHERE kind IN ('fit_end', 'resume') ORDER BY step, rowid")]
     ordered = sorted(starts.items(), key=lambda kv: (kv[1].step, kv[0]))
     out = []
     for pos, (idx, start_ev) in enumerate(ordered):

@@ -99,8 +99,9 @@ def test_run_info_and_panels_with_stage_bands(client):
     assert info["keys"][0] == "eval/loss/a" and info["checkpoints"] == [] and info["counts"]["samples"] == 6
     data = client.get("/api/runs/demo/panels").json()
     panels = data["panels"]
-    assert [p["id"] for p in panels] == ["loss", "family:eval/physics", "family:train"]
-    loss = panels[0]
+    # the tasks first (eval/physics), then the loss per source, then the bag of train scalars
+    assert [p["id"] for p in panels] == ["family:eval/physics", "loss", "family:train"]
+    loss = panels[1]
     assert [t["key"] for t in loss["traces"]] == ["train/loss", "train/loss/a", "eval/loss/a", "eval/loss/b"]
     assert [t["role"] for t in loss["traces"]] == ["total", "train", "eval", "eval"]
     for p in panels:  # every subplot of every panel has the three stage bands
@@ -139,15 +140,17 @@ def test_phase_marks_when_the_phases_module_answers(root, monkeypatch):
     client = TestClient(create_app(root, phases_process=False))
     data = client.get("/api/runs/demo/panels").json()
     assert data["phases"] == {"available": True}
-    loss = data["panels"][0]["layout"]
+    loss = data["panels"][1]["layout"]
     names = [s["name"] for s in loss["shapes"]]
     assert names.count("phase:changepoint") == 1 and names.count("phase:divergence") == 1
     assert {"phase:memorized_at", "phase:generalized_at"} <= set(names)
     notes = {a.get("name"): a for a in loss["annotations"] if a.get("name")}
-    assert notes["phase:shock"]["x"] == 15 and notes["phase:shock"]["y"] == 2.5
+    # one shock: one mark at its step, in the row of marks along the top, its numbers on hover
+    assert notes["phase:shock"]["x"] == 15 and notes["phase:shock"]["text"] == "▾"  # not at a switch: a light mark
+    assert "peak 2.5 vs 2" in notes["phase:shock"]["hovertext"]
     trends = [a["text"] for a in loss["annotations"] if a.get("name") == "phase:trend"]
     assert trends == ["↘ declining", "→ plateau"]
-    acc = data["panels"][1]["layout"]  # the divergence touches eval/physics/answer_acc too
+    acc = data["panels"][0]["layout"]  # the divergence touches eval/physics/answer_acc too
     assert [s["name"] for s in acc["shapes"]].count("phase:divergence") == 1
     train = data["panels"][2]["layout"]  # neither key of the divergence: no band there
     assert "phase:divergence" not in [s["name"] for s in train["shapes"]]
@@ -188,7 +191,7 @@ def test_a_slow_phase_analysis_does_not_hold_up_the_page(root, monkeypatch):
     time.sleep(1.5)
     later = client.get("/api/runs/demo/panels").json()
     assert later["phases"] == {"available": True}
-    assert "phase:changepoint" in [s["name"] for s in later["panels"][0]["layout"]["shapes"]]
+    assert "phase:changepoint" in [s["name"] for s in later["panels"][1]["layout"]["shapes"]]
 
 
 def test_a_failing_phase_analysis_degrades_to_a_note(root, monkeypatch):

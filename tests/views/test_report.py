@@ -96,11 +96,13 @@ def test_metric_families_are_generic(tmp_path):
     with RunStore.reader(_build(tmp_path, extra=extra)) as store:
         figs = build_figures(store)
     titles = [f.layout.title.text for f in figs]
-    assert titles[1:] == ["eval/acc", "eval/arith", "eval", "train", "other"]
-    acc = figs[1]
+    # the tasks (eval/<task>) first, then the loss per source, then the rest
+    assert titles[:2] + titles[3:] == ["eval/acc", "eval/arith", "eval", "train", "other"]
+    assert titles[2].startswith("loss per source")
+    acc = figs[0]
     assert [t.name for t in acc.data] == ["a", "b"]  # per-source family: one panel, source colors
-    assert acc.data[0].line.color == figs[0].data[1].line.color
-    arith = figs[2]  # a nested family measures one kind of thing: one overlay panel
+    assert acc.data[0].line.color == figs[2].data[1].line.color
+    arith = figs[1]  # a nested family measures one kind of thing: one overlay panel
     assert [t.name for t in arith.data] == ["accuracy", "steps_valid"]
     assert len({r.xref for r in _rects(arith)}) == 1
     assert len({r.xref for r in _rects(figs[4])}) == 3  # train: a bag of scalars, stacked

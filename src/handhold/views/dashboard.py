@@ -18,6 +18,9 @@ API (all under ``/api/``; a run is named by its folder name under RUNS_DIR):
 Run names from the URL must be a plain folder name (letters, digits, ``.``, ``_``, ``-``) that
 names a run directly under RUNS_DIR: no path traversal. Bad parameters
 get a 4xx with a message.
+
+The wrong-answer review (``GET runs/{run}/review``, ``PUT runs/{run}/review/label``) lives in
+:mod:`.review_api`; a label is the one other write, into its own ``labels`` table.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ from ..summary import stage_table  # noqa: E402
 from .chat import Chat, ChatError, ChatLimits, checkpoints  # noqa: E402
 from .downsample import read_series  # noqa: E402
 from .panels import load_phases, panel_layout, panel_specs, phase_summary  # noqa: E402
+from .panels import mark_kinds, marked_events  # noqa: E402
+from .review_api import add_review_routes  # noqa: E402
 
 STATIC = Path(__file__).parent / "static"
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
@@ -106,6 +111,8 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
                 return d
         raise HTTPException(404, f"no run named {run!r} under {root}")
 
+    add_review_routes(app, run_dir)  # the wrong-answer review (views/review_api.py)
+
     # ------------------------------------------------------------------ pages
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
@@ -149,12 +156,13 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
         with RunStore.reader(d) as store:
             last = store.last_step()
             rows = stage_table(store)
-            events = store.events()
+            events = marked_events(store)  # not every event: a benchmark run logs one per answer
+            n_events = store.count("events")
             keys = store.metric_keys()
         phases = phases_cache.get(d, last)
         marks = phases if phases.get("available") else None
         out = [{**p.to_dict(), "layout": panel_layout(p, rows, events, marks)} for p in panel_specs(keys)]
-        return {"panels": out, "last_step": last, "events": len(events),
+        return {"panels": out, "last_step": last, "events": n_events, "marks": mark_kinds(),
                 "phases": {k: phases[k] for k in ("available", "note", "pending") if k in phases}}
 
     @app.get("/api/runs/{run}/metrics")

@@ -14,6 +14,7 @@ tokens) is stacked, one subplot per key on a shared step axis.
 from __future__ import annotations
 
 import html
+import json
 import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ COLORS = qualitative.Plotly
 STAGE_FILLS = ("rgba(99, 110, 250, 0.09)", "rgba(0, 204, 150, 0.09)")
 EVENT_LINES = {"nan": {"color": "#d62728", "width": 2},
                "resume": {"color": "#7f7f7f", "width": 1, "dash": "dot"}}
-DIVERGENCE_FILL = "rgba(214, 39, 40, 0.10)"
+DIVERGENCE_FILL = "rgba(214, 39, 40, 0.55)"
 SHOCK_COLOR = "#d62728"
 GROK_LINE = {"color": "#9467bd", "width": 1.5, "dash": "dash"}
 TREND_MARKS = {"rising": "↗", "declining": "↘", "plateau": "→", "mastery": "✓"}
@@ -65,6 +66,7 @@ def panel_specs(keys: list[str]) -> list[PanelSpec]:
     loss_keys = {"train/loss", *train_src.values(), *eval_src.values()}
 
     panels = []
+    loss_panel = None
     if loss_keys & set(keys):
         traces = []
         if "train/loss" in keys:
@@ -80,16 +82,49 @@ def panel_specs(keys: list[str]) -> list[PanelSpec]:
                 traces.append(TraceSpec(eval_src[s], "eval", {
                     "name": f"{name} · eval", "legendgroup": name,
                     "line": {"color": color, "width": 2}, "marker": {"size": 5}}))
-        panels.append(PanelSpec("loss", "loss per source (train: smoothed; eval: held out)", traces,
-                                height=460, layout={"yaxis": {"title": {"text": "loss"}}}))
+        loss_panel = PanelSpec("loss", "loss per source (train: smoothed; eval: held out)", traces,
+                               height=460, layout={"yaxis": {"title": {"text": "loss"}}})
     families: dict[str, list[str]] = {}
     for key in keys:
         if key not in loss_keys:
             families.setdefault(key.rpartition("/")[0], []).append(key)
-    # specific families (eval/arith) before the catch-all bags of scalars (eval, train, top level)
-    for family in sorted(families, key=lambda f: ("/" not in f, f == "", f)):
-        panels.append(_family_panel(family, families[family], colors))
+    # the two stories first: reasoning vs standard (eval/family), its categories, then the tasks;
+    # then the loss per source; then the other specific families, then the bags of scalars
+    for family in sorted(families, key=_family_order):
+        if loss_panel is not None and _family_order(family)[0] > TASKS_RANK:
+            panels.append(loss_panel)
+            loss_panel = None
+        panels.append(family_panel(families[family]) if family == FAMILY_PREFIX
+                      else _family_panel(family, families[family], colors))
+    if loss_panel is not None:
+        panels.append(loss_panel)
     return panels
+
+
+FAMILY_PREFIX = "eval/family"
+FAMILY_COLORS = {"reasoning": "#1f5fbf", "standard": "#e8710a"}
+TASKS_RANK = 2
+
+
+def _family_order(family: str) -> tuple[int, bool, bool, str]:
+    """eval/family, eval/category/*, eval/<task>, [the loss panel], other families, bags."""
+    rank = (0 if family == FAMILY_PREFIX else 1 if family.startswith("eval/category/")
+            else TASKS_RANK if family.startswith("eval/") and family.count("/") == 1 else 3)
+    return (rank, "/" not in family, family == "", family)
+
+
+def family_panel(keys: list[str]) -> PanelSpec:
+    """Reasoning vs standard, centred on chance (0 = chance, 1 = perfect), the seed's two curves."""
+    traces = []
+    for i, key in enumerate(sorted(keys, key=lambda k: (k.rpartition("/")[2] not in FAMILY_COLORS, k))):
+        leaf = key.rpartition("/")[2]
+        traces.append(TraceSpec(key, "eval", {
+            "name": html.escape(leaf), "line": {"color": FAMILY_COLORS.get(leaf, COLORS[(i + 2) % len(COLORS)]),
+                                                "width": 3}, "marker": {"size": 6}}))
+    return PanelSpec(f"family:{FAMILY_PREFIX}", "reasoning vs standard: family scores centred on chance "
+                     "(0 = chance, 1 = perfect)", traces, height=420,
+                     layout={"yaxis": {"title": {"text": "centred score"}, "zeroline": True,
+                                       "zerolinecolor": "#999", "zerolinewidth": 1}})
 
 
 def _family_panel(family: str, keys: list[str], colors: dict[str, str]) -> PanelSpec:
@@ -120,6 +155,14 @@ def _leaves(keys: list[str], prefix: str) -> dict[str, str]:
             if k.startswith(prefix) and k != prefix and "/" not in k[len(prefix):]}
 
 
+def marked_events(store: RunStore) -> list[Event]:
+    """The events the panels draw (``EVENT_LINES``), read by kind: a run that logs an event per
+    benchmark answer has far too many others to decode them all for a page."""
+    marks = ",".join("?" * len(EVENT_LINES))
+    return [Event(s, k, json.loads(d), t) for s, k, d, t in store.query(
+        f"SELECT step, kind, data, time FROM events WHERE kind IN ({marks}) ORDER BY step, rowid", list(EVENT_LINES))]
+
+
 # -------------------------------------------------------------------------------- layout
 def panel_layout(panel: PanelSpec, rows: list[StageRow], events: list[Event],
                  phases: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -147,7 +190,7 @@ def panel_layout(panel: PanelSpec, rows: list[StageRow], events: list[Event],
         _stage_bands(shapes, notes, rows, xref, yref, label=top)
         _event_lines(shapes, notes, events, xref, yref, label=top)
         if phases:
-            _phase_marks(shapes, notes, phases, keys, xref, _axis("y", row), label=top)
+            _phase_marks(shapes, notes, phases, keys, xref, _axis("y", row), label=top, rows=rows)
     layout["shapes"], layout["annotations"] = shapes, notes
     return layout
 
@@ -163,7 +206,7 @@ def _stage_bands(shapes: list, notes: list, rows: list[StageRow], xref: str, yre
                        "x0": row.start, "x1": row.end, "y0": 0, "y1": 1, "layer": "below",
                        "fillcolor": STAGE_FILLS[j % 2], "line": {"width": 0}})
         if label:
-            notes.append({"xref": xref, "yref": yref, "x": (row.start + row.end) / 2, "y": 1,
+            notes.append({"xref": xref, "yref": yref, "x": (row.start + row.end) / 2, "y": 0.97,
                           "yanchor": "top", "showarrow": False, "text": html.escape(row.name),
                           "font": {"size": 11, "color": "#555"}})
 
@@ -182,52 +225,131 @@ def _event_lines(shapes: list, notes: list, events: list[Event], xref: str, yref
 
 
 def _phase_marks(shapes: list, notes: list, phases: dict[str, Any], keys: list[str], xref: str,
-                 yaxis: str, *, label: bool) -> None:
-    """Trend labels and change points of the panel's first analysed key, shocks of every key,
-    divergences touching the panel's keys (red bands), grokking steps (purple dashed lines)."""
+                 yaxis: str, *, label: bool, rows: list[StageRow] = ()) -> None:
+    """Trend labels and change points of the panel's first analysed key; one mark per burst of
+    shocks (:func:`shock_groups`) along the top; divergences touching the panel's keys as a thin
+    band on the top edge; grokking steps (purple dashed lines). Each mark is named
+    ``phase:<kind>`` so a page can toggle a kind (:data:`MARK_KINDS`)."""
     yref = f"{yaxis} domain"
     metrics = phases.get("metrics") or {}
     labelled = next((k for k in keys if metrics.get(k, {}).get("segments")), None)
     if labelled is not None:
         for seg in metrics[labelled]["segments"]:
             trend = str(seg.get("label") or seg.get("trend") or "")
-            notes.append({"xref": xref, "yref": yref, "x": (seg["start"] + seg["end"]) / 2, "y": 0.86,
+            notes.append({"xref": xref, "yref": yref, "x": (seg["start"] + seg["end"]) / 2, "y": 0.84,
                           "showarrow": False, "text": html.escape(f"{TREND_MARKS.get(trend, '')} {trend}"),
                           "font": {"size": 10, "color": "#1f5f8b"}, "name": "phase:trend",
                           "hovertext": html.escape(f"{labelled}: {trend}, slope {seg.get('slope', 0):.3g}")})
         for cp in metrics[labelled].get("changepoints", []):
             shapes.append({"type": "line", "name": "phase:changepoint", "xref": xref, "yref": yref,
-                           "x0": cp, "x1": cp, "y0": 0, "y1": 1,
+                           "x0": cp, "x1": cp, "y0": 0, "y1": 0.96,
                            "line": {"color": "#1f5f8b", "width": 1, "dash": "dot"}})
-    for key in keys:
-        for shock in metrics.get(key, {}).get("shocks", []):
-            rec = shock.get("recovered_at")
-            notes.append({"xref": xref, "yref": yaxis, "x": shock["step"], "y": shock["peak"],
-                          "showarrow": True, "arrowhead": 2, "arrowcolor": SHOCK_COLOR, "ax": 0, "ay": -28,
-                          "text": "shock", "font": {"size": 10, "color": SHOCK_COLOR}, "name": "phase:shock",
-                          "hovertext": html.escape(
-                              f"{key}: peak {shock['peak']:.4g} vs {shock.get('baseline', float('nan')):.4g}, "
-                              f"recovered {'never' if rec is None else f'at {rec}'}")})
-    for div in phases.get("divergences", []):
-        if div.get("a") in keys or div.get("b") in keys:
-            shapes.append({"type": "rect", "name": "phase:divergence", "xref": xref, "yref": yref,
-                           "x0": div["start"], "x1": div["end"], "y0": 0, "y1": 1, "layer": "below",
-                           "fillcolor": DIVERGENCE_FILL, "line": {"width": 1, "color": SHOCK_COLOR}})
-            if label:
-                notes.append({"xref": xref, "yref": yref, "x": div["start"], "y": 0.05, "xanchor": "left",
-                              "showarrow": False, "font": {"size": 10, "color": SHOCK_COLOR},
-                              "text": html.escape(f"divergence {div['a']} vs {div['b']}: gap {div.get('gap', 0):.3g}")})
+    shocks = [(key, shock) for key in keys for shock in metrics.get(key, {}).get("shocks", [])]
+    for group in shock_groups(shocks, rows):
+        n = len(group["shocks"])
+        lines = [f"{key}: {shock.get('kind', 'shock')} at {shock['step']}, peak {shock['peak']:.4g} vs "
+                 f"{_num(shock.get('baseline'))}, recovered "
+                 f"{'never' if shock.get('recovered_at') is None else 'at ' + str(shock['recovered_at'])}"
+                 for key, shock in group["shocks"]]
+        where = "at the switch to " + group["stage"] if group["stage"] else f"at step {group['step']:g}"
+        # a switch's burst is the story (bold); a loose spike is smaller, lighter
+        mark, size, color = ("▼", 12, SHOCK_COLOR) if group["stage"] or any(
+            s.get("kind") == "switch" for _, s in group["shocks"]) else ("▾", 11, "#e06666")
+        notes.append({"xref": xref, "yref": yref, "x": group["step"], "y": SHOCK_Y, "yanchor": "middle",
+                      "showarrow": False, "text": f"{mark}{n}" if n > 1 else mark, "name": "phase:shock",
+                      "font": {"size": size, "color": color}, "bgcolor": "rgba(255,255,255,0.8)",
+                      "hovertext": html.escape(f"{n} shock{'s' * (n != 1)} {where}") + "<br>"
+                      + "<br>".join(html.escape(line) for line in lines)})
+    touching = [d for d in phases.get("divergences", []) if d.get("a") in keys or d.get("b") in keys]
+    for band in _merged(touching):
+        shapes.append({"type": "rect", "name": "phase:divergence", "xref": xref, "yref": yref,
+                       "x0": band["start"], "x1": band["end"], "y0": 1 - DIVERGENCE_BAND, "y1": 1,
+                       "fillcolor": DIVERGENCE_FILL, "line": {"width": 0}, "layer": "above"})
+        notes.append({"xref": xref, "yref": yref, "x": band["start"], "y": 1 - DIVERGENCE_BAND / 2,
+                      "xanchor": "left", "yanchor": "middle", "showarrow": False, "text": "≠",
+                      "font": {"size": 9, "color": "#fff"}, "name": "phase:divergence",
+                      "hovertext": "<br>".join(html.escape(f"divergence {d['a']} vs {d['b']}: steps "
+                                                           f"{d['start']:g}–{d['end']:g}, gap {d.get('gap', 0):.3g}")
+                                               for d in band["divergences"])})
     for g in phases.get("grokking", []):
         if g.get("train") not in keys and g.get("val") not in keys:
             continue
         for what in ("memorized_at", "generalized_at"):
             if g.get(what) is not None:
                 shapes.append({"type": "line", "name": f"phase:{what}", "xref": xref, "yref": yref,
-                               "x0": g[what], "x1": g[what], "y0": 0, "y1": 1, "line": GROK_LINE})
+                               "x0": g[what], "x1": g[what], "y0": 0, "y1": 0.96, "line": GROK_LINE})
                 notes.append({"xref": xref, "yref": yref, "x": g[what], "y": 0.5, "textangle": -90,
-                              "showarrow": False, "xanchor": "right",
+                              "showarrow": False, "xanchor": "right", "name": f"phase:{what}",
                               "text": html.escape(f"{what.split('_')[0]} ({str(g.get('val', '')).rpartition('/')[2]})"),
                               "font": {"size": 10, "color": GROK_LINE["color"]}})
+
+
+SHOCK_Y = 0.9  # shock marks sit in a row below the divergence band and the stage names
+DIVERGENCE_BAND = 0.025  # the divergence band: this share of the plot height, along the top edge
+BURST_SHARE = 0.1  # a shock this far into a stage (share of its length) belongs to its switch
+CLUSTER_SHARE = 0.02  # other shocks this close (share of the run) make one mark
+
+# toggle kind -> (what the page calls it, the mark names it covers)
+MARK_KINDS = {
+    "trend": ("trend labels", ["phase:trend"]),
+    "changepoint": ("change points", ["phase:changepoint"]),
+    "shock": ("shocks", ["phase:shock"]),
+    "divergence": ("divergence", ["phase:divergence"]),
+    "grokking": ("memorized / generalized", ["phase:memorized_at", "phase:generalized_at"]),
+}
+
+
+def mark_kinds() -> list[dict[str, Any]]:
+    """The toggles a page shows, one per kind of phase mark."""
+    return [{"kind": k, "label": label, "names": names} for k, (label, names) in MARK_KINDS.items()]
+
+
+def shock_groups(shocks: list[tuple[str, dict[str, Any]]], rows: list[StageRow] = ()) -> list[dict[str, Any]]:
+    """Group shocks into the marks a person reads: every shock at a stage switch or within the
+    first ``BURST_SHARE`` of the stage after it is one burst on that switch (marked at the switch,
+    ``stage`` naming the stage it switched to); other shocks within ``CLUSTER_SHARE`` of the run's
+    length of each other make one mark. Returns ``[{"step", "stage", "shocks": [(key, shock)]}]``
+    in step order."""
+    switches = [(r.start, r.end, r.name) for r in list(rows)[1:]]
+    span = (rows[-1].end - rows[0].start) if rows else 0
+    on_switch: dict[float, dict[str, Any]] = {}
+    loose = []
+    for key, shock in sorted(shocks, key=lambda ks: ks[1]["step"]):
+        step = shock["step"]
+        home = next(((s, name) for s, e, name in switches
+                     if s <= step <= s + max(1.0, BURST_SHARE * (e - s))), None)
+        if home is None and shock.get("kind") == "switch":
+            home = (step, "")
+        if home is not None:
+            on_switch.setdefault(home[0], {"step": home[0], "stage": home[1], "shocks": []})["shocks"].append((key, shock))
+        else:
+            loose.append((key, shock))
+    groups = list(on_switch.values())
+    window = max(1.0, CLUSTER_SHARE * span)
+    for key, shock in loose:
+        if groups and groups[-1].get("loose") and shock["step"] - groups[-1]["step"] <= window:
+            groups[-1]["shocks"].append((key, shock))
+        else:
+            groups.append({"step": shock["step"], "stage": "", "shocks": [(key, shock)], "loose": True})
+    for g in groups:
+        g.pop("loose", None)
+    return sorted(groups, key=lambda g: g["step"])
+
+
+def _merged(divs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Overlapping divergences as one band (with all of them for its hover text)."""
+    bands: list[dict[str, Any]] = []
+    for d in sorted(divs, key=lambda d: (d["start"], d["end"])):
+        if bands and d["start"] <= bands[-1]["end"]:
+            bands[-1]["end"] = max(bands[-1]["end"], d["end"])
+            bands[-1]["divergences"].append(d)
+        else:
+            bands.append({"start": d["start"], "end": d["end"], "divergences": [d]})
+    return bands
+
+
+def _num(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, (int, float)) else "?"
 
 
 # -------------------------------------------------------------------------------- phases

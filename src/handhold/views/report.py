@@ -1,13 +1,16 @@
 """``handhold report``: one self-contained HTML file per run, readable offline and easy to share.
 
-The stage table first, then the loss per source, then one panel per metric family; every panel
-shows the stages as bands so a curve can be read against the curriculum. It reads the run
+The stage table first, then the family panel (reasoning vs standard), the tasks, the loss per
+source, then one panel per other metric family; every panel shows the stages as bands so a curve
+can be read against the curriculum, and the phase marks with a toggle per kind. Then the share of
+sound reasoning among wrong answers (:mod:`.review`). It reads the run
 store only, so it works on a run that is still training or whose trainer died.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import os
 import time
 from pathlib import Path
@@ -18,7 +21,7 @@ import plotly.graph_objects as go
 from ..store import RunStore
 from ..summary import StageRow, stage_table
 from .downsample import MAX_POINTS, downsample, smooth  # noqa: F401 - downsample: public here too
-from .panels import load_phases, panel_layout, panel_specs
+from .panels import load_phases, mark_kinds, marked_events, panel_layout, panel_specs
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -37,6 +40,7 @@ def write_report(run_dir: str | os.PathLike[str], out: Path | None = None) -> Pa
         rows = stage_table(store)
         figures = build_figures(store, rows=rows)
         timeline = timeline_html(store)
+        review = review_html(store, run_dir, rows, include_plotlyjs=not figures)
     title = f"{info.name} — {info.status}, step {info.last_step if info.last_step is not None else '–'}"
     body = [f"<h1>{html.escape(title)}</h1>"]
     if info.reason:
@@ -44,9 +48,13 @@ def write_report(run_dir: str | os.PathLike[str], out: Path | None = None) -> Pa
     body += ["<h2>Stages</h2>", stage_table_html(rows), "<h2>Curves</h2>"]
     if not figures:
         body.append("<p>No metrics logged yet.</p>")
+    elif any(n.startswith("phase:") for fig in figures for n in _mark_names(fig)):
+        body.append(mark_toggles_html())
     for i, fig in enumerate(figures):
         body.append(fig.to_html(full_html=False, include_plotlyjs=i == 0, config=PLOTLY_CONFIG,
                                 default_height=f"{fig.layout.height or 450}px"))
+    if review:
+        body += ["<h2>Wrong-answer review</h2>", review]
     body += ["<h2>Probe timeline</h2>", timeline]
     body.append(f"<footer>handhold report · {html.escape(str(run_dir))} · "
                 f"{time.strftime('%Y-%m-%d %H:%M:%S')}</footer>")
@@ -68,7 +76,7 @@ def build_figures(store: RunStore, *, rows: list[StageRow] | None = None,
     """
     rows = stage_table(store) if rows is None else rows
     phases = load_phases(store) if phases is None else phases
-    events = store.events()
+    events = marked_events(store)
     figures = []
     for panel in panel_specs(store.metric_keys()):
         fig = go.Figure(layout=panel_layout(panel, rows, events, phases if phases.get("available") else None))
@@ -81,11 +89,77 @@ def build_figures(store: RunStore, *, rows: list[StageRow] | None = None,
     return figures
 
 
+def _mark_names(fig: go.Figure) -> list[str]:
+    return [item.name or "" for item in (*fig.layout.shapes, *fig.layout.annotations)]
+
+
 def _mode(x: np.ndarray) -> str:
     return "lines+markers" if len(x) <= 200 else "lines"
 
 
 # ------------------------------------------------------------------------------- the page
+def mark_toggles_html() -> str:
+    """One checkbox per kind of phase mark, driving every figure of the page (the dashboard's
+    own ``marks.js``, inlined, so the report stays one offline file)."""
+    script = (Path(__file__).parent / "static" / "marks.js").read_text(encoding="utf-8")
+    kinds = json.dumps(mark_kinds()).replace("</", "<\\/")
+    return f"""<div id=mark-toggles class=marks></div>
+<script>{script}
+(() => {{
+  const kinds = {kinds};
+  const figs = () => [...document.querySelectorAll(".plotly-graph-div")];
+  const draw = (off) => figs().forEach((gd) => {{
+    const l = HandholdMarks.apply(gd.layout, kinds, off);
+    Plotly.relayout(gd, {{shapes: l.shapes, annotations: l.annotations}});
+  }});
+  window.addEventListener("load", () => {{
+    const counts = HandholdMarks.count(figs().map((gd) => gd.layout), kinds);
+    HandholdMarks.bar(document.getElementById("mark-toggles"), kinds, counts, draw);
+    if (HandholdMarks.hidden().size) draw(HandholdMarks.hidden());
+  }});
+}})();
+</script>"""
+
+
+def review_html(store: RunStore, run_dir: Path, stages: list[StageRow] = (), *,
+                include_plotlyjs: bool = False) -> str:
+    """The share of sound reasoning among wrong answers, per task and step, with its Wilson 95%
+    interval: the dashboard's figure, then a table ('' when the run has no wrong answers)."""
+    from .review import ALL_TASKS, ShareRow, share_figure, share_rows, wrong_answers
+
+    items, notes = wrong_answers(store, run_dir)
+    rows = share_rows(items)
+    if not rows:
+        return ""
+    fig = go.Figure(**share_figure(rows, stages))
+    chart = fig.to_html(full_html=False, include_plotlyjs=include_plotlyjs, config=PLOTLY_CONFIG,
+                        default_height=f"{fig.layout.height}px")
+    tasks = sorted({r.task for r in rows}, key=lambda t: (t == ALL_TASKS, t))
+    cells = {(r.step, r.task): r for r in rows}
+
+    def cell(r: ShareRow | None) -> str:
+        if r is None:
+            return "<td></td>"
+        labelled = r.sound + r.unsound
+        share = "–" if r.share is None else \
+            f"<b>{100 * r.share:.0f}%</b> <span class=range>({100 * r.low:.0f}–{100 * r.high:.0f}%)</span>"
+        extra = [f"{r.human} by hand"] if r.human else []
+        extra += [f"{r.unlabelled} unlabelled"] if r.unlabelled else []
+        return (f"<td title='{r.sound} sound, {r.unsound} unsound of {r.wrong} wrong'>{share} "
+                f"<span class=range>{r.sound}/{labelled}{'; ' + ', '.join(extra) if extra else ''}</span></td>")
+
+    head = "".join(f"<th>{html.escape(t)}</th>" for t in tasks)
+    trs = "".join(f"<tr><td>{step:,}</td>" + "".join(cell(cells.get((step, t))) for t in tasks) + "</tr>"
+                  for step in sorted({r.step for r in rows}))
+    return (chart + f"<table class='stages review'><thead><tr><th>step</th>{head}</tr></thead><tbody>{trs}</tbody></table>"
+            "<p class=note>Share of sound reasoning among the labelled wrong answers of each task at each "
+            "step, with its Wilson 95% interval, then sound/labelled. Labels not by hand are automatic: the "
+            "consistency of the choice with the reasoning's own conclusion (benchmarks), or the audit of "
+            "the chain (the procedural suite). Label the answers yourself in the dashboard "
+            "(<code>handhold serve</code>), or list the shares with <code>handhold review RUN</code>."
+            + "".join(f" {html.escape(n)}." for n in notes) + "</p>")
+
+
 def stage_table_html(rows: list[StageRow]) -> str:
     """The stage table as HTML; every string from the store is escaped."""
     if not rows:
@@ -162,6 +236,8 @@ details {{ margin: .3rem 0; }} summary {{ cursor: pointer; font-weight: 600; whi
 table.timeline {{ border-collapse: collapse; font-size: .85rem; width: 100%; }}
 table.timeline td {{ border-top: 1px solid #eee; padding: .2rem .5rem; vertical-align: top; }}
 td.step {{ text-align: right; color: #666; width: 5rem; }} td.gen {{ white-space: pre-wrap; font-family: monospace; }}
+.marks {{ display: flex; gap: .9rem; font-size: .85rem; margin: .4rem 0; }} .mark-count {{ color: #888; }}
+table.review td:nth-child(2) {{ text-align: left; }}
 .range {{ color: #888; font-size: .8rem; }} .up {{ color: #c0392b; }} .down {{ color: #1e8449; }}
 </style></head>
 <body>

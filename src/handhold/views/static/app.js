@@ -116,6 +116,7 @@ async function poll(first = false) {
       await appendSeries();
     }
     if (first) { fillCompare(); fillKinds(); }
+    await refreshReview(info, first);
     if (info.counts.samples !== p.sampleCount) {
       p.sampleCount = info.counts.samples;
       await loadSamples();
@@ -152,6 +153,7 @@ async function loadPanels() {
   p.panels = data.panels;
   p.panelsAt = Date.now();
   p.phasesPending = !!data.phases.pending;
+  showMarkToggles(data.marks || []);
   $("phases-note").textContent = data.phases.available
     ? "phases: change points, trends, shocks, divergences marked" : (data.phases.note || "");
   const box = $("panels");
@@ -237,7 +239,7 @@ function render() {
                                           legendgroup: "run:" + other, opacity: 0.8 }));
       }
     }
-    const layout = { ...panel.layout, uirevision: panel.id };
+    const layout = markLayout({ ...panel.layout, uirevision: panel.id });
     Plotly.react(div, data, layout, PLOT_CONFIG);
     if (!div.dataset.bound) {
       div.dataset.bound = "1";
@@ -390,5 +392,185 @@ $("chat-form").addEventListener("submit", async (ev) => {
 $("chat-input").addEventListener("keydown", (ev) => {
   if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); $("chat-form").requestSubmit(); }
 });
+
+// ------------------------------------------------------------------ phase-mark toggles (marks.js)
+function showMarkToggles(kinds) {
+  const p = page;
+  p.markKinds = kinds;
+  const layouts = p.panels.map((x) => x.layout);
+  const counts = HandholdMarks.count(layouts, kinds);
+  const sig = kinds.filter((k) => counts[k.kind]).map((k) => k.kind + counts[k.kind]).join();
+  if (p.markSig !== sig) {
+    p.markSig = sig;
+    HandholdMarks.bar($("mark-toggles"), kinds, counts, () => render());
+  }
+}
+
+function markLayout(layout) {
+  const kinds = (page && page.markKinds) || [];
+  return kinds.length ? HandholdMarks.apply(layout, kinds, HandholdMarks.hidden()) : layout;
+}
+
+// ------------------------------------------------------------------ wrong-answer review
+// The step's wrong answers with the model's reasoning, its choice and the gold; a person marks
+// each sound or unsound (PUT .../review/label); the share of sound reasoning updates at once.
+async function refreshReview(info, first) {
+  const p = page;
+  const seen = info.counts.events + "/" + info.counts.samples;
+  if (!first && p.reviewSeen === seen) return;
+  p.reviewSeen = seen;
+  const keepStep = first ? null : p.review && p.review.stepChosen;
+  await loadReview(keepStep, first ? null : $("review-task").value || null);
+}
+
+async function loadReview(step, task) {
+  const p = page;
+  const params = new URLSearchParams();
+  if (step !== null && step !== undefined && step !== "") params.set("step", step);
+  if (task) params.set("task", task);
+  let data;
+  try {
+    data = await api(`/api/runs/${encodeURIComponent(p.id)}/review?${params}`);
+  } catch (err) {
+    if (step !== null || task) return loadReview(null, null); // the step or task went away
+    $("review-note").textContent = "review: " + err.message;
+    return;
+  }
+  if (p !== page) return;
+  p.review = { ...data, stepChosen: step };
+  const stepSel = $("review-step"), taskSel = $("review-task");
+  stepSel.replaceChildren(...data.steps.map((s) => el("option", { value: s }, "step " + s)));
+  stepSel.value = data.step ?? "";
+  taskSel.replaceChildren(el("option", { value: "" }, "all"), ...data.tasks.map((t) => el("option", { value: t }, t)));
+  taskSel.value = data.task || "";
+  $("review").hidden = !data.steps.length && !data.notes.length;
+  drawReviewChart(data.figure);
+  $("review-note").textContent = data.notes.join("; ");
+  showShare();
+  $("review-items").replaceChildren(...data.items.map(answerCard));
+  if (data.total > data.items.length) $("review-items").append(moreButton(data.items.length, data.total));
+  const jump = $("to-review");
+  jump.hidden = !data.steps.length;
+  jump.textContent = `wrong-answer review: ${data.total} at step ${data.step} ↓`;
+}
+
+function drawReviewChart(figure) {
+  const div = $("review-chart");
+  div.hidden = !figure;
+  if (figure) Plotly.react(div, figure.data, { ...figure.layout, uirevision: "review" }, PLOT_CONFIG);
+}
+
+async function refreshReviewChart() {
+  // the whole run's shares after a label (the share of that step moved)
+  const p = page;
+  try {
+    const data = await api(`/api/runs/${encodeURIComponent(p.id)}/review?step=${p.review.step}&limit=1`);
+    if (p === page) drawReviewChart(data.figure);
+  } catch (err) { /* the chart keeps its last state */ }
+}
+
+function moreButton(shown, total) {
+  // the next page of a step's wrong answers (a benchmark step can have thousands)
+  const b = el("button", { type: "button", class: "linkish more" }, `show more (${shown} of ${total})`);
+  b.addEventListener("click", async () => {
+    const p = page, rv = p.review;
+    const params = new URLSearchParams({ step: rv.step, offset: shown });
+    if (rv.task) params.set("task", rv.task);
+    try {
+      const data = await api(`/api/runs/${encodeURIComponent(p.id)}/review?${params}`);
+      if (p !== page) return;
+      b.replaceWith(...data.items.map(answerCard));
+      const now = shown + data.items.length;
+      if (data.total > now) $("review-items").append(moreButton(now, data.total));
+    } catch (err) { $("review-note").textContent = "review: " + err.message; }
+  });
+  return b;
+}
+
+$("to-review").addEventListener("click", () => $("review").scrollIntoView({ behavior: "smooth" }));
+
+$("review-step").addEventListener("change", () => loadReview(Number($("review-step").value), $("review-task").value || null));
+$("review-task").addEventListener("change", () => loadReview(page.review ? page.review.step : null, $("review-task").value || null));
+
+function pct(x) { return (100 * x).toFixed(0) + "%"; }
+
+function shareText(r) {
+  const labelled = r.sound + r.unsound;
+  if (r.share === null) return `${r.wrong} wrong, none labelled`;
+  return `${pct(r.share)} sound (95% CI ${pct(r.low)}–${pct(r.high)}) of ${labelled} labelled` +
+    ` (${r.human} by hand)` + (r.unlabelled ? `, ${r.unlabelled} unlabelled` : "");
+}
+
+function showShare() {
+  const rv = page.review;
+  const rows = rv.summary.filter((r) => r.step === rv.step);
+  const chosen = rows.find((r) => r.task === (rv.task || "all")) || (rows.length === 1 ? rows[0] : null);
+  $("review-share").textContent = chosen
+    ? `sound reasoning among ${chosen.wrong} wrong answers (${chosen.task}, step ${rv.step}): ${shareText(chosen)}` : "";
+  $("review-share").dataset.share = chosen && chosen.share !== null ? chosen.share.toFixed(4) : "";
+  const head = el("tr", {}, ...["task", "wrong", "sound", "unsound", "unlabelled", "by hand", "share sound (95% CI)"]
+    .map((h) => el("th", {}, h)));
+  $("review-summary").replaceChildren(el("thead", {}, head), el("tbody", {}, ...rows.map((r) =>
+    el("tr", { "data-task": r.task }, el("td", {}, r.task), el("td", {}, r.wrong), el("td", {}, r.sound),
+      el("td", {}, r.unsound), el("td", {}, r.unlabelled), el("td", {}, r.human),
+      el("td", { class: "share-cell" }, r.share === null ? "–" : `${pct(r.share)} (${pct(r.low)}–${pct(r.high)})`)))));
+}
+
+function answerCard(item) {
+  const card = el("div", { class: "answer", "data-task": item.task, "data-doc": item.doc_id });
+  const head = el("div", { class: "answer-head" }, el("span", { class: "muted" }, `${item.task} · #${item.doc_id}`),
+    " ", el("span", { class: "question" }, item.question));
+  const said = el("div", { class: "choices" });
+  if (item.choices.length) {
+    said.append(el("ol", { type: "A" }, ...item.choices.map((c, i) => el("li", {
+      class: (i === item.gold ? "gold" : "") + (i === item.choice ? " chosen" : "") },
+      c, i === item.gold ? el("span", { class: "tag gold-tag" }, "gold") : "",
+      i === item.choice ? el("span", { class: "tag chosen-tag" }, "model") : ""))));
+    if (item.choice === null) said.append(el("div", { class: "muted" }, `model: ${item.choice_text ?? "no choice"}`));
+  } else {
+    said.append(el("span", { class: "tag gold-tag" }, "gold"), " " + item.gold_text + "   ",
+      el("span", { class: "tag chosen-tag" }, "model"), " " + (item.choice_text ?? "(no answer)"));
+  }
+  const reasoning = el("pre", { class: "reasoning" }, item.reasoning || "(no reasoning)");
+  const verdict = el("div", { class: "verdict" });
+  card.append(head, said, reasoning, verdict);
+  showVerdict(card, verdict, item);
+  return card;
+}
+
+function showVerdict(card, box, item) {
+  card.dataset.label = item.label || "";
+  card.dataset.source = item.label_source || "";
+  const buttons = ["sound", "unsound"].map((lab) => {
+    const on = item.label === lab ? " on " + (item.human ? "human" : "auto") : "";
+    const b = el("button", { type: "button", class: "label-btn " + lab + on, "data-label": lab,
+                             title: item.human === lab ? "click to clear your label" : "mark as " + lab }, lab);
+    b.addEventListener("click", () => setLabel(card, box, item, item.human === lab ? null : lab));
+    return b;
+  });
+  const state = item.label_source === "human" ? el("span", { class: "by-hand" }, "by hand")
+    : item.label_source === "auto" ? el("span", { class: "auto", title: item.auto_reason }, "automatic: " + item.auto_reason)
+    : el("span", { class: "muted" }, "unlabelled: " + item.auto_reason);
+  box.replaceChildren(...buttons, state);
+  if (item.human && item.auto) box.append(el("span", { class: "muted" }, ` (automatic was ${item.auto}; click again to go back)`));
+}
+
+async function setLabel(card, box, item, label) {
+  const p = page;
+  try {
+    const r = await api(`/api/runs/${encodeURIComponent(p.id)}/review/label`, {
+      method: "PUT", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ step: item.step, task: item.task, doc_id: item.doc_id, label }) });
+    if (p !== page) return;
+    Object.assign(item, r.item);
+    const rv = p.review;
+    rv.summary = rv.summary.filter((row) => row.step !== item.step).concat(r.summary);
+    showVerdict(card, box, item);
+    showShare();
+    refreshReviewChart();
+  } catch (err) {
+    $("review-note").textContent = "label not saved: " + err.message;
+  }
+}
 
 route();
