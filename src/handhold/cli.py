@@ -174,6 +174,9 @@ app.command("analyze")(analyze)
 from .grok.command import grok  # noqa: E402
 
 app.command("grok")(grok)
+from .real_command import models_app  # noqa: E402
+
+app.add_typer(models_app, name="models")
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m handhold`
