@@ -23,8 +23,10 @@ def prepare_model(model: Any, cfg: ModelConfig) -> Any:
     """Gradient checkpointing when asked, then LoRA adapters when ``cfg.lora`` is set."""
     if cfg.gradient_checkpointing:
         # non-reentrant: works when the inputs need no grad (frozen embeddings under LoRA)
-        enable = getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
-        enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers 5
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if cfg.lora is None:
         return model
     from .extras import require

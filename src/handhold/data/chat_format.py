@@ -39,6 +39,8 @@ def chat_prompt(tokenizer: Any, message: str) -> str:
 class ChatFormatted(Source):
     """A procedural source whose items are rendered through the chat template."""
 
+    chat = True  # evals ask its questions through the template too
+
     def __init__(self, inner: Source, tokenizer: Any) -> None:
         self.inner, self.tokenizer, self.name = inner, tokenizer, inner.name
 
