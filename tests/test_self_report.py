@@ -62,3 +62,12 @@ def test_unknown_probe_id_is_a_config_error(tiny_config) -> None:
     with pytest.raises(ConfigError, match=r"probes\.self_report\.axes\.readiness\.probes\[0\]: no probe 'nxt'; did you mean 'next'"):
         load_config(path)
     SelfReportConfig(axes=AXES)  # the model's default comes from the package
+
+
+def test_self_report_curves_get_their_own_dashboard_panel() -> None:
+    from handhold.views.panels import panel_specs
+
+    panels = panel_specs(["train/loss", "probe/self_report/readiness", "probe/self_report/breadth", "probe/time_s"])
+    report = [p for p in panels if p.title == "probe/self_report"]
+    assert len(report) == 1 and {t.key for t in report[0].traces} == {"probe/self_report/readiness",
+                                                                      "probe/self_report/breadth"}
