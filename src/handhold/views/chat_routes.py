@@ -59,7 +59,7 @@ def add_chat_routes(app: FastAPI, chat: Chat, run_dir: Callable[[str], Path]) ->
         except ChatError as exc:
             raise HTTPException(chat_status(exc), str(exc)) from exc
         return StreamingResponse(_sse(pieces), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+                                 headers={"X-Accel-Buffering": "no"})
 
     @app.post("/api/runs/{run}/chat/compare")
     def chat_compare(run: str, body: CompareBody) -> dict[str, Any]:
