@@ -10,6 +10,7 @@ base weights are read from the same directory.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ def prepare_model(model: Any, cfg: ModelConfig) -> Any:
     require("peft", "real")
     from peft import LoraConfig, get_peft_model
 
+    # peft asks transformers 5 a deprecated question on every step; the answer is right, the warning noise
+    warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.* is deprecated", category=FutureWarning)
     lora = cfg.lora
     spec = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                       target_modules=list(lora.target_modules), task_type="CAUSAL_LM")
