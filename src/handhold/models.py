@@ -68,7 +68,10 @@ def build_model(cfg: ModelConfig, tokenizer: Any, seq_len: int, seed: int) -> to
     if cfg.path is not None:
         if not Path(cfg.path).is_dir():
             raise FileNotFoundError(f"model.path {cfg.path!r} is not a directory")
-        return AutoModelForCausalLM.from_pretrained(cfg.path, local_files_only=True)
+        from .adapters import prepare_model
+
+        model = AutoModelForCausalLM.from_pretrained(cfg.path, local_files_only=True)
+        return prepare_model(model, cfg)
     overrides = dict(TINY_GPT2) if cfg.arch == "gpt2" else {}
     overrides.update(cfg.config)
     overrides.setdefault("vocab_size", len(tokenizer))

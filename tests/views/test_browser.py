@@ -76,7 +76,7 @@ def test_dashboard_end_to_end(browser, server, tiny_config, tmp_path, monkeypatc
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} {r.failure}"))
     page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
 
     # the runs list
@@ -132,12 +132,23 @@ def test_dashboard_end_to_end(browser, server, tiny_config, tmp_path, monkeypatc
     page.locator("#chat-step").select_option("24")
     page.locator("#chat-input").fill("What is 2 + 3?")
     page.locator("#chat-input").press("Enter")
-    page.locator(".msg.model").wait_for(timeout=60_000)
+    page.locator(".msg.model").wait_for(timeout=60_000)  # the reply streams into it
+    saved = "document.querySelector('#chat-status').textContent.includes('saved to the run')"
+    page.wait_for_function(saved, timeout=60_000)
     assert page.locator(".msg.you").inner_text().endswith("What is 2 + 3?")
-    assert "saved to the run" in page.locator("#chat-status").inner_text()
     with RunStore.reader(run) as store:
         chats = list(store.samples("chat"))
     assert [(c.step, c.prompt) for c in chats] == [(24, "What is 2 + 3?")]
+    # side by side: the same message to a second checkpoint, one column each
+    page.locator("#chat-step2").select_option("20")
+    page.locator("#chat-input").fill("Hi")
+    page.locator("#chat-input").press("Enter")
+    page.wait_for_function("document.querySelector('#chat-status').textContent.includes('step 20:')",
+                           timeout=60_000)
+    assert page.locator(".pair .msg.model .who").all_inner_texts() == ["step 24", "step 20"]
+    with RunStore.reader(run) as store:
+        assert sorted((c.step, c.prompt) for c in store.samples("chat")) == [
+            (20, "Hi"), (24, "Hi"), (24, "What is 2 + 3?")]
 
     # live: rows a writer adds appear within ~2 s, without a reload
     page.evaluate("window.__same_page = true")
@@ -158,4 +169,4 @@ def test_dashboard_end_to_end(browser, server, tiny_config, tmp_path, monkeypatc
     if os.environ.get("HANDHOLD_SCREENSHOT_DIR"):  # to look at it after the run
         shutil.copy(shot, Path(os.environ["HANDHOLD_SCREENSHOT_DIR"]) / shot.name)
     page.close()
-    assert problems == []
+    assert problems == [], "\n".join(problems)

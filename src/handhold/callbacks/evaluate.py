@@ -45,7 +45,8 @@ class EvalSuite(Callback):
         for task in state.cfg.evals.tasks:
             examples = self.examples[task.name]
             mine = list(range(acc.process_index, len(examples), acc.num_processes))
-            records += score_task(model, state.tokenizer, task, examples, mine, state.cfg.evals.batch_size)
+            records += score_task(model, state.tokenizer, task, examples, mine, state.cfg.evals.batch_size,
+                                  chat=getattr(state.sources.get(task.source), "chat", False))
         if acc.num_processes > 1:
             from accelerate.utils import gather_object
 

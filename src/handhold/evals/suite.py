@@ -44,16 +44,26 @@ def task_examples(task: EvalTask, sources: dict[str, Source]) -> list[Example]:
 
 
 def score_task(model: Any, tokenizer: Any, task: EvalTask, examples: list[Example], indices: list[int],
-               batch_size: int) -> list[ExampleRecord]:
-    """Score the examples at ``indices`` (this process's shard) on the task's metrics."""
+               batch_size: int, chat: bool = False) -> list[ExampleRecord]:
+    """Score the examples at ``indices`` (this process's shard) on the task's metrics.
+
+    ``chat``: the source was trained through the chat template, so it is asked the same way."""
     from .answers import exact_match
     from .reasoning import score_reasoning
 
     mine = [examples[i] for i in indices]
+    if chat:
+        from ..data.chat_format import chat_prompt
+
+        asked = [chat_prompt(tokenizer, e.question) for e in mine]
+        chain_prompts, answer_prompts = asked, [p + "Answer:" for p in asked]
+    else:
+        chain_prompts, answer_prompts = [e.prompt for e in mine], [answer_only_prompt(e) for e in mine]
+    answer_of = dict(zip(map(id, mine), answer_prompts))
     records = [ExampleRecord(task.name, i) for i in indices]
     wanted = set(task.metrics)
     if wanted & set(REASONING):
-        chains = generate(model, tokenizer, [e.prompt for e in mine],
+        chains = generate(model, tokenizer, chain_prompts,
                           max_new_tokens=task.max_new_tokens, batch_size=batch_size)
         for rec, ex, chain in zip(records, mine, chains):
             s = score_reasoning(ex, chain)
@@ -61,13 +71,13 @@ def score_task(model: Any, tokenizer: Any, task: EvalTask, examples: list[Exampl
             rec.scores.update({"answer_acc": float(s.answer_correct), "step_validity": s.step_validity,
                                "coherence": s.coherence, "format": float(s.format_ok)})
     if "exact_match" in wanted:
-        answers = generate(model, tokenizer, [answer_only_prompt(e) for e in mine], max_new_tokens=24,
+        answers = generate(model, tokenizer, answer_prompts, max_new_tokens=24,
                            stop_at_newline=True, batch_size=batch_size)
         for rec, ex, ans in zip(records, mine, answers):
             rec.scores["exact_match"] = float(exact_match(ex.answer, ans.strip()))
     if "mc_acc" in wanted:
         with_choices = [(rec, ex) for rec, ex in zip(records, mine) if ex.choices]
-        logps = choice_logprobs(model, tokenizer, [answer_only_prompt(ex) for _, ex in with_choices],
+        logps = choice_logprobs(model, tokenizer, [answer_of[id(ex)] for _, ex in with_choices],
                                 [[" " + c for c in ex.choices] for _, ex in with_choices], batch_size=batch_size)
         for (rec, ex), lp in zip(with_choices, logps):
             best = max(range(len(lp)), key=lp.__getitem__)

@@ -104,6 +104,11 @@ def load_training_state(path: Path, optimizer: Any, *, rank: int = 0, scaler: An
 def load_weights(path: Path, model: Any) -> None:
     from safetensors.torch import load_model
 
+    from ..adapters import is_adapter_checkpoint, load_adapter_weights
+
+    if is_adapter_checkpoint(path):  # LoRA: the frozen base comes from model.path
+        load_adapter_weights(path, model)
+        return
     load_model(model, str(path / "model.safetensors"))
 
 

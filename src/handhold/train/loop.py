@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ..config import ConfigError, RunConfig
 from ..curriculum import Curriculum
+from ..data.chat_format import chat_formatted
 from ..data.sources import build_sources
 from ..models import BatchEncoder, build_model, load_tokenizer
 from . import checkpoint as ckpt
@@ -68,7 +69,7 @@ def setup(cfg: RunConfig, run_dir: Path, base_dir: Path | None = None) -> State:
         torch.use_deterministic_algorithms(True, warn_only=True)
     # With no GPU, accelerate sets up several processes (gloo) only when told it is on the CPU.
     cpu = cfg.train.cpu or not (torch.cuda.is_available() or torch.backends.mps.is_available())
-    accelerator = Accelerator(cpu=cpu, mixed_precision=cfg.train.mixed_precision)
+    accelerator = Accelerator(cpu=cpu, mixed_precision=_precision(cfg.train.mixed_precision, cpu))
     shards = accelerator.num_processes * cfg.train.grad_accum
     if cfg.train.batch_size % shards:
         raise ConfigError([f"train.batch_size: {cfg.train.batch_size} is not divisible by "
@@ -76,20 +77,28 @@ def setup(cfg: RunConfig, run_dir: Path, base_dir: Path | None = None) -> State:
     torch.manual_seed(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)
     model = build_model(cfg.model, tokenizer, cfg.train.seq_len, cfg.seed)
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    trainable = [p for p in model.parameters() if p.requires_grad]  # LoRA: the adapters alone
+    decay = [p for p in trainable if p.dim() >= 2]
+    no_decay = [p for p in trainable if p.dim() < 2]
     o = cfg.optim
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": o.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=o.lr, betas=o.betas, eps=o.eps)
     model, optimizer = accelerator.prepare(model, optimizer)
     # Not prepared: accelerate would step the schedule once per process.
-    sources = build_sources(cfg, base_dir)
+    sources = chat_formatted(cfg, build_sources(cfg, base_dir), tokenizer)
     total = cfg.schedule_steps(row_tokens(sources, BatchEncoder(tokenizer, cfg.train.seq_len)))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, total))
     return State(cfg=cfg, run_dir=Path(run_dir), accelerator=accelerator, model=model,
                  optimizer=optimizer, scheduler=scheduler, tokenizer=tokenizer,
                  curriculum=Curriculum(cfg, sources), sources=sources, total_steps=total)
+
+
+def _precision(asked: str, cpu: bool) -> str:
+    """``auto``: bf16 on a GPU that supports it, full precision elsewhere."""
+    if asked != "auto":
+        return asked
+    return "bf16" if not cpu and torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
 
 
 def restore(state: State, path: Path) -> None:

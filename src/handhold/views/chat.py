@@ -2,10 +2,13 @@
 
 A checkpoint directory (``RUN_DIR/checkpoints/step_XXXXXXX/``) is a plain Hugging Face model
 directory, loaded with ``local_files_only=True`` (nothing is ever downloaded). Generation is
-bounded three ways: the message length (``max_prompt_chars``), the new tokens
-(``max_new_tokens``) and the wall time (``timeout_s``, passed to ``generate(max_time=...)``,
-which stops between tokens and keeps what was generated). The prompt keeps the latest turns
-that fit the model's context.
+bounded four ways: the message length (``max_prompt_chars``), the earlier turns (the newest 8,
+and of them the newest ``max_history_chars`` characters), the new tokens (``max_new_tokens``, and
+at most half the model's context when the prompt would not leave room) and the wall time
+(``timeout_s``, passed to ``generate(max_time=...)``, which stops between tokens and keeps what
+was generated). The prompt keeps the latest turns that fit the model's context. A model with a
+chat template (an instruction-tuned one, e.g. SmolLM2) is spoken to through it; tokens are
+streamed as they come (:meth:`Chat.start`), with temperature and top-p sampling.
 
 Every exchange is saved to the run store as a sample of kind ``chat`` at the checkpoint's step,
 through a short-lived writer (``RunStore.open`` for one insert, then closed): SQLite in WAL mode
@@ -16,10 +19,12 @@ This is the only write the views ever make to a run.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,8 +43,10 @@ class ChatError(ValueError):
 class ChatLimits:
     max_new_tokens: int = 96
     max_prompt_chars: int = 2000
+    max_history_chars: int = 16_000  # of the earlier turns, the newest characters kept
     timeout_s: float = 20.0
     temperature: float = 0.7
+    top_p: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ def checkpoints(run_dir: Path) -> list[int]:
     steps = []
     for p in root.iterdir():
         m = _CKPT.match(p.name)
-        if m and p.is_dir() and (p / "config.json").is_file():
+        if m and p.is_dir() and ((p / "config.json").is_file() or (p / "adapter_config.json").is_file()):
             steps.append(int(m.group(1)))
     return sorted(steps)
 
@@ -105,18 +112,47 @@ class Chat:
         try:
             tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
-        except (OSError, ValueError) as exc:
-            raise ChatError(f"{path}: cannot load this checkpoint ({exc})") from exc
+        except Exception as exc:  # a damaged or tampered checkpoint: say so, whatever broke
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise ChatError(f"{path}: cannot load this checkpoint ({type(exc).__name__}: {first[:300]})") from exc
         model.eval()
         self._cache[key] = (tok, model)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return tok, model
 
+    def load(self, run_dir: Path, step: int | None) -> int:
+        """Load a checkpoint now (ChatError if it cannot be); returns its step."""
+        step, path = checkpoint_path(run_dir, step)
+        with self._lock:
+            self._load(path)
+        return step
+
     def reply(self, run_dir: Path, step: int | None, message: str,
-              history: list[tuple[str, str]] = (), *, max_new_tokens: int | None = None,
-              temperature: float | None = None, save: bool = True) -> Reply:
+              history: Sequence[tuple[str, str]] = (), *, max_new_tokens: int | None = None,
+              temperature: float | None = None, top_p: float | None = None, save: bool = True) -> Reply:
         """The checkpoint's answer to ``message`` after the earlier ``(message, reply)`` turns."""
+        reply = None
+        for piece in self.start(run_dir, step, message, history, max_new_tokens=max_new_tokens,
+                                temperature=temperature, top_p=top_p, save=save):
+            if isinstance(piece, Reply):
+                reply = piece
+        assert reply is not None
+        return reply
+
+    def compare(self, run_dir: Path, steps: Sequence[int], message: str,
+                history: Sequence[tuple[str, str]] = (), **kwargs: Any) -> list[Reply]:
+        """Several checkpoints answering the same message (each exchange saved at its step)."""
+        for step in steps:  # every checkpoint exists and loads before any generation starts
+            checkpoint_path(run_dir, step)
+        return [self.reply(run_dir, step, message, history, **kwargs) for step in steps]
+
+    def start(self, run_dir: Path, step: int | None, message: str,
+              history: Sequence[tuple[str, str]] = (), *, max_new_tokens: int | None = None,
+              temperature: float | None = None, top_p: float | None = None,
+              save: bool = True) -> Iterator[str | Reply]:
+        """Check the request and load the checkpoint now (ChatError), then stream: an iterator
+        of text pieces as they are generated, ending with the :class:`Reply`."""
         lim = self.limits
         if not message.strip():
             raise ChatError("empty message")
@@ -124,41 +160,84 @@ class Chat:
             raise ChatError(f"message is {len(message)} characters; the limit is {lim.max_prompt_chars}")
         new = min(max_new_tokens or lim.max_new_tokens, lim.max_new_tokens)
         temp = lim.temperature if temperature is None else temperature
+        top_p = lim.top_p if top_p is None else top_p
+        if not (math.isfinite(temp) and 0 <= temp <= 5):
+            raise ChatError(f"temperature must be a number in [0, 5] (got {temp})")
+        if not (math.isfinite(top_p) and 0 < top_p <= 1):
+            raise ChatError(f"top_p must be a number in (0, 1] (got {top_p})")
         step, path = checkpoint_path(run_dir, step)
-        import torch
+        with self._lock:
+            self._load(path)
+        turns = _trim_history(history, lim.max_history_chars)
+        return self._stream(run_dir, step, path, message, turns, new, temp, top_p, save)
 
+    def _stream(self, run_dir: Path, step: int, path: Path, message: str, history: list[tuple[str, str]],
+                new: int, temp: float, top_p: float, save: bool) -> Iterator[str | Reply]:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        class _Cancelled(StoppingCriteria):  # the reader went away: stop between tokens
+            def __call__(self, input_ids: Any, scores: Any, **kw: Any) -> bool:
+                return cancel.is_set()
+
+        cancel, result, pieces = threading.Event(), {}, []
         with self._lock:
             tok, model = self._load(path)
-            ids = self._encode(tok, model, message, history, new)
+            ids, new = self._encode(tok, model, message, history, new)
+            streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
+            sampling = {"do_sample": True, "temperature": temp, "top_p": top_p, "top_k": 50} if temp > 0 else \
+                {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+
+            def run() -> None:
+                try:
+                    with torch.no_grad():
+                        result["out"] = model.generate(
+                            torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                            max_new_tokens=new, max_time=self.limits.timeout_s, streamer=streamer,
+                            stopping_criteria=StoppingCriteriaList([_Cancelled()]),
+                            pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
+                            eos_token_id=tok.eos_token_id, **sampling)
+                except BaseException as exc:  # noqa: BLE001 - reported to the reader below
+                    result["error"] = exc
+                    streamer.end()
+
             t0 = time.monotonic()
-            with torch.no_grad():
-                out = model.generate(
-                    torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-                    max_new_tokens=new, do_sample=temp > 0, temperature=temp if temp > 0 else None,
-                    top_k=50 if temp > 0 else None, max_time=lim.timeout_s,
-                    pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id,
-                    eos_token_id=tok.eos_token_id)
+            worker = threading.Thread(target=run, name="handhold-chat", daemon=True)
+            worker.start()
+            try:
+                for piece in streamer:
+                    if piece:
+                        pieces.append(piece)
+                        yield piece
+            finally:
+                cancel.set()
+                worker.join()
             seconds = time.monotonic() - t0
-        gen = out[0, len(ids):].tolist()
+        if "error" in result:
+            exc = result["error"]
+            raise ChatError(f"generation failed ({type(exc).__name__}: {exc})") from exc
+        gen = result["out"][0, len(ids):].tolist()
         if tok.eos_token_id is not None and tok.eos_token_id in gen:
             gen, stopped = gen[:gen.index(tok.eos_token_id)], "eos"
         elif len(gen) >= new:
             stopped = "max_new_tokens"
         else:
             stopped = "timeout"
-        text = tok.decode(gen, skip_special_tokens=True)
+        text = "".join(pieces)
         reply = Reply(text=text, step=step, stopped=stopped, new_tokens=len(gen), seconds=seconds)
         if save:
             save_exchange(run_dir, step, message, text)
-        return reply
+        yield reply
 
     @staticmethod
-    def _encode(tok: Any, model: Any, message: str, history: list[tuple[str, str]], new: int) -> list[int]:
-        """Token ids of the conversation, oldest turns dropped first to fit the context."""
-        context = getattr(model.config, "n_positions", None) or getattr(
-            model.config, "max_position_embeddings", 1024)
-        budget = max(1, context - new)
-        turns = [*history[-8:], (message, None)]
+    def _encode(tok: Any, model: Any, message: str, history: list[tuple[str, str]],
+                new: int) -> tuple[list[int], int]:
+        """Token ids of the conversation (oldest turns dropped first) and the new tokens allowed:
+        prompt + reply always fit the context; the reply gets at most half of a short one."""
+        from ..evals.generation import context_length
+
+        context = context_length(model)
+        turns = [*history, (message, None)]
         if getattr(tok, "chat_template", None):
             msgs = []
             for user, answer in turns:
@@ -166,13 +245,30 @@ class Chat:
                 if answer is not None:
                     msgs.append({"role": "assistant", "content": answer})
             ids = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True)
-            ids = list(ids["input_ids"] if isinstance(ids, dict) else ids)
+            ids = list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
         else:  # a base model: the transcript as plain text, one turn a line
             text = "".join(f"{u}\n{a}\n" for u, a in turns[:-1]) + f"{message}\n"
             ids = tok(text, add_special_tokens=False)["input_ids"]
             if tok.bos_token_id is not None:
                 ids = [tok.bos_token_id, *ids]
-        return ids[-budget:]
+        if len(ids) + new > context:  # not enough room: shorten the reply to half the context at most
+            new = max(1, max(context - len(ids), min(new, context // 2)))
+        return ids[-(context - new):], new
+
+
+def _trim_history(history: Sequence[tuple[str, str]], limit: int) -> list[tuple[str, str]]:
+    """The newest 8 turns, and of them only the newest ``limit`` characters (cut from the left)."""
+    out: list[tuple[str, str]] = []
+    left = limit
+    for user, answer in reversed(list(history)[-8:]):
+        if left <= 0:
+            break
+        answer = answer[-left:] if answer else ""
+        left -= len(answer)
+        user = user[-left:] if left > 0 and user else ""
+        left -= len(user)
+        out.append((user, answer))
+    return out[::-1]
 
 
 def save_exchange(run_dir: Path, step: int, message: str, reply: str) -> None:

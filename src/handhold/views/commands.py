@@ -67,6 +67,8 @@ def chat(
     step: Annotated[Optional[int], typer.Option(help="checkpoint step (default: the latest)")] = None,
     max_new_tokens: Annotated[int, typer.Option(min=1, max=1024, help="tokens per reply at most")] = 96,
     temperature: Annotated[float, typer.Option(min=0.0, max=5.0, help="0 = greedy")] = 0.7,
+    top_p: Annotated[float, typer.Option(min=0.01, max=1.0, help="nucleus sampling: keep the most likely "
+                                         "tokens up to this probability mass")] = 1.0,
     timeout: Annotated[float, typer.Option(min=0.1, help="seconds per reply at most")] = 20.0,
 ) -> None:
     """Talk to a checkpoint of a run; every exchange is saved to the run as a `chat` sample."""
@@ -81,7 +83,12 @@ def chat(
     except ChatError as exc:
         _fail(str(exc))
     _quiet_libraries()
-    session = Chat(ChatLimits(max_new_tokens=max_new_tokens, timeout_s=timeout, temperature=temperature))
+    session = Chat(ChatLimits(max_new_tokens=max_new_tokens, timeout_s=timeout, temperature=temperature,
+                              top_p=top_p))
+    try:
+        session.load(run_dir, step)  # a damaged checkpoint is one line here, not a traceback later
+    except ChatError as exc:
+        _fail(str(exc))
     history: list[tuple[str, str]] = []
     interactive = sys.stdin.isatty()
     console.print(f"chatting with {run_dir} at step {step} (empty line or Ctrl-D ends)")
@@ -93,11 +100,16 @@ def chat(
         if not message.strip():
             break
         try:
-            reply = session.reply(run_dir, step, message, history)
+            pieces = session.start(run_dir, step, message, history)
+            console.print(f"[bold cyan]step {step}>[/] ", end="")
+            for piece in pieces:  # tokens as they come
+                if isinstance(piece, str):
+                    console.print(piece, end="", markup=False, highlight=False)
+                else:
+                    reply = piece
         except ChatError as exc:
-            err.print(f"[red]{exc}[/]")
+            err.print(f"[red]{exc}[/]", highlight=False)
             continue
+        console.print()
         history.append((message, reply.text))
-        console.print(f"[bold cyan]step {step}>[/] ", end="")
-        console.print(reply.text, markup=False, highlight=False)
         console.print(f"[dim]({reply.new_tokens} tokens, {reply.seconds:.2f} s, stopped: {reply.stopped})[/]")

@@ -13,7 +13,8 @@ API (all under ``/api/``; a run is named by its folder name under RUNS_DIR):
   the server to at most ``max_points`` points each (min/max per bucket); ``since=S`` returns
   only rows at steps >= S, for live polling
 - ``GET runs/{run}/events?kind=&since=``, ``GET runs/{run}/samples?kind=&prompt=&q=&since=&limit=``
-- ``POST runs/{run}/chat``: ``{"message", "step", "history", "max_new_tokens", "temperature"}``
+- ``POST runs/{run}/chat``: ``{"message", "step", "history", "max_new_tokens", "temperature", "top_p"}``;
+  ``chat/stream`` and ``chat/compare`` (see :mod:`.chat_routes`)
 
 Run names from the URL must be a plain folder name (letters, digits, ``.``, ``_``, ``-``) that
 names a run directly under RUNS_DIR: no path traversal. Bad parameters
@@ -42,6 +43,7 @@ from ..extras import require
 require("fastapi", "dashboard")
 
 from fastapi import FastAPI, HTTPException, Query, Request  # noqa: E402
+from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import FileResponse, JSONResponse  # noqa: E402
 from fastapi.staticfiles import StaticFiles  # noqa: E402
 from pydantic import BaseModel, Field  # noqa: E402
@@ -50,6 +52,7 @@ from ..runs import run_info  # noqa: E402
 from ..store import RunStore, StoreError, db_path, iter_run_dirs  # noqa: E402
 from ..summary import stage_table  # noqa: E402
 from .chat import Chat, ChatError, ChatLimits, checkpoints  # noqa: E402
+from .chat_routes import ChatBody, add_chat_routes  # noqa: E402
 from .downsample import read_series  # noqa: E402
 from .panels import load_phases, panel_layout, panel_specs, phase_summary  # noqa: E402
 from .panels import mark_kinds, marked_events  # noqa: E402
@@ -61,12 +64,7 @@ MAX_KEYS = 200
 PHASES_EVERY_S = 10.0  # a live run's phases are recomputed at most this often
 
 
-class ChatRequest(BaseModel):
-    message: str = Field(min_length=1)
-    step: Optional[int] = Field(default=None, ge=0)
-    history: list[tuple[str, str]] = Field(default_factory=list, max_length=50)
-    max_new_tokens: Optional[int] = Field(default=None, ge=1, le=1024)
-    temperature: Optional[float] = Field(default=None, ge=0.0, le=5.0)
+ChatRequest = ChatBody  # bounded history, no NaN/Infinity (see .chat_routes)
 
 
 def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
@@ -93,6 +91,12 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
     @app.exception_handler(StoreError)
     async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # the default handler echoes the input, which fails on NaN/Infinity (a 500): say what and where
+        return JSONResponse({"detail": [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")}
+                                        for e in exc.errors()]}, status_code=422)
 
     @app.exception_handler(sqlite3.OperationalError)
     async def _busy(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
@@ -244,10 +248,13 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
         d = run_dir(run)
         try:
             reply = chat.reply(d, body.step, body.message, body.history,
-                               max_new_tokens=body.max_new_tokens, temperature=body.temperature)
+                               max_new_tokens=body.max_new_tokens, temperature=body.temperature,
+                               top_p=body.top_p)
         except ChatError as exc:
             raise HTTPException(404 if "no checkpoint" in str(exc) else 422, str(exc)) from exc
         return reply.to_dict()
+
+    add_chat_routes(app, chat, run_dir)
 
     return app
 

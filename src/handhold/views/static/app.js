@@ -142,6 +142,10 @@ function showInfo(info) {
     sel.replaceChildren(...info.checkpoints.map((s) => el("option", { value: s }, "step " + s)));
     if (info.checkpoints.map(String).includes(keep)) sel.value = keep;
     else if (info.checkpoints.length) sel.value = info.checkpoints[info.checkpoints.length - 1];
+    const other = $("chat-step2"), keep2 = other.value;
+    other.replaceChildren(el("option", { value: "" }, "—"),
+                          ...info.checkpoints.map((s) => el("option", { value: s }, "step " + s)));
+    if (info.checkpoints.map(String).includes(keep2)) other.value = keep2;
     $("chat-send").disabled = info.checkpoints.length === 0;
     $("chat-status").textContent = info.checkpoints.length ? "" : "no checkpoint yet";
   }
@@ -364,28 +368,66 @@ function say(who, text, cls) {
   log.scrollTop = log.scrollHeight;
 }
 
+// One reply streamed into `node` (server-sent events: token..., then done or error).
+async function streamReply(runId, body, node) {
+  const res = await fetch(`/api/runs/${encodeURIComponent(runId)}/chat/stream`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  if (!res.ok) {
+    const err = await res.json().catch(() => ({}));
+    throw new Error(typeof err.detail === "string" ? err.detail : JSON.stringify(err.detail || res.status));
+  }
+  const reader = res.body.getReader(), decoder = new TextDecoder();
+  let buffer = "", reply = null;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      const kind = (block.match(/^event: (.*)$/m) || [])[1] || "message";
+      const data = JSON.parse((block.match(/^data: (.*)$/m) || [])[1] || "{}");
+      if (kind === "token") { node.append(data.text); $("chat-log").scrollTop = $("chat-log").scrollHeight; }
+      else if (kind === "done") reply = data;
+      else if (kind === "error") throw new Error(data.detail);
+    }
+  }
+  if (!reply) throw new Error("the reply stream ended early");
+  return reply;
+}
+
 $("chat-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const p = page;
   const message = $("chat-input").value;
   const step = Number($("chat-step").value);
+  const other = $("chat-step2").value === "" ? null : Number($("chat-step2").value);
+  const steps = other === null || other === step ? [step] : [step, other];
   if (!p || !message.trim() || $("chat-send").disabled) return;
-  const history = p.history[step] || (p.history[step] = []);
+  const temperature = Number($("chat-temp").value), top_p = Number($("chat-top-p").value);
   say("you", message, "you");
   $("chat-input").value = "";
   $("chat-send").disabled = true;
   $("chat-status").textContent = "generating…";
-  try {
-    const r = await api(`/api/runs/${encodeURIComponent(p.id)}/chat`, {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ message, step, history }) });
-    say(`step ${r.step}`, r.text || "(nothing)", "model");
-    history.push([message, r.text]);
-    $("chat-status").textContent = `${r.new_tokens} tokens in ${r.seconds.toFixed(2)} s (stopped: ${r.stopped}); saved to the run`;
-  } catch (err) {
-    say("error", err.message, "error");
-    $("chat-status").textContent = "";
+  // one column per checkpoint: the same message, each with its own history
+  const row = el("div", { class: steps.length > 1 ? "pair" : "" });
+  $("chat-log").append(row);
+  const notes = [];
+  for (const s of steps) {
+    const history = p.history[s] || (p.history[s] = []);
+    const text = el("span", {});
+    row.append(el("div", { class: "msg model" }, el("span", { class: "who" }, `step ${s}`), text));
+    try {
+      const r = await streamReply(p.id, { message, step: s, history, temperature, top_p }, text);
+      if (!r.text) text.textContent = "(nothing)";
+      history.push([message, r.text]);
+      notes.push(`step ${s}: ${r.new_tokens} tokens in ${r.seconds.toFixed(2)} s (stopped: ${r.stopped})`);
+    } catch (err) {
+      text.parentNode.replaceWith(el("div", { class: "msg error" }, el("span", { class: "who" }, "error"), err.message));
+    }
   }
+  $("chat-status").textContent = notes.length ? notes.join("; ") + "; saved to the run" : "";
   $("chat-send").disabled = false;
 });
 
