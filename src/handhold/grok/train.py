@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from ..provenance import code_version
 from ..store import RunStore, writer_identity
 from .config import GrokfastSpec, RunSpec
 from .curricula import Stage, build_stages, parts
@@ -196,6 +197,7 @@ def train_run(spec: RunSpec, seed: int, run_dir: str | Path, *,
     store.set_meta("name", f"{spec.experiment}/{spec.variant}/s{seed}")
     store.set_meta("stages", [s.name for s in stages])
     store.set_meta("grok_spec", spec.model_dump(mode="json"))
+    store.set_meta("code_version", code_version())
     store.set_meta("grok_seed", seed)
     store.log_event(0, "fit_start", {"variant": spec.variant, "seed": seed, "stage": stages[0].name,
                                      "train_examples": int(task.is_train.sum()),
