@@ -163,7 +163,12 @@ def build_model(spec: RunSpec, task: Task) -> GrokTransformer | PowerDecoder:
 @torch.no_grad()
 def evaluate(model: GrokTransformer, task: Task, part_masks: dict[str, torch.Tensor]) -> dict[str, float]:
     """Accuracy and loss on the whole train and validation splits, and per part."""
-    logits = model(task.tokens).double()
+    return eval_metrics(model(task.tokens), task, part_masks)
+
+
+def eval_metrics(logits: torch.Tensor, task: Task, part_masks: dict[str, torch.Tensor]) -> dict[str, float]:
+    """``evaluate``'s figures from the logits of every example (shared with the batched-seeds path)."""
+    logits = logits.double()
     nll = torch.nn.functional.cross_entropy(logits, task.labels, reduction="none")
     correct = (logits.argmax(-1) == task.labels).double()
     out: dict[str, float] = {}
