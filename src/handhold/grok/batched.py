@@ -166,13 +166,13 @@ def _train(spec: RunSpec, runs: list[_Seed], t_start: float) -> list[RunResult]:
             return eval_fwd(weights, tokens)
         return train_fwd(weights, torch.stack([r.task.tokens for r in runs]))
 
-    def evaluate(which: list[int]) -> None:
+    def evaluate(which: list[int], can_stop: bool = True) -> None:
         logits = all_logits()
         lr = sched.get_last_lr()[0]
         for i in which:
             r = runs[i]
             m = r.record_eval(step, logits[i], samples, lr)
-            if tr.stop_at_val is not None and r.reached_stop is None and m["grok/val/acc"] >= tr.stop_at_val:
+            if can_stop and tr.stop_at_val is not None and r.reached_stop is None and m["grok/val/acc"] >= tr.stop_at_val:
                 r.reached_stop = step
 
     def measure(which: list[int]) -> None:
@@ -180,7 +180,7 @@ def _train(spec: RunSpec, runs: list[_Seed], t_start: float) -> list[RunResult]:
             runs[i].record_measure(spec, step, weights, i)
 
     everyone = list(range(len(runs)))
-    evaluate(everyone)
+    evaluate(everyone, can_stop=False)  # as train_run: the stop rule counts from the first step on
     measure(everyone)
     while any(r.active for r in runs):
         drawn = [r.batches.next() for r in runs]
