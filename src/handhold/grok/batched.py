@@ -44,6 +44,8 @@ def batched_unsupported(spec: RunSpec) -> str:
         return "a curriculum (stages differ per seed)"
     if spec.model.arch != "fast":
         return f"model.arch {spec.model.arch!r} (batched: the fast model only)"
+    if spec.task.rng == "script":
+        return "task.rng 'script' (one global generator per run)"
     if spec.optim.name == "muon":
         return "Muon (orthogonalises whole matrices)"
     return ""
@@ -55,9 +57,9 @@ class _Seed:
     def __init__(self, spec: RunSpec, seed: int, run_dir: str | Path, n_seeds: int) -> None:
         torch.manual_seed(seed)  # the order train_run draws in: split, stages, then the weights
         self.seed, self.task = seed, task_for(spec, seed)
+        self.model = build_model(spec, self.task)
         stage = build_stages(None, self.task, seed)[0]
         self.part_masks = parts(None, self.task, seed)
-        self.model = build_model(spec, self.task)
         self.batches = _Batches(self.task, stage, spec.train.batch, torch.Generator().manual_seed(seed + 1),
                                 spec.train.keep_last)
         self.res = RunResult(variant=spec.variant, seed=seed)

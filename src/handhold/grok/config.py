@@ -36,6 +36,10 @@ class TaskSpec(_Strict):
         default="a b =", description="'a b =': 3 tokens, '=' names the operation (Nanda); 'a op b =': the "
         "operation token between the operands, the answer the 5th token (Power, Grokfast)")
     nonzero_b: bool = Field(default=False, description="b ranges over 1..p-1 (Grokfast's x*y); div always does")
+    rng: Literal["lab", "script"] = Field(
+        default="lab", description="lab: split and minibatch order from generators of their own (seeded by the "
+        "seed); script: as Grokfast's script draws them, from torch's global generator after the initial "
+        "weights (the split: the first train_frac of a permutation; each pass reshuffles the last order)")
 
     @field_validator("ops", mode="before")
     @classmethod

@@ -96,12 +96,13 @@ POWER["variants"] = [{"name": "baseline", "description": "AdamW wd 1, minibatche
 # Grokfast (Lee et al., 2024), its own task, model and loop (ironjr/grokfast main.py): x * y mod 97
 # with y != 0, 5-token equations, 50% train, minibatches of 512 in passes over the shuffled data (the
 # last batch smaller), Adam (decay as L2) lr 1e-3 betas (0.9, 0.98), warm-up u/10 over 10 updates,
-# validation accuracy after every pass (10 updates). Its README: 95% validation at 910 (EMA) and
+# validation accuracy after every pass (10 updates); split and shuffles drawn as the script draws them
+# (task.rng: script), so a seed starts from the script's weights, split and batches. Its README: 95% validation at 910 (EMA) and
 # 790 (MA) iterations; baseline 39,890.
 GROKFAST: dict[str, Any] = {
     "name": "grok-grokfast",
     "seeds": 3,
-    "task": {**_POWER_TASK, "ops": ["mul"], "nonzero_b": True},
+    "task": {**_POWER_TASK, "ops": ["mul"], "nonzero_b": True, "rng": "script"},
     "model": _POWER_MODEL,
     "optim": {"name": "adam", "lr": 1.0e-3, "betas": [0.9, 0.98], "weight_decay": 0.0, "warmup_steps": 10,
               "warmup_from_zero": True},

@@ -54,6 +54,15 @@ class Task:
     b: torch.Tensor
     is_train: torch.Tensor
     format: str = "a b ="
+    train_order: torch.Tensor | None = None  # the training rows in the order a script split drew them
+
+    def script_split(self, train_frac: float) -> None:
+        """Re-split as Grokfast's script does: a permutation from torch's *global* generator, its first
+        ``int(train_frac * M)`` rows train (kept in that order: the script's minibatches start from it)."""
+        perm = torch.randperm(len(self.labels))
+        self.train_order = perm[:int(train_frac * len(perm))]
+        self.is_train = torch.zeros(len(perm), dtype=torch.bool)
+        self.is_train[self.train_order] = True
 
     @property
     def vocab(self) -> int:

@@ -124,9 +124,14 @@ def log_spaced(per_decade: int, decades: int = 8) -> set[int]:
 class _Batches:
     """The stage's examples: all of them every step (full batch), or reshuffled minibatches."""
 
-    def __init__(self, task: Task, stage: Stage, batch: int | str, gen: torch.Generator,
+    def __init__(self, task: Task, stage: Stage, batch: int | str, gen: torch.Generator | None,
                  keep_last: bool = False) -> None:
         self.task, self.rows, self.gen, self.keep_last = task, stage.rows, gen, keep_last
+        # gen None: the global generator, each pass reshuffling the last order, starting from the
+        # script split's order (Grokfast's loop: train_data = train_data[:, randperm(n)] every epoch)
+        self.compose = gen is None
+        if self.compose and task.train_order is not None and len(task.train_order) == len(self.rows):
+            self.rows = task.train_order
         self.size = len(self.rows) if batch == "full" else min(int(batch), len(self.rows))
         self.full = self.size == len(self.rows)
         self.order, self.pos = self.rows, 0
@@ -138,7 +143,7 @@ class _Batches:
             return self.x, self.y
         end = len(self.order) if self.keep_last else len(self.order) - self.size + 1
         if self.pos >= end or self.pos == 0:
-            self.order = self.rows[torch.randperm(len(self.rows), generator=self.gen)]
+            self.order = (self.order if self.compose else self.rows)[torch.randperm(len(self.rows), generator=self.gen)]
             self.pos = 0
         idx = self.order[self.pos:self.pos + self.size]
         self.pos += self.size
@@ -191,13 +196,15 @@ def train_run(spec: RunSpec, seed: int, run_dir: str | Path, *,
     t_start = time.perf_counter()
     torch.manual_seed(seed)
     task = task_for(spec, seed)
+    model = build_model(spec, task)  # the first draws from the global generator (the split has its own)
+    if spec.task.rng == "script":
+        task.script_split(spec.task.train_frac)
     stages = build_stages(spec.curriculum, task, seed)
     part_masks = parts(spec.curriculum, task, seed)
-    model = build_model(spec, task)
     params = list(model.parameters())
     opt, sched = build_optimizer(spec.optim, model)
     gfilter = grad_filter(spec.grokfast, params)
-    gen = torch.Generator().manual_seed(seed + 1)
+    gen = None if spec.task.rng == "script" else torch.Generator().manual_seed(seed + 1)
     eval_early, measure_early = log_spaced(spec.eval.per_decade), log_spaced(spec.measure.per_decade)
     switch = spec.curriculum.switch if spec.curriculum else None
     budget, tr = spec.train.budget, spec.train
