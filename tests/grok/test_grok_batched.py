@@ -21,7 +21,7 @@ BASE = {
     "measure": {"every": 10, "per_decade": 2},
     "variants": [{"name": "baseline"}, {"name": "ema", "grokfast": {"kind": "ema"}},
                  {"name": "ma", "grokfast": {"kind": "ma", "window": 4}, "optim": {"name": "adam", "weight_decay": 0.01}},
-                 {"name": "mb", "train": {"batch": 8, "keep_last": True}, "optim": {"name": "sgd", "lr": 0.3}},
+                 {"name": "mb", "train": {"batch": 8, "keep_last": True}, "optim": {"name": "sgd", "lr": 0.3, "momentum": 0.9}},
                  {"name": "subset", "curriculum": {"kind": "operand_subset", "switch": {"steps": [5]}}}],
 }
 
@@ -38,7 +38,7 @@ def test_batched_seeds_equal_their_per_seed_runs(variant, tmp_path):
     seeds = [0, 1, 2]
     alone = [train_run(spec, s, tmp_path / f"a{s}") for s in seeds]
     together = train_batched(spec, seeds, [tmp_path / f"b{s}" for s in seeds])
-    assert len({r.steps for r in alone}) > 1 or variant != "baseline"  # the seeds did stop apart
+    assert len({r.steps for r in alone}) > 1  # the seeds stop apart: the stack drops finished seeds
     for s, a, b in zip(seeds, alone, together):
         assert (b.seed, b.steps, b.samples, b.steps_to, b.memorization_step, b.stop_reason) == \
             (a.seed, a.steps, a.samples, a.steps_to, a.memorization_step, a.stop_reason)

@@ -11,6 +11,8 @@ own run store with the same signals, so comparison, report and reuse read it lik
 Equal to the per-seed runs up to float rounding, not bit for bit: a batched matrix product sums
 in another order than a single one (differences ~1e-7 relative per step), and grokking's dynamics
 can grow such differences over thousands of steps; the tests bound them over the first steps.
+A seed that stops (its target reached, or a non-finite loss) leaves the stack: the others go on
+without computing it.
 
 Supported: the lab's fast model without a curriculum (the stages of different seeds differ in
 size and switch at different steps) and optimizers ``adamw``, ``adam``, ``sgd`` (``muon``
@@ -35,7 +37,8 @@ from .config import RunSpec
 from .curricula import build_stages, parts
 from .measures import progress_measures
 from .optim import build_optimizer
-from .train import MEMORIZED, TARGETS, RunResult, _Batches, build_model, eval_metrics, grad_filter, log_spaced, task_for
+from .train import (MEMORIZED, TARGETS, EMAFilter, MAFilter, RunResult, _Batches, build_model, eval_metrics,
+                    grad_filter, log_spaced, task_for)
 
 
 def batched_unsupported(spec: RunSpec) -> str:
@@ -143,13 +146,42 @@ def train_batched(spec: RunSpec, seeds: list[int], run_dirs: list[str | Path]) -
         raise
 
 
+class _Stack:
+    """The live seeds' weights stacked (row k = ``runs[rows[k]]``), their optimizer and Grokfast
+    state; ``keep`` drops the rows of finished seeds so they cost nothing afterwards."""
+
+    def __init__(self, spec: RunSpec, runs: list[_Seed]) -> None:
+        self.rows = list(range(len(runs)))
+        self.weights = {name: torch.stack([dict(r.model.named_parameters())[name].detach() for r in runs])
+                        .requires_grad_() for name, _ in runs[0].model.named_parameters()}
+        self.opt, self.sched = build_optimizer(spec.optim, list(self.weights.values()))
+        self.gfilter = grad_filter(spec.grokfast, list(self.weights.values()))
+
+    def keep(self, alive: list[int]) -> None:
+        """Keep the rows of the runs in ``alive`` (a subset of ``rows``, same order)."""
+        idx = torch.tensor([self.rows.index(i) for i in alive], dtype=torch.long)
+        n = len(self.rows)
+        old = list(self.weights.values())
+        self.weights = {k: p.detach()[idx].clone().requires_grad_() for k, p in self.weights.items()}
+        new = list(self.weights.values())
+        for group in self.opt.param_groups:
+            group["params"] = [new[next(j for j, q in enumerate(old) if q is p)] for p in group["params"]]
+        for p_old, p_new in zip(old, new):
+            state = self.opt.state.pop(p_old, None)
+            if state is not None:  # per-element state has the seed axis first; "step" is a scalar
+                self.opt.state[p_new] = {k: v[idx].clone() if torch.is_tensor(v) and v.dim() and v.shape[0] == n
+                                         else v for k, v in state.items()}
+        f = self.gfilter
+        if isinstance(f, EMAFilter):
+            f.params, f.slow = new, None if f.slow is None else [t[idx].clone() for t in f.slow]
+        elif isinstance(f, MAFilter):  # ring: (window, seeds, ...)
+            f.params, f.ring, f.sums = new, [t[:, idx].clone() for t in f.ring], [t[idx].clone() for t in f.sums]
+        self.rows = list(alive)
+
+
 def _train(spec: RunSpec, runs: list[_Seed], t_start: float) -> list[RunResult]:
     base = runs[0].model
-    weights = {name: torch.stack([dict(r.model.named_parameters())[name].detach() for r in runs]).requires_grad_()
-               for name, _ in base.named_parameters()}
-    params = list(weights.values())
-    opt, sched = build_optimizer(spec.optim, params)
-    gfilter = grad_filter(spec.grokfast, params)
+    stack = _Stack(spec, runs)
 
     def forward(w: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         return functional_call(base, w, (x,))
@@ -162,15 +194,20 @@ def _train(spec: RunSpec, runs: list[_Seed], t_start: float) -> list[RunResult]:
     budget, tr = spec.train.budget, spec.train
     step = samples = 0
 
+    def share() -> float:  # each seed's share of the wall time so far
+        return (time.perf_counter() - t_start) / len(runs)
+
     @torch.no_grad()
-    def all_logits() -> torch.Tensor:
+    def all_logits() -> dict[int, torch.Tensor]:
         if eval_fwd is not None:
-            return eval_fwd(weights, tokens)
-        return train_fwd(weights, torch.stack([r.task.tokens for r in runs]))
+            logits = eval_fwd(stack.weights, tokens)
+        else:
+            logits = train_fwd(stack.weights, torch.stack([runs[i].task.tokens for i in stack.rows]))
+        return dict(zip(stack.rows, logits))
 
     def evaluate(which: list[int], can_stop: bool = True) -> None:
         logits = all_logits()
-        lr = sched.get_last_lr()[0]
+        lr = stack.sched.get_last_lr()[0]
         for i in which:
             r = runs[i]
             m = r.record_eval(step, logits[i], samples, lr)
@@ -179,41 +216,39 @@ def _train(spec: RunSpec, runs: list[_Seed], t_start: float) -> list[RunResult]:
 
     def measure(which: list[int]) -> None:
         for i in which:
-            runs[i].record_measure(spec, step, weights, i)
+            runs[i].record_measure(spec, step, stack.weights, stack.rows.index(i))
 
-    everyone = list(range(len(runs)))
-    evaluate(everyone, can_stop=False)  # as train_run: the stop rule counts from the first step on
-    measure(everyone)
-    while any(r.active for r in runs):
-        drawn = [r.batches.next() for r in runs]
+    evaluate(stack.rows, can_stop=False)  # as train_run: the stop rule counts from the first step on
+    measure(stack.rows)
+    while stack.rows:
+        drawn = [runs[i].batches.next() for i in stack.rows]
         x, y = torch.stack([d[0] for d in drawn]), torch.stack([d[1] for d in drawn])
-        logits = train_fwd(weights, x)  # (S, B, classes)
+        logits = train_fwd(stack.weights, x)  # (live seeds, B, classes)
         losses = F.cross_entropy(logits.double().flatten(0, 1), y.flatten(), reduction="none").view(y.shape).mean(1)
-        opt.zero_grad(set_to_none=True)
+        stack.opt.zero_grad(set_to_none=True)
         losses.sum().backward()
-        if gfilter is not None:
-            gfilter()
-        opt.step()
-        sched.step()
+        if stack.gfilter is not None:
+            stack.gfilter()
+        stack.opt.step()
+        stack.sched.step()
         step += 1
         samples += y.shape[1]
         correct = (logits.detach().argmax(-1) == y).sum(1)
-        active = [i for i, r in enumerate(runs) if r.active]
         check = step % spec.eval.every == 0
-        for i in active:
-            r, loss_value = runs[i], float(losses[i].detach())
+        for k, i in enumerate(stack.rows):
+            r, loss_value = runs[i], float(losses[k].detach())
             if not math.isfinite(loss_value):
                 r.store.log_event(step, "nan", {"loss": str(loss_value)})
                 r.status, r.reason = "failed", f"non-finite loss at step {step}"
-                r.close(step, samples, (time.perf_counter() - t_start) / len(runs))
+                r.close(step, samples, share())
                 continue
-            r.seen_correct += int(correct[i])
+            r.seen_correct += int(correct[k])
             r.seen_n += y.shape[1]
             r.store.log_metrics(step, {"grok/batch/loss": loss_value})
             if check:
                 r.store.log_metrics(step, {"grok/stage/acc": r.seen_correct / r.seen_n, "grok/stage/index": 0})
                 r.seen_correct = r.seen_n = 0
-        active = [i for i in active if runs[i].active]
+        active = [i for i in stack.rows if runs[i].active]
         spent = (budget.steps is not None and step >= budget.steps) or \
                 (budget.samples is not None and samples >= budget.samples)
         if check or step in eval_early or spent:
@@ -230,7 +265,12 @@ def _train(spec: RunSpec, runs: list[_Seed], t_start: float) -> list[RunResult]:
             else:
                 continue
             if r.last_eval != step:
-                r.record_eval(step, all_logits()[i], samples, sched.get_last_lr()[0])
-            r.record_measure(spec, step, weights, i)
-            r.close(step, samples, (time.perf_counter() - t_start) / len(runs))
+                r.record_eval(step, all_logits()[i], samples, stack.sched.get_last_lr()[0])
+            measure([i])
+            r.close(step, samples, share())
+        alive = [i for i in stack.rows if runs[i].active]
+        if not alive:
+            break
+        if alive != stack.rows:
+            stack.keep(alive)
     return [r.res for r in runs]
