@@ -3,8 +3,9 @@
 No scheduler of our own: a unit of work (one run, or several seeds of one variant trained at once
 by the batched path) is a picklable call, handed to ``concurrent.futures.ProcessPoolExecutor``
 (``--jobs N``: N worker processes, one torch thread each, forked from a ``forkserver`` that has
-imported torch and the lab once but never run an op, so no worker inherits a live OpenMP pool) or to a submitit executor (``--slurm`` on a cluster,
-``--submitit-folder`` alone runs submitit's local executor; tests use its ``DebugExecutor``).
+imported torch and the lab once but never run an op, so no worker inherits a live OpenMP pool)
+or to a submitit executor (``--slurm`` on a cluster; ``--submitit-folder`` alone runs submitit's
+local executor, every unit at once; tests use its ``DebugExecutor``).
 Ray is not supported (not installed here).
 
 Every unit writes its own run store(s); the parent only collects the results as they complete,
