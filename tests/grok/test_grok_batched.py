@@ -76,3 +76,21 @@ def test_unsupported_variants_say_why():
     assert "Muon" in batched_unsupported(muon)
     with pytest.raises(ValueError, match="cannot train seeds together"):
         train_batched(muon, [0, 1], ["x", "y"])
+
+
+@pytest.mark.slow
+def test_batched_seeds_grok_when_their_own_runs_do(tmp_path):
+    """Through grokking (the quick preset's baseline, 2 seeds, ~1,500 steps each): the batched seeds
+    reach 95%/99% validation at the evaluations their own runs do."""
+    from handhold.grok.presets import preset
+
+    torch.set_num_threads(1)
+    data = preset("quick")
+    data["variants"] = [data["variants"][0]]
+    spec = load_grok_config(data=data).runs()[0]
+    seeds = [0, 1]
+    alone = [train_run(spec, s, tmp_path / f"a{s}") for s in seeds]
+    together = train_batched(spec, seeds, [tmp_path / f"b{s}" for s in seeds])
+    assert all(a.steps_to["val99"] is not None for a in alone)
+    assert [b.steps_to for b in together] == [a.steps_to for a in alone]
+    assert [b.steps for b in together] == [a.steps for a in alone]
