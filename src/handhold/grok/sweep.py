@@ -9,7 +9,8 @@ local executor, every unit at once; tests use its ``DebugExecutor``).
 Ray is not supported (not installed here).
 
 Every unit writes its own run store(s); the parent only collects the results as they complete,
-so a sweep cut short keeps every run that finished.
+so a sweep cut short keeps every run that finished. A script that calls ``run_experiment`` with
+``jobs`` > 1 needs the usual ``if __name__ == "__main__":`` guard (workers re-import the main module).
 """
 
 from __future__ import annotations
@@ -86,7 +87,9 @@ def execute(units: list[Unit], *, jobs: int = 1, executor: Any = None
                 yield u, None, exc
     else:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["handhold.grok.sweep", "handhold.grok.train"])  # imported once, forked per worker
+        # imported once in the forkserver (which outlives the pool), forked per worker; torch._dynamo is
+        # what the first optimizer step would import in every worker
+        ctx.set_forkserver_preload(["handhold.grok.sweep", "handhold.grok.train", "torch._dynamo"])
         with ProcessPoolExecutor(max_workers=min(jobs, len(units)), mp_context=ctx, initializer=one_thread) as pool:
             futures: dict[Future[Any], Unit] = {}
             for u in units:
