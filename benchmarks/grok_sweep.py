@@ -5,7 +5,8 @@ The setting is the quick preset's baseline (p = 31, d_model 64) with a fixed bud
 early stop, so every path does the same work; evaluations and progress measures run as the preset
 sets them, and every run writes its run store. The ratios are sequential time / path time (above
 1: faster). The machine's load average is printed before and after: on a shared machine the
-process-pool ratio is bounded by the cores that are actually free.
+process-pool ratio is bounded by the cores that are actually free (and with the kernel's
+autogroup scheduling, by this session's share of them, however many processes it runs).
 
     OMP_NUM_THREADS=1 python benchmarks/grok_sweep.py [--seeds 16] [--steps 300] [--jobs 2] [--repeats 2]
 
@@ -43,18 +44,24 @@ def timed(cfg, out: str, **kw) -> tuple[float, float, dict]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=16)
-    ap.add_argument("--steps", type=int, default=300, help="training steps per run (quick preset: 480 samples each)")
+    ap.add_argument("--steps", type=int, default=300, help="training steps per run")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=2, help="rounds of all paths, alternating; medians reported")
     ap.add_argument("--paths", default="sequential,jobs,batched")
+    ap.add_argument("--set", action="append", default=[], help="override a key of the setting (train.batch=32)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     data = preset("quick")
     data["variants"] = [v for v in data["variants"] if v["name"] == "baseline"]
-    cfg = load_grok_config(data=data, overrides=[f"train.budget.samples={480 * args.steps}", "train.stop_at_val=null"])
+    cfg = load_grok_config(data=data, overrides=[f"train.budget={{steps: {args.steps}}}", "train.stop_at_val=null", *args.set])
     paths = [p.strip() for p in args.paths.split(",")]
     kws = {"sequential": {"jobs": 1}, "jobs": {"jobs": args.jobs}, "batched": {"jobs": 1, "batched": True}}
     load0 = os.getloadavg()
+    try:  # with autogroups the kernel splits the cores between sessions: a busy machine's other sessions
+        autogroup = open("/proc/sys/kernel/sched_autogroup_enabled").read().strip() == "1"  # cap --jobs
+    except OSError:
+        autogroup = False
+    print(f"scheduler autogroups: {'on' if autogroup else 'off'}")
     print(f"torch {torch.__version__}, {os.cpu_count()} cores, load average {load0[0]:.2f} / {load0[1]:.2f} "
           f"(1 / 5 min); quick preset baseline, {args.seeds} seeds x {args.steps} steps, {args.repeats} "
           "alternating rounds", flush=True)
