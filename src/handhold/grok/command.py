@@ -18,7 +18,7 @@ def grok(
         help="experiment YAML (configs/grok.yaml, configs/grok_quick.yaml); default: the literature preset")] = None,
     seeds: Annotated[Optional[int], typer.Option("--seeds", min=1, help="seeds per variant (default: the config's)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON document on stdout (progress on stderr)")] = False,
-    preset: Annotated[Optional[str], typer.Option(help="a built-in experiment: quick, literature, power")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="a built-in experiment: quick, literature, power, grokfast")] = None,
     variants: Annotated[Optional[str], typer.Option(help="comma-separated variant names to run (default: all)")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="experiment directory (default runs/grok/<name>)")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override a key: task.p=23, "
