@@ -39,7 +39,7 @@ def toy_experiment(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("grok")
     cfg = tmp / "toy.yaml"
     cfg.write_text(yaml.safe_dump(TOY))
-    result = runner.invoke(app, ["grok", str(cfg), "--json", "--out", str(tmp / "exp")])
+    result = runner.invoke(app, ["grok", str(cfg), "--json", "--out", str(tmp / "exp"), "--jobs", "1"])
     return tmp, cfg, result
 
 

@@ -130,7 +130,7 @@ def progress_measures(model: GrokTransformer, task: Task, *, neuron_frac: float 
     frequencies, too many numbers for metric keys) for the model as it is now."""
     metrics = {f"grok/measure/weight_norm/{k}": v for k, v in model.weight_norms().items()}
     metrics["grok/measure/weight_norm"] = metrics.pop("grok/measure/weight_norm/total")
-    if op not in task.ops:
+    if op not in task.ops or not isinstance(model, GrokTransformer):  # Fourier measures: Nanda's model
         return metrics, {}
     p = task.p
     tokens, labels = task.grid(op)

@@ -48,10 +48,12 @@ class Block(nn.Module):
         self.act = {"relu": F.relu, "gelu": F.gelu}[act]
 
     def mlp(self, x: torch.Tensor, cache: dict | None = None) -> torch.Tensor:
-        post = self.act(self.ln2(x) @ self.W_in + self.b_in)
+        # 2-D products: under torch.func.vmap (batched seeds) each becomes one bmm over the seeds,
+        # where a (N, 1, d) @ (d, m) product would become N * seeds tiny ones
+        post = self.act(self.ln2(x).reshape(-1, x.shape[-1]) @ self.W_in + self.b_in).reshape(*x.shape[:-1], -1)
         if cache is not None:
             cache["mlp_post"] = post[:, -1]  # (N, d_mlp) at the last position
-        return post @ self.W_out + self.b_out
+        return (post.reshape(-1, post.shape[-1]) @ self.W_out + self.b_out).reshape(x.shape)
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """q (N, Tq, d) for the last Tq positions; k, v (N, T, d) -> (N, Tq, d) after W_O."""

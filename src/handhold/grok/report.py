@@ -61,7 +61,7 @@ def _fmt(v: Any, never: str = "never") -> str:
 def comparison_html(summary: dict[str, Any]) -> str:
     head = ("<tr><th>variant</th><th>task</th><th>generalised</th><th>steps to 95%</th>"
             "<th>steps to 99%: median [95% CI]</th><th>per seed</th><th>samples to 99%</th>"
-            "<th>memorised at</th><th>delay</th><th>vs baseline (steps, samples)</th></tr>")
+            "<th>memorised at</th><th>delay</th><th>vs baseline (steps, samples)</th><th>code</th></tr>")
     rows = []
     for v in summary["variants"]:
         task = f"{'+'.join(v['task']['ops'])} p={v['task']['p']} {v['task']['train_frac']:.0%}"
@@ -74,7 +74,7 @@ def comparison_html(summary: dict[str, Any]) -> str:
                  f"{_fmt(v['median_steps_to_val99'])} {ci}",
                  ", ".join(_fmt(s, "–") for s in v["steps_to_val99"]),
                  _fmt(v["median_samples_to_val99"]), _fmt(v["median_memorization_step"], "–"),
-                 _fmt(v["median_delay"], "–"), vs]
+                 _fmt(v["median_delay"], "–"), vs, html.escape(v.get("code") or "unknown")]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return (f"<table class=cmp><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
             f"<p class=note>{_DEFINITIONS}</p>")
@@ -159,7 +159,8 @@ _DEFINITIONS = (
     "evaluation with train accuracy ≥ 99%; <b>delay</b>: steps from memorised to 99% validation. "
     "<b>vs baseline</b>: the baseline's median divided by this variant's (above 1: faster), against the plain "
     "variant on the same task; <b>faster on</b>: seeds where this variant reached 99% in fewer steps than the "
-    "baseline at the same seed (same split, same initialisation).")
+    "baseline at the same seed (same split, same initialisation). <b>Code</b>: the handhold version and git commit "
+    "that made the row's runs (\"mixed\" when they differ; +dirty: uncommitted changes).")
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
