@@ -30,7 +30,7 @@ import numpy as np
 from .direction import infer_direction
 from .divergence import Track, divergences, family_pairs
 from .grokking import GrokkingDetector, train_val_pairs
-from .prepare import MAX_POINTS, Prepared, finite_series, prepare
+from .prepare import MAX_POINTS, Prepared, finite_series, prepare, too_large
 from .segment import PENALTY, Segmentation, _as_step, changepoint_steps, segment
 from .shocks import Shock, break_shocks, spike_shocks
 from .trends import Segment, label, mark_mastery
@@ -69,6 +69,9 @@ def analyze_metric(name: str, steps: Any, values: Any, *, switches: Iterable[flo
                    max_points: int = MAX_POINTS) -> MetricAnalysis:
     """Segment, label and find the shocks of one series."""
     raw = finite_series(steps, values)
+    problem = too_large(name, raw[1])
+    if problem:
+        raise ValueError(problem)
     prep = prepare(*raw, switches=switches, max_points=max_points)
     seg = segment(prep, penalty=penalty)
     result = MetricAnalysis(name, direction, prep, seg)

@@ -35,6 +35,9 @@ def analyze(
     """Change points, trends, shocks, divergences and grokking in a run, a CSV or TensorBoard logs."""
     from ..cli import _fail
     from .analyze import analyze as analyze_series
+    import numpy as np
+
+    from .prepare import too_large
     from .segment import PENALTY
     from .sources import SourceError, load_source, select
 
@@ -51,6 +54,10 @@ def analyze(
             raise SourceError(f"{loaded.origin}: no metric {unknown[0]!r} (from --lower-better/--higher-better)")
         if penalty is not None and not penalty > 0:
             raise SourceError(f"--penalty must be > 0 (got {penalty})")
+        for name, (_, values) in series.items():
+            problem = too_large(name, np.asarray(values, dtype=np.float64))
+            if problem:
+                raise SourceError(f"{loaded.origin}: {problem}")
     except SourceError as exc:
         _fail(str(exc))
     doc = analyze_series(series, stage_switches=loaded.switches, pairs=pairs, directions=directions,
