@@ -78,3 +78,26 @@ def set_aside(path: Path) -> Path:
         target = path.with_name(f"{DAMAGED_PREFIX}{n}-{path.name}")
     os.rename(path, target)
     return target
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint directory that cannot be loaded; ``str()`` is one line naming it."""
+
+
+def load_model(path: Path) -> tuple[object, object]:
+    """(model, tokenizer) of a checkpoint directory, offline; a damaged or tampered checkpoint
+    (a config.json that no longer fits the weights, a missing file) is a ``CheckpointError``."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    problem = checkpoint_problem(path) if (path / "state.json").exists() else None
+    if problem:
+        raise CheckpointError(f"{path}: cannot load this checkpoint ({problem})")
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError) as exc:
+        text = " ".join(str(exc).split())
+        if "mismatched" in text or "size mismatch" in text:
+            text = "its config.json does not fit its weights (tensor sizes differ)"
+        raise CheckpointError(f"{path}: cannot load this checkpoint ({text[:300]})") from None
+    return model, tokenizer

@@ -92,3 +92,23 @@ def test_an_empty_or_damaged_run_store_is_refused(finished, tmp_path, content):
     assert res.exit_code == 2 and "Traceback" not in res.output, res.output
     assert "run.db" in res.output and len(res.output.strip().splitlines()) <= 3
     assert (run / "run.db").read_bytes() == content  # left exactly as it was
+
+
+def test_eval_on_a_tampered_checkpoint_config_is_one_line(finished, tmp_path):
+    """Item 6 (eval): a checkpoint whose config.json no longer fits its weights."""
+    import json
+
+    import yaml
+
+    run = copy(finished, tmp_path)
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg["evals"]["tasks"] = [{"name": "g", "source": "general", "examples": 2, "metrics": ["exact_match"]}]
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    conf = newest(run) / "config.json"
+    data = json.loads(conf.read_text())
+    conf.write_text(json.dumps({**data, "n_embd": data["n_embd"] * 2}))
+    res = runner.invoke(app, ["eval", str(run)])
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    out = " ".join(res.output.split())
+    assert "step_0000012" in out and "cannot load" in out
+    assert len(res.output.strip().splitlines()) <= 4
