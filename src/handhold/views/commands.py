@@ -26,6 +26,9 @@ def serve(
     runs_dir: Annotated[Path, typer.Argument(help="a folder of runs (or one run directory)")] = Path("runs"),
     host: Annotated[str, typer.Option(help="address to bind; the default serves this machine only")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8765,
+    allow_host: Annotated[Optional[list[str]], typer.Option(
+        "--allow-host", help="a Host name to serve besides the loopback ones (repeatable; '*' for any): "
+                             "the name other machines use to reach this one")] = None,
 ) -> None:
     """Serve the live dashboard: runs, curves with stage bands and phases, probe timeline, chat."""
     if not runs_dir.is_dir():
@@ -41,7 +44,10 @@ def serve(
     except ImportError:
         _fail("'uvicorn' is needed for this feature: pip install 'handhold[dashboard]'")
     _check_port(host, port)
-    app = create_app(runs_dir)
+    hosts = list(allow_host or [])
+    if host not in ("0.0.0.0", "::", ""):  # the address bound is a name this server answers to
+        hosts.append(host)
+    app = create_app(runs_dir, allowed_hosts=hosts)
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/] serving on {host}: anyone who can reach it can read these runs "
                   "and talk to their checkpoints")
