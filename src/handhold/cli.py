@@ -48,7 +48,8 @@ def _user_errors():
 
 @app.command()
 def train(
-    config: Annotated[Path, typer.Argument(help="curriculum YAML, e.g. configs/demo.yaml")],
+    config: Annotated[Path, typer.Argument(help="curriculum YAML, e.g. configs/demo.yaml, or a built-in "
+                                                "config's name: demo")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="run directory")] = None,
     max_steps: Annotated[Optional[int], typer.Option(
         help="cap the whole run at N steps; stages run as declared and the run stops where the cap "
@@ -60,6 +61,7 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Train a model through the curriculum in CONFIG."""
+    from .bundled import find_config
     from .config import load_config
     from .train.runner import start
 
@@ -68,6 +70,7 @@ def train(
     if max_steps is not None:
         overrides.append(f"train.max_steps={max_steps}")
     try:
+        config = find_config(config)
         cfg = load_config(config, overrides)
         if out is None:
             if int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -174,6 +177,9 @@ app.command("analyze")(analyze)
 from .grok.command import grok  # noqa: E402
 
 app.command("grok")(grok)
+from .bundled import init  # noqa: E402
+
+app.command()(init)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m handhold`

@@ -53,7 +53,9 @@ def grok(
         fail(f"--preset: unknown preset {preset!r} (known: {', '.join(PRESETS)})")
     try:
         if config is not None:
-            cfg = load_grok_config(config, set_)
+            from ..bundled import find_config
+
+            cfg = load_grok_config(find_config(config, "experiment file"), set_)
         else:
             name = preset or "literature"
             cfg = load_grok_config(data=get_preset(name), overrides=set_, source=f"preset {name}")
