@@ -92,3 +92,21 @@ def test_cli_exit_2_without_traceback(tmp_path, content):
     result = runner.invoke(app, ["train", str(p), "--out", str(tmp_path / "r"), "-q"])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert str(p) in result.output.replace("\n", "")
+
+
+def test_a_suite_that_is_not_a_path(tmp_path):
+    """Found by tests/test_properties.py: `evals.suite: [1]` was a TypeError traceback."""
+    p = tmp_path / "c.yaml"
+    p.write_text(BASE + "evals: {suite: [1, 2]}\n")
+    (msg,) = problems(p)
+    assert msg.startswith(f"{p}:6: evals.suite:")
+
+
+def test_set_through_an_empty_or_scalar_list_item(tmp_path):
+    """Found by tests/test_properties.py: `--set stages.0=null --set stages.0.name=x` was an AttributeError."""
+    p = tmp_path / "c.yaml"
+    p.write_text(BASE)
+    (msg,) = problems(p, ["stages.0=null", "stages.0.name=x"])
+    assert msg == "--set stages.0.name=x: stages[0] is not a mapping"
+    p.write_text(BASE + "model:\n")  # an empty mapping written as `model:`
+    assert load_config(p, ["model.arch=gpt2"]).model.arch == "gpt2"

@@ -382,7 +382,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
         keypath = apply_override(data, item)
         overridden.add(keypath)
     evals = data.get("evals")
-    if isinstance(evals, dict) and evals.get("suite") and not evals.get("tasks"):
+    if isinstance(evals, dict) and isinstance(evals.get("suite"), str) and evals["suite"] and not evals.get("tasks"):
         suite_path = Path(evals["suite"])
         if not suite_path.is_absolute():
             suite_path = path.parent / suite_path
@@ -484,9 +484,11 @@ def apply_override(data: dict[str, Any], item: str) -> tuple[Any, ...]:
                 raise ConfigError([f"--set {item}: {_dotted(tuple(parts[:i + 1]))}: no such list item"])
             node = node[part]
         else:
-            node = node.setdefault(part, {})
-            if not isinstance(node, (dict, list)):
-                raise ConfigError([f"--set {item}: {_dotted(tuple(parts[:i + 1]))} is not a mapping"])
+            if node.get(part) is None:  # absent, or `key:` left empty in the YAML
+                node[part] = {}
+            node = node[part]
+        if not isinstance(node, (dict, list)):
+            raise ConfigError([f"--set {item}: {_dotted(tuple(parts[:i + 1]))} is not a mapping"])
     last = parts[-1]
     if isinstance(node, list):
         if not isinstance(last, int) or last >= len(node):
