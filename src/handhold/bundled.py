@@ -54,7 +54,11 @@ def init(
     force: Annotated[bool, typer.Option(help="replace files that exist already")] = False,
 ) -> None:
     """Write a starter curriculum (the demo's, with its eval suite) to edit: DIR/curriculum.yaml."""
-    from .cli import _fail, console
+    from rich.console import Console
+
+    from .terminal import fail as _fail
+
+    console = Console()
 
     source = bundled_configs().get(STARTER)
     if source is None:

@@ -16,24 +16,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .terminal import fail, quiet_libraries
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Legible training: curricula of data stages, every signal in one run store.")
 console = Console()
 err = Console(stderr=True)
 
 
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+_fail = fail  # the one error exit (handhold.terminal); the old name stays for callers
 
 
-def _quiet_libraries() -> None:
-    """Keep the terminal for handhold's own output (HF progress bars, one-time warnings)."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+_quiet_libraries = quiet_libraries
 
 
 def _user_errors():

@@ -62,7 +62,7 @@ class Sample:
 class RunStore:
     """Append-only writer and reader of one run's ``run.db``.
 
-    Open with ``RunStore.create``/``RunStore.open`` to write (one writer: the main process)
+    Open with ``RunStore.open`` to write (one writer: the main process)
     or ``RunStore.reader`` for a read-only connection that never blocks the writer.
     """
 

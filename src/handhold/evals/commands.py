@@ -14,9 +14,7 @@ from rich.text import Text
 console = Console()
 
 
-def _fail(message: str) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
+from ..terminal import fail as _fail  # noqa: E402 - the one error exit
 
 
 def _run_config(run_dir: Path):

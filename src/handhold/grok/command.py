@@ -43,9 +43,7 @@ def grok(
     err = Console(stderr=True)
     say = err if json_out else Console(width=None if sys.stdout.isatty() else 160)  # files/pipes: no squeeze
 
-    def fail(message: str) -> None:
-        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
+    from ..terminal import fail
 
     if config is not None and preset is not None:
         fail("give either CONFIG or --preset, not both")

@@ -33,7 +33,7 @@ def analyze(
         "--higher-better", help="a metric for which higher is better (overrides the name)")] = None,
 ) -> None:
     """Change points, trends, shocks, divergences and grokking in a run, a CSV or TensorBoard logs."""
-    from ..cli import _fail
+    from ..terminal import fail as _fail
     from .analyze import analyze as analyze_series
     import numpy as np
 

@@ -17,9 +17,7 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
+from ..terminal import fail as _fail  # noqa: E402 - the one error exit
 
 
 def serve(
@@ -76,7 +74,7 @@ def chat(
     timeout: Annotated[float, typer.Option(min=0.1, help="seconds per reply at most")] = 20.0,
 ) -> None:
     """Talk to a checkpoint of a run; every exchange is saved to the run as a `chat` sample."""
-    from ..cli import _quiet_libraries
+    from ..terminal import quiet_libraries as _quiet_libraries
     from ..store import db_path
     from .chat import Chat, ChatError, ChatLimits, checkpoint_path
 
