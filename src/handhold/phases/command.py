@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+DRAWN = ("metrics", "stage_switches", "divergences", "grokking")  # sections `tables` lays out itself
 TREND_COLORS = {"rising": "rgba(46,160,67,0.10)", "plateau": "rgba(128,128,128,0.10)",
                 "declining": "rgba(31,95,139,0.10)"}
 
@@ -127,6 +128,19 @@ def tables(doc: dict[str, Any]) -> list[Any]:
             g.add_row(row["train"], row["val"], _fmt(row["memorized_at"]), _fmt(row["generalized_at"]),
                       "" if row["delay"] is None else _fmt(row["delay"]))
         out.append(g)
+    from .document import SECTIONS
+
+    for section in SECTIONS:  # a section no table above knows yet: shown plainly, not dropped
+        rows = doc.get(section)
+        if section in DRAWN or not rows or not isinstance(rows, list):
+            continue
+        cols = list(dict.fromkeys(k for row in rows if isinstance(row, dict) for k in row))
+        extra = Table(*cols, title=section, title_justify="left")
+        for row in rows:
+            if isinstance(row, dict):
+                extra.add_row(*[_fmt(row.get(c)) if not isinstance(row.get(c), (dict, list))
+                                else json.dumps(row.get(c)) for c in cols])
+        out.append(extra)
     return out
 
 
