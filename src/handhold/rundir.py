@@ -24,7 +24,8 @@ CKPT_DIR = "checkpoints"
 CKPT_PREFIX = "step_"
 DAMAGED_PREFIX = "damaged-"  # a checkpoint resume could not load, set aside (not deleted)
 # what makes a checkpoint complete: a Hugging Face model directory plus the training state
-CHECKPOINT_FILES = ("config.json", "model.safetensors", "optimizer.pt", "rng.pt", "state.json")
+MODEL_FILES = ("config.json", "model.safetensors")  # enough to talk to or evaluate
+CHECKPOINT_FILES = (*MODEL_FILES, "optimizer.pt", "rng.pt", "state.json")  # enough to resume
 _STEP = re.compile(rf"^{CKPT_PREFIX}(\d{{1,12}})$")
 
 
@@ -40,9 +41,10 @@ def checkpoint_dir(run_dir: str | os.PathLike[str], step: int) -> Path:
     return Path(run_dir) / CKPT_DIR / f"{CKPT_PREFIX}{step:07d}"
 
 
-def checkpoint_problem(path: Path) -> str | None:
-    """Why the checkpoint directory ``path`` is not complete, or ``None`` when it is."""
-    for name in CHECKPOINT_FILES:
+def checkpoint_problem(path: Path, files: tuple[str, ...] = CHECKPOINT_FILES) -> str | None:
+    """Why the checkpoint directory ``path`` is not complete, or ``None`` when it is
+    (``files=MODEL_FILES``: complete as a model, for chat and eval)."""
+    for name in files:
         f = path / name
         if not f.is_file():
             return f"{name} is missing"
@@ -64,9 +66,10 @@ def step_dirs(run_dir: str | os.PathLike[str]) -> list[tuple[int, Path]]:
     return sorted(out)
 
 
-def complete_checkpoints(run_dir: str | os.PathLike[str]) -> list[tuple[int, Path]]:
+def complete_checkpoints(run_dir: str | os.PathLike[str],
+                         files: tuple[str, ...] = CHECKPOINT_FILES) -> list[tuple[int, Path]]:
     """(step, directory) of every complete checkpoint, in step order."""
-    return [(s, p) for s, p in step_dirs(run_dir) if checkpoint_problem(p) is None]
+    return [(s, p) for s, p in step_dirs(run_dir) if checkpoint_problem(p, files) is None]
 
 
 def set_aside(path: Path) -> Path:

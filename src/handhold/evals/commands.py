@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..rundir import config_path  # noqa: E402 - the run directory's layout
+
 console = Console()
 
 
@@ -21,7 +23,7 @@ def _run_config(run_dir: Path):
     from ..config import ConfigError, load_config
 
     try:
-        return load_config(run_dir / "config.yaml")
+        return load_config(config_path(run_dir))
     except ConfigError as exc:
         _fail(str(exc))
 
@@ -55,7 +57,7 @@ def samples(
     store = _reader(run_dir)
     wanted_prompt = None
     if prompt is not None:
-        cfg = _run_config(run_dir) if (run_dir / "config.yaml").is_file() else None
+        cfg = _run_config(run_dir) if config_path(run_dir).is_file() else None
         ids = {p.id: p.text for p in cfg.probes.prompts} if cfg else {}
         wanted_prompt = ids.get(prompt, prompt)
     rows = [s for s in store.samples(None if kind == "all" else kind)
