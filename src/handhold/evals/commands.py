@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..rundir import config_path  # noqa: E402 - the run directory's layout
+from ..rundir import config_path  # the run directory's layout
 
 console = Console()
 
