@@ -16,24 +16,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .terminal import fail, quiet_libraries
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Legible training: curricula of data stages, every signal in one run store.")
 console = Console()
 err = Console(stderr=True)
 
 
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+_fail = fail  # the one error exit (handhold.terminal); the old name stays for callers
 
 
-def _quiet_libraries() -> None:
-    """Keep the terminal for handhold's own output (HF progress bars, one-time warnings)."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+_quiet_libraries = quiet_libraries
 
 
 def _user_errors():
@@ -48,7 +42,8 @@ def _user_errors():
 
 @app.command()
 def train(
-    config: Annotated[Path, typer.Argument(help="curriculum YAML, e.g. configs/demo.yaml")],
+    config: Annotated[Path, typer.Argument(help="curriculum YAML, e.g. configs/demo.yaml, or a built-in "
+                                                "config's name: demo")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="run directory")] = None,
     max_steps: Annotated[Optional[int], typer.Option(
         help="cap the whole run at N steps; stages run as declared and the run stops where the cap "
@@ -60,6 +55,7 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Train a model through the curriculum in CONFIG."""
+    from .bundled import find_config
     from .config import load_config
     from .train.runner import start
 
@@ -68,6 +64,7 @@ def train(
     if max_steps is not None:
         overrides.append(f"train.max_steps={max_steps}")
     try:
+        config = find_config(config)
         cfg = load_config(config, overrides)
         if out is None:
             if int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -183,6 +180,9 @@ app.command("import")(import_cmd)
 from .real_command import models_app  # noqa: E402
 
 app.add_typer(models_app, name="models")
+from .bundled import init  # noqa: E402
+
+app.command()(init)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m handhold`

@@ -31,11 +31,13 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: `lr: .inf` or `.nan` is a typo, never a setting
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- budgets
 _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9}
+MAX_COUNT = 10**15  # a budget beyond this (a quadrillion steps or tokens) is a typo
 
 
 def parse_count(value: int | str) -> int:
@@ -43,11 +45,17 @@ def parse_count(value: int | str) -> int:
     if isinstance(value, bool):
         raise ValueError("expected a count such as 2000 or '2M'")
     if isinstance(value, int):
-        return value
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kKmMgGbB]?)\s*", str(value))
-    if not m:
-        raise ValueError(f"expected a count such as 2000 or '2M', got {value!r}")
-    return int(float(m.group(1)) * _SUFFIX[m.group(2).lower()])
+        count = value
+    else:
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kKmMgGbB]?)\s*", str(value))
+        if not m:
+            raise ValueError(f"expected a count such as 2000 or '2M', got {str(value)[:40]!r}")
+        number = float(m.group(1)) * _SUFFIX[m.group(2).lower()]
+        count = int(number) if number <= MAX_COUNT else MAX_COUNT + 1
+    if count > MAX_COUNT:
+        raise ValueError(f"{str(value)[:40]}{'...' if len(str(value)) > 40 else ''} is too large "
+                         f"(at most {MAX_COUNT:.0e})")
+    return count
 
 
 class Until(_Strict):
@@ -65,12 +73,12 @@ class Until(_Strict):
     (readiness), so rule kinds need no change to the loop.
     """
 
-    steps: int | None = Field(default=None, gt=0)
+    steps: int | None = Field(default=None, gt=0, le=MAX_COUNT)
     tokens: int | None = None
     plateau: str | None = Field(default=None, min_length=1, description="metric key, e.g. eval/loss/physics")
     patience: int | None = Field(default=None, gt=0, description="evals without improvement (default 3)")
     min_steps: int | None = Field(default=None, ge=0, description="steps before the rule may fire (default 0)")
-    max_steps: int | None = Field(default=None, gt=0, description="steps after which the stage ends anyway")
+    max_steps: int | None = Field(default=None, gt=0, le=MAX_COUNT, description="steps after which the stage ends anyway")
     mode: Literal["auto", "min", "max"] | None = None
     min_delta: float | None = Field(default=None, ge=0, description="smaller gains are no improvement (default 0)")
     threshold: str | None = Field(default=None, min_length=1, description="metric key of a threshold rule")
@@ -81,7 +89,10 @@ class Until(_Strict):
     @classmethod
     def _parse_tokens(cls, data: Any) -> Any:
         if isinstance(data, dict) and "tokens" in data and data["tokens"] is not None:
-            data = {**data, "tokens": parse_count(data["tokens"])}
+            try:
+                data = {**data, "tokens": parse_count(data["tokens"])}
+            except ValueError as exc:
+                raise ValueError(f"tokens: {exc}") from None
         if isinstance(data, dict) and data.get("plateau") is not None:  # the rule's defaults
             data = {"patience": 3, "min_steps": 0, "mode": "auto", "min_delta": 0.0,
                     **{k: v for k, v in data.items() if v is not None}}
@@ -412,10 +423,15 @@ def read_yaml(path: str | Path, what: str = "config file") -> tuple[dict[str, An
     path = Path(path)
     if not path.is_file():
         raise ConfigError([f"{path}: no such {what}"])
-    text = path.read_text()
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not a UTF-8 text file (byte {exc.start}: {exc.reason})"]) from None
     try:
         data = yaml.safe_load(text)
         lines = _key_lines(text)
+    except (ValueError, OverflowError) as exc:  # a scalar YAML resolves but Python cannot hold
+        raise ConfigError([f"{path}: invalid YAML value: {exc}"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -436,14 +452,23 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
         keypath = apply_override(data, item)
         overridden.add(keypath)
     evals = data.get("evals")
-    if isinstance(evals, dict) and evals.get("suite") and not evals.get("tasks"):
+    if isinstance(evals, dict) and isinstance(evals.get("suite"), str) and evals["suite"] and not evals.get("tasks"):
         suite_path = Path(evals["suite"])
         if not suite_path.is_absolute():
             suite_path = path.parent / suite_path
         suite = load_suite(suite_path)
         data["evals"] = {**evals, "suite": str(suite_path.resolve()), "tasks": suite["tasks"],
                          **({"families": suite["families"]} if "families" in suite and "families" not in evals else {})}
-    return validate_config(data, source=str(path), lines=lines, overridden=overridden)
+    cfg = validate_config(data, source=str(path), lines=lines, overridden=overridden)
+    used = {n for stage in cfg.stages for n in stage.mix}  # as build_sources: used sources only
+    missing = [(("sources", name, "path"), f"no such file: {source.path}")
+               for name, source in cfg.sources.items()
+               if name in used and not isinstance(source, GeneratedSource)
+               and not (path.parent / source.path).is_file()]
+    if missing:
+        raise ConfigError([f"{_where(loc, str(path), lines, overridden)}: {_dotted(loc)}: {msg}"
+                           for loc, msg in missing])
+    return cfg
 
 
 class SuiteFile(_Strict):
@@ -517,7 +542,11 @@ def apply_override(data: dict[str, Any], item: str) -> tuple[Any, ...]:
     parts: list[Any] = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
     if not all(str(p) for p in parts):
         raise ConfigError([f"--set {item}: empty key segment in {key!r}"])
-    value = yaml.safe_load(raw) if raw.strip() else None
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:  # '[1', '!!python/...' tags
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError([f"--set {item}: invalid YAML value ({problem})"]) from None
     node: Any = data
     for i, part in enumerate(parts[:-1]):
         if isinstance(node, list):
@@ -525,9 +554,11 @@ def apply_override(data: dict[str, Any], item: str) -> tuple[Any, ...]:
                 raise ConfigError([f"--set {item}: {_dotted(tuple(parts[:i + 1]))}: no such list item"])
             node = node[part]
         else:
-            node = node.setdefault(part, {})
-            if not isinstance(node, (dict, list)):
-                raise ConfigError([f"--set {item}: {_dotted(tuple(parts[:i + 1]))} is not a mapping"])
+            if node.get(part) is None:  # absent, or `key:` left empty in the YAML
+                node[part] = {}
+            node = node[part]
+        if not isinstance(node, (dict, list)):
+            raise ConfigError([f"--set {item}: {_dotted(tuple(parts[:i + 1]))} is not a mapping"])
     last = parts[-1]
     if isinstance(node, list):
         if not isinstance(last, int) or last >= len(node):

@@ -79,10 +79,23 @@ def build_model(cfg: ModelConfig, tokenizer: Any, seq_len: int, seed: int) -> to
     overrides.setdefault(pos_key, seq_len)
     for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
         overrides.setdefault(name, getattr(tokenizer, name, None))
-    hf_config = AutoConfig.for_model(cfg.arch, **overrides)
+    from .config import ConfigError
+
+    try:
+        hf_config = AutoConfig.for_model(cfg.arch, **overrides)
+    except ValueError:  # transformers lists every architecture it knows: too long for one line
+        raise ConfigError([f"model.arch: unknown architecture {cfg.arch!r} (a transformers model "
+                           "type such as gpt2, llama, qwen2)"]) from None
+    except (TypeError, KeyError, AttributeError) as exc:
+        raise ConfigError([f"model.config: not a valid {cfg.arch} config: {exc}"]) from None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = AutoModelForCausalLM.from_config(hf_config)
+        try:
+            model = AutoModelForCausalLM.from_config(hf_config)
+        except (ValueError, TypeError, KeyError, AttributeError, RuntimeError) as exc:
+            # e.g. n_embd not divisible by n_head, or an arch with no causal-LM head
+            raise ConfigError([f"model.config: cannot build a {cfg.arch} model: "
+                               f"{' '.join(str(exc).split())}"]) from None
     return model
 
 

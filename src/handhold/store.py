@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .rundir import DB_NAME, db_path  # noqa: F401 - the run directory's layout lives there
+
 SCHEMA_VERSION = 1
-DB_NAME = "run.db"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,14 +59,10 @@ class Sample:
     time: float
 
 
-def db_path(run_dir: str | os.PathLike[str]) -> Path:
-    return Path(run_dir) / DB_NAME
-
-
 class RunStore:
     """Append-only writer and reader of one run's ``run.db``.
 
-    Open with ``RunStore.create``/``RunStore.open`` to write (one writer: the main process)
+    Open with ``RunStore.open`` to write (one writer: the main process)
     or ``RunStore.reader`` for a read-only connection that never blocks the writer.
     """
 
@@ -89,11 +86,15 @@ class RunStore:
         path = db_path(run_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.executescript(_SCHEMA)
-        store = cls(conn, path, readonly=False, **kw)
-        version = store.get_meta("schema_version")
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            store = cls(conn, path, readonly=False, **kw)
+            version = store.get_meta("schema_version")
+        except sqlite3.DatabaseError as exc:  # "file is not a database": refuse, never rewrite it
+            conn.close()
+            raise StoreError(f"{path}: not a handhold run store ({exc})") from None
         if version is None:
             store.set_meta("schema_version", SCHEMA_VERSION)
             store.set_meta("created", time.time())

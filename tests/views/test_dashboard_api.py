@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient as _TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from handhold.cli import app as cli_app  # noqa: E402
@@ -22,6 +22,15 @@ from handhold.views.chat import ChatLimits  # noqa: E402
 from handhold.views.dashboard import create_app  # noqa: E402
 
 EVIL = "<img src=x onerror=alert(1)>"
+
+
+class TestClient(_TestClient):
+    """The server answers loopback Host names only (views/guard.py), not ``testserver``."""
+
+    __test__ = False
+
+    def __init__(self, app, base_url: str = "http://127.0.0.1:8765", **kw):
+        super().__init__(app, base_url=base_url, **kw)
 
 
 def build_run(run_dir: Path, *, steps: int = 30, finished: bool = True, name: str = "demo") -> Path:

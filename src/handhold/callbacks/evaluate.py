@@ -19,7 +19,6 @@ class EvalSuite(Callback):
     def __init__(self) -> None:
         self.cadence: Cadence | None = None
         self.examples: dict[str, list] = {}
-        self.done_at: int | None = None
 
     def on_fit_start(self, state: State) -> None:
         ev = state.cfg.evals
@@ -27,17 +26,22 @@ class EvalSuite(Callback):
         self.examples = {t.name: task_examples(t, state.sources) for t in ev.tasks}
 
     def _due(self, state: State) -> bool:
-        ev = state.cfg.evals
-        return bool(ev.tasks) and self.cadence is not None and (
-            self.cadence.due(state.step) or (ev.at_stage_end and state.decision is not None))
+        return bool(state.cfg.evals.tasks) and self.cadence is not None and self.cadence.due(state.step)
 
     def wants_eval(self, state: State) -> bool:
         return self._due(state)
 
     def on_eval(self, state: State) -> None:
-        if not self._due(state) or self.done_at == state.step:
-            return
-        self.done_at = state.step
+        if self._due(state):
+            self._run(state)
+
+    def on_milestone(self, state: State) -> None:
+        """A stage ends: score it, unless its cadence did at this very step."""
+        ev = state.cfg.evals
+        if ev.tasks and ev.at_stage_end and state.decision is not None and not self._due(state):
+            self._run(state)
+
+    def _run(self, state: State) -> None:
         t0 = time.perf_counter()
         acc = state.accelerator
         model = acc.unwrap_model(state.model)
@@ -61,15 +65,10 @@ class EvalSuite(Callback):
 class LmEvalMilestones(Callback):
     """lm-eval tasks at stage ends and at the end of the run (they cost seconds per call)."""
 
-    def __init__(self) -> None:
-        self.done_at: int | None = None
-
-    def on_eval(self, state: State) -> None:
+    def on_milestone(self, state: State) -> None:
         lm = state.cfg.evals.lm_eval
-        ending = state.decision is not None or state.should_stop or state.step == state.cfg.train.max_steps
-        if lm is None or not ending or not state.is_main or self.done_at == state.step:
+        if lm is None or not state.is_main:
             return
-        self.done_at = state.step
         from ..evals.lm_eval_adapter import evaluate_model
 
         t0 = time.perf_counter()

@@ -17,7 +17,6 @@ class HeldOutLoss(Callback):
 
     def __init__(self) -> None:
         self.sets: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        self.done_at: int | None = None
 
     def on_fit_start(self, state: State) -> None:
         encoder = BatchEncoder(state.tokenizer, state.cfg.train.seq_len)
@@ -27,9 +26,6 @@ class HeldOutLoss(Callback):
 
     @torch.no_grad()
     def on_eval(self, state: State) -> None:
-        if self.done_at == state.step:
-            return
-        self.done_at = state.step
         t0 = time.perf_counter()
         acc = state.accelerator
         rank, world, bs = acc.process_index, acc.num_processes, state.cfg.eval.batch_size

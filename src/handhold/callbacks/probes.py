@@ -23,7 +23,6 @@ class Probes(Callback):
 
     def __init__(self) -> None:
         self.cadence: Cadence | None = None
-        self.done_at: int | None = None
         self.axes: Any = None
 
     def on_fit_start(self, state: State) -> None:
@@ -47,9 +46,8 @@ class Probes(Callback):
         return self._due(state)
 
     def on_eval(self, state: State) -> None:
-        if not self._due(state) or not state.is_main or self.done_at == state.step:
+        if not self._due(state) or not state.is_main:
             return
-        self.done_at = state.step
         t0 = time.perf_counter()
         p = state.cfg.probes
         as_chat = p.format == "chat" or (p.format == "auto" and has_chat_template(state.tokenizer))

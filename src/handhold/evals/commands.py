@@ -11,19 +11,19 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ..rundir import config_path  # the run directory's layout
+
 console = Console()
 
 
-def _fail(message: str) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
+from ..terminal import fail as _fail  # noqa: E402 - the one error exit
 
 
 def _run_config(run_dir: Path):
     from ..config import ConfigError, load_config
 
     try:
-        return load_config(run_dir / "config.yaml")
+        return load_config(config_path(run_dir))
     except ConfigError as exc:
         _fail(str(exc))
 
@@ -57,7 +57,7 @@ def samples(
     store = _reader(run_dir)
     wanted_prompt = None
     if prompt is not None:
-        cfg = _run_config(run_dir) if (run_dir / "config.yaml").is_file() else None
+        cfg = _run_config(run_dir) if config_path(run_dir).is_file() else None
         ids = {p.id: p.text for p in cfg.probes.prompts} if cfg else {}
         wanted_prompt = ids.get(prompt, prompt)
     rows = [s for s in store.samples(None if kind == "all" else kind)
@@ -127,7 +127,7 @@ def eval_checkpoint(
     limit: Annotated[Optional[int], typer.Option(help="at most this many examples per lm-eval task")] = None,
 ) -> None:
     """Evaluate a checkpoint (built-in suite, or lm-eval tasks) and record the results in the run store."""
-    from ..store import RunStore
+    from ..store import RunStore, StoreError
     from ..train import checkpoint as ckpt
 
     found = dict(ckpt.list_checkpoints(run_dir))
@@ -140,15 +140,20 @@ def eval_checkpoint(
         from ..extras import MissingExtraError
         from .lm_eval_adapter import run_lm_eval
 
+        from ..rundir import CheckpointError
+
         try:
             metrics = run_lm_eval(found[at], lm_eval_task, include_path=include_path, limit=limit)
-        except MissingExtraError as exc:
+        except (MissingExtraError, CheckpointError) as exc:
             _fail(str(exc))
     else:
         metrics = _builtin_suite(run_dir, found[at])
-    with RunStore.open(run_dir) as store:  # a short-lived writer: WAL lets a trainer write alongside
-        store.replace_metrics(at, metrics)
-        store.log_event(at, "eval", {"checkpoint": str(found[at].name), "lm_eval": lm_eval_task or []})
+    try:
+        with RunStore.open(run_dir) as store:  # a short-lived writer: WAL lets a trainer write alongside
+            store.replace_metrics(at, metrics)
+            store.log_event(at, "eval", {"checkpoint": str(found[at].name), "lm_eval": lm_eval_task or []})
+    except StoreError as exc:
+        _fail(str(exc))
     table = Table("metric", "value", title=f"step {at}")
     for k, v in sorted(metrics.items()):
         table.add_row(k, f"{v:.4f}")
@@ -156,16 +161,17 @@ def eval_checkpoint(
 
 
 def _builtin_suite(run_dir: Path, checkpoint: Path) -> dict[str, float]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    from ..rundir import CheckpointError, load_model
     from .suite import score_task, summarize, task_examples
 
     cfg = _run_config(run_dir)
     if not cfg.evals.tasks:
         _fail(f"{run_dir}: the run's config has no eval tasks (evals.tasks / evals.suite); "
               "pass --lm-eval-task to use lm-eval")
-    model = AutoModelForCausalLM.from_pretrained(checkpoint, local_files_only=True)
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=True)
+    try:
+        model, tokenizer = load_model(checkpoint)
+    except CheckpointError as exc:
+        _fail(str(exc))
     sources = _sources(cfg)
     records = []
     for task in cfg.evals.tasks:

@@ -39,10 +39,10 @@ def flatten_results(results: dict[str, Any]) -> dict[str, float]:
 def run_lm_eval(checkpoint: Path, tasks: list[str], *, include_path: Path | None = None,
                 limit: int | None = None, batch_size: int = 16) -> dict[str, float]:
     """Evaluate a checkpoint directory on lm-eval ``tasks``; returns store-ready metrics."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from ..rundir import load_model
 
-    model = AutoModelForCausalLM.from_pretrained(checkpoint, local_files_only=True).eval()
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=True)
+    model, tokenizer = load_model(Path(checkpoint))  # CheckpointError: one line naming it
+    model.eval()
     return evaluate_model(model, tokenizer, tasks, include_path=include_path, limit=limit,
                           batch_size=batch_size)
 

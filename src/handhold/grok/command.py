@@ -56,9 +56,7 @@ def grok(
     err = Console(stderr=True)
     say = err if json_out else Console(width=None if sys.stdout.isatty() else 160)  # files/pipes: no squeeze
 
-    def fail(message: str) -> None:
-        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
+    from ..terminal import fail
 
     if config is not None and preset is not None:
         fail("give either CONFIG or --preset, not both")
@@ -66,7 +64,9 @@ def grok(
         fail(f"--preset: unknown preset {preset!r} (known: {', '.join(PRESETS)})")
     try:
         if config is not None:
-            cfg = load_grok_config(config, set_)
+            from ..bundled import find_config
+
+            cfg = load_grok_config(find_config(config, "experiment file"), set_)
         else:
             name = preset or "literature"
             cfg = load_grok_config(data=get_preset(name), overrides=set_, source=f"preset {name}")

@@ -14,6 +14,8 @@ shocks, then looks across metrics for divergences and train/validation grokking.
      "divergences": [{"a", "b", "start", "end", "gap"}],
      "grokking": [{"train", "val", "memorized_at", "generalized_at", "delay"}]}
 
+The type is :class:`handhold.phases.document.PhasesDoc` (one place for every reader).
+
 Steps are the series' own steps; a change point is the last step of the phase before it (for
 a stage switch, the step of its ``stage_start`` event); consecutive segments share that step.
 """
@@ -29,8 +31,9 @@ import numpy as np
 
 from .direction import infer_direction
 from .divergence import Track, divergences, family_pairs
+from .document import check_sections
 from .grokking import GrokkingDetector, train_val_pairs
-from .prepare import MAX_POINTS, Prepared, finite_series, prepare
+from .prepare import MAX_POINTS, Prepared, finite_series, prepare, too_large
 from .segment import PENALTY, Segmentation, _as_step, changepoint_steps, segment
 from .shocks import Shock, break_shocks, spike_shocks
 from .trends import Segment, label, mark_mastery
@@ -69,6 +72,9 @@ def analyze_metric(name: str, steps: Any, values: Any, *, switches: Iterable[flo
                    max_points: int = MAX_POINTS) -> MetricAnalysis:
     """Segment, label and find the shocks of one series."""
     raw = finite_series(steps, values)
+    problem = too_large(name, raw[1])
+    if problem:
+        raise ValueError(problem)
     prep = prepare(*raw, switches=switches, max_points=max_points)
     seg = segment(prep, penalty=penalty)
     result = MetricAnalysis(name, direction, prep, seg)
@@ -119,7 +125,7 @@ def analyze(series: Mapping[str, Series], *, stage_switches: Iterable[float] = (
         groks.append(det.predict().to_dict())
     doc = {"metrics": {k: r.to_dict() for k, r in results.items()}, "stage_switches": switches,
            "divergences": sorted(divs, key=lambda d: (d["start"], d["a"], d["b"])), "grokking": groks}
-    return _finite(doc)
+    return check_sections(_finite(doc))
 
 
 def _moved(result: MetricAnalysis) -> str | None:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+DRAWN = ("metrics", "stage_switches", "divergences", "grokking")  # sections `tables` lays out itself
 TREND_COLORS = {"rising": "rgba(46,160,67,0.10)", "plateau": "rgba(128,128,128,0.10)",
                 "declining": "rgba(31,95,139,0.10)"}
 
@@ -33,8 +34,11 @@ def analyze(
         "--higher-better", help="a metric for which higher is better (overrides the name)")] = None,
 ) -> None:
     """Change points, trends, shocks, divergences and grokking in a run, a CSV or TensorBoard logs."""
-    from ..cli import _fail
+    from ..terminal import fail as _fail
     from .analyze import analyze as analyze_series
+    import numpy as np
+
+    from .prepare import too_large
     from .segment import PENALTY
     from .sources import SourceError, load_source, select
 
@@ -51,6 +55,10 @@ def analyze(
             raise SourceError(f"{loaded.origin}: no metric {unknown[0]!r} (from --lower-better/--higher-better)")
         if penalty is not None and not penalty > 0:
             raise SourceError(f"--penalty must be > 0 (got {penalty})")
+        for name, (_, values) in series.items():
+            problem = too_large(name, np.asarray(values, dtype=np.float64))
+            if problem:
+                raise SourceError(f"{loaded.origin}: {problem}")
     except SourceError as exc:
         _fail(str(exc))
     doc = analyze_series(series, stage_switches=loaded.switches, pairs=pairs, directions=directions,
@@ -131,6 +139,19 @@ def tables(doc: dict[str, Any]) -> list[Any]:
             g.add_row(row["train"], row["val"], _fmt(row["memorized_at"]), _fmt(row["generalized_at"]),
                       "" if row["delay"] is None else _fmt(row["delay"]))
         out.append(g)
+    from .document import SECTIONS
+
+    for section in SECTIONS:  # a section no table above knows yet: shown plainly, not dropped
+        rows = doc.get(section)
+        if section in DRAWN or not rows or not isinstance(rows, list):
+            continue
+        cols = list(dict.fromkeys(k for row in rows if isinstance(row, dict) for k in row))
+        extra = Table(*cols, title=section, title_justify="left")
+        for row in rows:
+            if isinstance(row, dict):
+                extra.add_row(*[_fmt(row.get(c)) if not isinstance(row.get(c), (dict, list))
+                                else json.dumps(row.get(c)) for c in cols])
+        out.append(extra)
     return out
 
 

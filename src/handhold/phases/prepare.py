@@ -17,6 +17,8 @@ from scipy.ndimage import median_filter
 MAX_POINTS = 400
 SPIKE_SIGMAS = 6.0
 SPIKE_SHARE = 0.1
+# beyond this magnitude the fits square values past the float range (1e308): refuse, don't guess
+MAX_MAGNITUDE = 1e150
 
 
 @dataclass
@@ -54,6 +56,15 @@ def finite_series(steps: object, values: object) -> tuple[np.ndarray, np.ndarray
         order = np.argsort(s, kind="stable")
         s, v = s[order], v[order]
     return s, v
+
+
+def too_large(name: str, values: np.ndarray) -> str | None:
+    """Why ``values`` cannot be analysed (magnitudes past MAX_MAGNITUDE), or ``None``."""
+    finite = np.abs(values[np.isfinite(values)])
+    peak = float(finite.max()) if finite.size else 0.0
+    if peak > MAX_MAGNITUDE:
+        return f"metric {name!r}: values as large as {peak:.3g} are too large to analyse (at most {MAX_MAGNITUDE:.0e})"
+    return None
 
 
 def bin_edges(n: int, max_points: int, splits: list[int]) -> np.ndarray:

@@ -96,13 +96,14 @@ def load_csv(path: Path) -> Loaded:
     """A ``step`` column, one numeric column per metric (empty cells are missing values) and
     optionally a ``stage`` column naming each row's stage."""
     try:
-        with path.open(newline="", encoding="utf-8") as f:
+        with path.open(newline="", encoding="utf-8-sig") as f:  # -sig: Excel's byte-order mark
             rows = csv.reader(f)
             header = next(rows, None)
             if header is None or not any(h.strip() for h in header):
                 raise SourceError(f"{path}: empty file (expected a header with a '{STEP_COLUMN}' column)")
             names = [h.strip() for h in header]
             lower = [n.lower() for n in names]
+            _no_duplicates(path, names, lower)
             step_name = next((c for c in (STEP_COLUMN, "_step") if c in lower), None)  # _step: W&B history
             if step_name is None:
                 raise SourceError(f"{path}:1: no '{STEP_COLUMN}' column (columns: {', '.join(names)})")
@@ -150,12 +151,23 @@ def _fast_csv(path: Path, width: int) -> list[np.ndarray] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # "empty input file" and friends: let the careful path speak
-            data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2, encoding="utf-8")
+            data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2, encoding="utf-8-sig")
     except (ValueError, UserWarning, UnicodeDecodeError):
         return None
     if not len(data) or data.shape[1] != width or np.isnan(data[:, 0]).any():
         return None
     return [data[:, k] for k in range(width)]
+
+
+def _no_duplicates(path: Path, names: list[str], lower: list[str]) -> None:
+    """Two columns of one name: which one is the curve? (``step``/``stage`` in any case.)"""
+    seen: dict[str, int] = {}
+    for i, (name, low) in enumerate(zip(names, lower)):
+        key = low if low in (STEP_COLUMN, STAGE_COLUMN) else name
+        if key in seen:
+            raise SourceError(f"{path}:1: column '{name}' appears twice (columns {seen[key] + 1} and {i + 1}); "
+                              "rename one")
+        seen[key] = i
 
 
 def _number(cell: str, path: Path, line: int, column: str, required: bool) -> float:
@@ -191,6 +203,8 @@ def load_tensorboard(path: Path) -> Loaded:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.util import tensor_util
 
+    for f in files:
+        _check_records(f)
     root = path if path.is_dir() else path.parent
     series: dict[str, tuple[list[float], list[float]]] = {}
     for run_dir in sorted({f.parent for f in files}):
@@ -216,3 +230,28 @@ def load_tensorboard(path: Path) -> Loaded:
         raise SourceError(f"{path}: the TensorBoard event files hold no scalar series")
     out = {k: (np.asarray(s, dtype=np.float64), np.asarray(v, dtype=np.float64)) for k, (s, v) in series.items()}
     return Loaded(str(path), "tensorboard", out)
+
+
+def _check_records(path: Path) -> None:
+    """TensorBoard's reader stops quietly at the first damaged record (2 of 300 points read,
+    without a word); walk the records and their checksums first, so damage is named. A record
+    cut short at the very end is a file being written, not damage."""
+    from tensorboard.compat.tensorflow_stub import errors
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import PyRecordReader_New
+
+    reader = PyRecordReader_New(str(path))
+    n = 0
+    try:
+        while True:
+            try:
+                reader.GetNext()
+            except errors.OutOfRangeError:
+                return
+            except errors.DataLossError as exc:
+                if "truncated record" in str(exc):
+                    return
+                raise SourceError(f"{path}: damaged TensorBoard event file: record {n + 1} fails its "
+                                  "checksum (the records after it cannot be read)") from None
+            n += 1
+    finally:
+        reader.file_handle.close()

@@ -17,26 +17,12 @@ from typing import Any
 
 import torch
 
-CKPT_DIR = "checkpoints"
-_PREFIX = "step_"
-
-
-def checkpoint_dir(run_dir: Path, step: int) -> Path:
-    return Path(run_dir) / CKPT_DIR / f"{_PREFIX}{step:07d}"
+from ..rundir import CKPT_DIR, checkpoint_dir, complete_checkpoints  # noqa: F401 - the layout lives there
 
 
 def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    root = Path(run_dir) / CKPT_DIR
-    if not root.is_dir():
-        return []
-    out = []
-    for p in root.iterdir():
-        if p.is_dir() and p.name.startswith(_PREFIX) and (p / "state.json").is_file():
-            try:
-                out.append((int(p.name[len(_PREFIX):]), p))
-            except ValueError:
-                continue
-    return sorted(out)
+    """(step, directory) of the complete checkpoints, oldest first (see :mod:`handhold.rundir`)."""
+    return complete_checkpoints(run_dir)
 
 
 def latest_checkpoint(run_dir: Path) -> tuple[int, Path] | None:

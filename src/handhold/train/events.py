@@ -10,8 +10,9 @@
             optimizer step
             batch_end               state.logs holds this step's metrics
             eval                    every eval.every steps and at stage end: evaluators add to state.logs
-                                    (fires a second time at a step where readiness ends the stage;
-                                    evaluators run at most once per step)
+                                    (at most once per step)
+            milestone               the stage ends here (state.decision) or the run does: milestone
+                                    evaluators (lm-eval, stage-end suites) add to state.logs
             metrics                 state.logs is complete: writers persist it
             checkpoint              just before a checkpoint is written (flush what it covers)
         stage_end                   the exit rule fired (budget or readiness); state.decision says why
@@ -37,6 +38,7 @@ class Event(str, Enum):
     AFTER_BACKWARD = "after_backward"
     BATCH_END = "batch_end"
     EVAL = "eval"
+    MILESTONE = "milestone"
     METRICS = "metrics"
     CHECKPOINT = "checkpoint"
     STAGE_END = "stage_end"

@@ -191,8 +191,10 @@ def fit(state: State, callbacks: list[Callback]) -> State:
                 fire(Event.EVAL)
             if state.decision is None:
                 state.decision = (cur.ready(state) if scheduled or last else None) or state._advance
-                if state.decision is not None:
-                    fire(Event.EVAL)  # the stage ends here after all: milestone evals see it
+                if state.decision is not None and not (scheduled or last):
+                    fire(Event.EVAL)  # a stage that ends has its eval, once
+            if state.decision is not None or last:
+                fire(Event.MILESTONE)
             state._advance = None
             fire(Event.METRICS)
             if state.decision is not None:

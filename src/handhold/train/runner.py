@@ -7,14 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..config import GeneratedSource, RunConfig, dump_config, load_config
+from ..rundir import CONFIG_NAME, DAMAGED_PREFIX, checkpoint_problem, set_aside, step_dirs
 from ..run import Run, RunError
-from ..store import db_path
+from ..store import RunStore, StoreError, db_path
 from . import checkpoint as ckpt
 from .events import Callback
 from .loop import fit, restore, setup
 from .state import State
-
-CONFIG_NAME = "config.yaml"
 
 
 class RunDirError(RuntimeError):
@@ -102,14 +101,63 @@ def resume(run_dir: Path, *, progress: bool = True, callbacks: Sequence[Callback
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG_NAME).is_file() or not db_path(run_dir).is_file():
         raise RunDirError(f"{run_dir} is not a handhold run (no {CONFIG_NAME} and run.db)")
+    _check_store(run_dir)
     cfg = load_config(run_dir / CONFIG_NAME, overrides)
     state = setup(cfg, run_dir)
-    latest = ckpt.latest_checkpoint(run_dir)
-    if latest is not None:
-        restore(state, latest[1])
+    latest, damaged = _restore_newest(state, run_dir)
     store = _open_run(state, cfg, resume=True, resume_from=state.step if latest is not None else -1)
     if store is not None:
+        for path in damaged:  # newer than the one restored: set aside, not deleted
+            set_aside(path)
         if overrides:
             (run_dir / CONFIG_NAME).write_text(dump_config(cfg))
         ckpt.clean_partial(run_dir)
     return _fit_and_close(state, store, progress, callbacks)
+
+
+def _check_store(run_dir: Path) -> None:
+    """Refuse a run store that is empty or not a database (never start it over silently)."""
+    path = db_path(run_dir)
+    if path.stat().st_size == 0 and not Path(f"{path}-wal").is_file():
+        raise RunDirError(f"{path}: the run store is empty (0 bytes); nothing to resume. Start again "
+                          f"with `handhold train CONFIG --out {run_dir} --overwrite` if that is what you want")
+    try:
+        RunStore.reader(run_dir).close()
+    except StoreError as exc:
+        raise RunDirError(str(exc)) from None
+
+
+def _restore_newest(state: State, run_dir: Path) -> tuple[tuple[int, Path] | None, list[Path]]:
+    """Restore the newest checkpoint that loads; say which damaged ones were skipped.
+
+    Returns the (step, path) restored (``None`` when the run has no checkpoint yet) and the
+    damaged checkpoint directories newer than it. A run whose every checkpoint is damaged is
+    refused: starting it over would throw away what it logged.
+    """
+    import json
+    import pickle
+    import sys
+
+    from safetensors import SafetensorError
+
+    found = step_dirs(run_dir)
+    damaged = []
+    for step, path in reversed(found):
+        problem = checkpoint_problem(path)
+        if problem is None:
+            try:
+                restore(state, path)
+            except (OSError, ValueError, RuntimeError, KeyError, TypeError, EOFError, IndexError,
+                    pickle.UnpicklingError, json.JSONDecodeError, SafetensorError) as exc:
+                problem = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        if problem is None:
+            if damaged and state.is_main:
+                print(f"warning: resuming from {path.name}: skipped damaged "
+                      + ", ".join(f"{p.name} ({why})" for p, why in damaged)
+                      + f"; they are kept as {DAMAGED_PREFIX}step_*", file=sys.stderr)
+            return (step, path), [p for p, _ in damaged]
+        damaged.append((path, problem))
+    if damaged:
+        raise RunDirError(f"{run_dir}: no usable checkpoint: " + "; ".join(f"{p.name} is damaged ({why})"
+                                                                         for p, why in damaged))
+    return None, []

@@ -20,7 +20,6 @@ This is the only write the views ever make to a run.
 from __future__ import annotations
 
 import math
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -32,7 +31,6 @@ from typing import Any
 from ..store import RunStore
 
 CHAT_KIND = "chat"
-_CKPT = re.compile(r"^step_(\d{1,12})$")
 
 
 class ChatError(ValueError):
@@ -63,16 +61,10 @@ class Reply:
 
 
 def checkpoints(run_dir: Path) -> list[int]:
-    """Steps of the complete checkpoints of a run (a renamed ``step_*`` dir with model weights)."""
-    root = Path(run_dir) / "checkpoints"
-    if not root.is_dir():
-        return []
-    steps = []
-    for p in root.iterdir():
-        m = _CKPT.match(p.name)
-        if m and p.is_dir() and ((p / "config.json").is_file() or (p / "adapter_config.json").is_file()):
-            steps.append(int(m.group(1)))
-    return sorted(steps)
+    """Steps of the checkpoints of a run that hold a whole model or LoRA adapters (see :mod:`handhold.rundir`)."""
+    from ..rundir import MODEL_FILES, complete_checkpoints
+
+    return [step for step, _ in complete_checkpoints(run_dir, MODEL_FILES)]
 
 
 def checkpoint_path(run_dir: Path, step: int | None) -> tuple[int, Path]:
@@ -85,7 +77,9 @@ def checkpoint_path(run_dir: Path, step: int | None) -> tuple[int, Path]:
     elif step not in found:
         raise ChatError(f"{run_dir}: no checkpoint at step {step}; there are: "
                         + ", ".join(map(str, found)))
-    return step, Path(run_dir) / "checkpoints" / f"step_{step:07d}"
+    from ..rundir import checkpoint_dir
+
+    return step, checkpoint_dir(run_dir, step)
 
 
 class Chat:

@@ -17,15 +17,16 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
+from ..terminal import fail as _fail  # noqa: E402 - the one error exit
 
 
 def serve(
     runs_dir: Annotated[Path, typer.Argument(help="a folder of runs (or one run directory)")] = Path("runs"),
     host: Annotated[str, typer.Option(help="address to bind; the default serves this machine only")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8765,
+    allow_host: Annotated[Optional[list[str]], typer.Option(
+        "--allow-host", help="a Host name to serve besides the loopback ones (repeatable; '*' for any): "
+                             "the name other machines use to reach this one")] = None,
 ) -> None:
     """Serve the live dashboard: runs, curves with stage bands and phases, probe timeline, chat."""
     if not runs_dir.is_dir():
@@ -41,7 +42,10 @@ def serve(
     except ImportError:
         _fail("'uvicorn' is needed for this feature: pip install 'handhold[dashboard]'")
     _check_port(host, port)
-    app = create_app(runs_dir)
+    hosts = list(allow_host or [])
+    if host not in ("0.0.0.0", "::", ""):  # the address bound is a name this server answers to
+        hosts.append(host)
+    app = create_app(runs_dir, allowed_hosts=hosts)
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/] serving on {host}: anyone who can reach it can read these runs "
                   "and talk to their checkpoints")
@@ -72,7 +76,7 @@ def chat(
     timeout: Annotated[float, typer.Option(min=0.1, help="seconds per reply at most")] = 20.0,
 ) -> None:
     """Talk to a checkpoint of a run; every exchange is saved to the run as a `chat` sample."""
-    from ..cli import _quiet_libraries
+    from ..terminal import quiet_libraries as _quiet_libraries
     from ..store import db_path
     from .chat import Chat, ChatError, ChatLimits, checkpoint_path
 

@@ -32,7 +32,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -54,6 +54,7 @@ from ..summary import stage_table  # noqa: E402
 from .chat import Chat, ChatError, ChatLimits, checkpoints  # noqa: E402
 from .chat_routes import ChatBody, add_chat_routes  # noqa: E402
 from .downsample import read_series  # noqa: E402
+from .guard import Guard  # noqa: E402
 from .panels import load_phases, panel_layout, panel_specs, phase_summary  # noqa: E402
 from .panels import mark_kinds, marked_events  # noqa: E402
 from .review_api import add_review_routes  # noqa: E402
@@ -61,6 +62,7 @@ from .review_api import add_review_routes  # noqa: E402
 STATIC = Path(__file__).parent / "static"
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 MAX_KEYS = 200
+MAX_STEP = 2**62  # SQLite integers end at 2**63: a larger step is a 422, not an OverflowError
 PHASES_EVERY_S = 10.0  # a live run's phases are recomputed at most this often
 
 
@@ -68,8 +70,10 @@ ChatRequest = ChatBody  # bounded history, no NaN/Infinity (see .chat_routes)
 
 
 def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
-               phases_process: bool = True) -> FastAPI:
+               phases_process: bool = True, allowed_hosts: Sequence[str] = ()) -> FastAPI:
     """The dashboard app over the runs in ``runs_dir`` (a folder of runs, or one run).
+
+    ``allowed_hosts``: Host names served besides the loopback ones (see :mod:`.guard`).
 
     ``phases_process``: run the phases analysis in a worker process (the default: it is CPU
     work that would otherwise hold the GIL and slow every request while it runs), or in a
@@ -85,6 +89,7 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
 
     app = FastAPI(title="handhold dashboard", docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=lifespan)
+    app.add_middleware(Guard, allowed_hosts=allowed_hosts)
     chat = Chat(chat_limits)
 
     # ------------------------------------------------------------------ errors -> 4xx
@@ -174,9 +179,9 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
         run: str,
         keys: Annotated[Optional[list[str]], Query(description="metric keys (repeat, or comma-separated)")] = None,
         prefix: Annotated[str, Query(max_length=200)] = "",
-        since: Annotated[Optional[int], Query(ge=0, description="only rows at steps >= since")] = None,
-        start: Annotated[Optional[int], Query(ge=0)] = None,
-        end: Annotated[Optional[int], Query(ge=0)] = None,
+        since: Annotated[Optional[int], Query(ge=0, le=MAX_STEP, description="only rows at steps >= since")] = None,
+        start: Annotated[Optional[int], Query(ge=0, le=MAX_STEP)] = None,
+        end: Annotated[Optional[int], Query(ge=0, le=MAX_STEP)] = None,
         max_points: Annotated[int, Query(ge=10, le=100_000)] = 4000,
     ) -> JSONResponse:
         d = run_dir(run)
@@ -203,7 +208,7 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
     def events(
         run: str,
         kind: Annotated[Optional[str], Query(max_length=100)] = None,
-        since: Annotated[Optional[int], Query(ge=0, description="only events at steps >= since")] = None,
+        since: Annotated[Optional[int], Query(ge=0, le=MAX_STEP, description="only events at steps >= since")] = None,
     ) -> dict[str, Any]:
         d = run_dir(run)
         with _snapshot(d) as store:
@@ -223,7 +228,7 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
         kind: Annotated[Optional[str], Query(max_length=100)] = None,
         prompt: Annotated[Optional[str], Query(max_length=5000)] = None,
         q: Annotated[Optional[str], Query(max_length=200, description="text to find in prompt or text")] = None,
-        since: Annotated[Optional[int], Query(ge=0)] = None,
+        since: Annotated[Optional[int], Query(ge=0, le=MAX_STEP)] = None,
         limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     ) -> dict[str, Any]:
         d = run_dir(run)

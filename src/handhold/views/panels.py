@@ -22,6 +22,7 @@ from typing import Any
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from ..phases.document import SECTIONS
 from ..store import Event, RunStore
 from ..summary import StageRow
 
@@ -358,8 +359,9 @@ def load_phases(store: RunStore) -> dict[str, Any]:
 
     Returns ``{"available": False, "note": ...}`` without it, or when it fails on this run (the
     views must keep working on a run the analysis cannot read); otherwise its document with
-    ``"available": True``. Only the keys this module draws are relied on: ``metrics.<key>``
-    (``changepoints``, ``segments``, ``shocks``), ``divergences`` and ``grokking``.
+    ``"available": True``. Every section of the document's type (``phases/document.py``) is
+    passed on; the ones this module draws are cleaned: ``metrics.<key>`` (``changepoints``,
+    ``segments``, ``shocks``), ``divergences`` and ``stage_switches``.
     """
     try:
         from ..phases import analyze_store  # type: ignore[attr-defined]
@@ -393,7 +395,9 @@ def _clean_phases(doc: dict[str, Any]) -> dict[str, Any]:
     divs = [d for d in doc.get("divergences") or []
             if isinstance(d, dict) and num(d.get("start")) and num(d.get("end"))]
     groks = [g for g in doc.get("grokking") or [] if isinstance(g, dict)]
-    return {"metrics": metrics, "divergences": divs, "grokking": groks,
+    # every section of the type reaches the page, drawn here or not (a new detector's too)
+    passed = {k: doc[k] for k in SECTIONS if k in doc}
+    return {**passed, "metrics": metrics, "divergences": divs, "grokking": groks,
             "stage_switches": [s for s in doc.get("stage_switches") or [] if num(s)]}
 
 
