@@ -230,9 +230,9 @@ class BenchmarksConfig(_Strict):
 
     tasks: Union[str, list[str]] = Field(default="seed", description="a suite ('seed' or a suite YAML, "
                                          "relative to this config) or a list of task references")
-    limit: int | None = Field(default=50, gt=0, description="documents per task: a fixed, seeded subsample")
+    limit: int | None = Field(default=32, gt=0, description="documents per task: a fixed, seeded subsample")
     every: int = Field(default=500, gt=0)
-    cot_limit: int | None = Field(default=8, ge=0, description="documents per task also read by chain of thought")
+    cot_limit: int | None = Field(default=4, ge=0, description="documents per task also read by chain of thought")
     batch_size: int = Field(default=32, gt=0)
     at_stage_end: bool = True
 
@@ -317,10 +317,10 @@ class RunConfig(_Strict):
                 name = metric.removeprefix("eval/loss/")
                 problems.append((("stages", i, "until", "plateau"),
                                  f"no source {name!r} for {metric!r}{_did_you_mean(name, self.sources)}"))
-        if self.evals.benchmarks is not None and self.evals.tasks:
+        if self.evals.benchmarks is not None:
             from .evals.benchmarks.suite import family_clash
 
-            clash = family_clash(self.evals.benchmarks.tasks, self.evals.families)
+            clash = family_clash(self.evals.benchmarks.tasks, self.evals.families if self.evals.tasks else {})
             if clash:
                 problems.append((("evals", "benchmarks", "tasks"), clash))
         names = [s.name for s in self.stages]
