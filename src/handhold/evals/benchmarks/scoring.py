@@ -123,7 +123,7 @@ def score_requests(model: Any, tokenizer: Any, requests: Sequence[tuple[str, str
 
 def _score_batch(model: Any, parts: Any, encoded: list, batch: list, results: list, device: Any,
                  share_context: bool) -> None:
-    if not share_context:
+    if not share_context or all(len(ms) == 1 for _, ms in batch):  # nothing shared: one pass is cheaper
         _score_whole(model, parts, encoded, [m for _, members in batch for m in members], results, device)
         return
     # 1. each distinct context once: (G, Lc) right-padded; the last real position predicts cont[0]
@@ -136,34 +136,48 @@ def _score_batch(model: Any, parts: Any, encoded: list, batch: list, results: li
         mask[g, :len(ctx)] = 1
     h, cache = _forward(model, parts, input_ids=x.to(device), attention_mask=mask.to(device), use_cache=True)
     last = h[torch.arange(len(batch)), torch.tensor(lengths) - 1]  # (G, d)
-    first_lp = _project(parts, last)  # (G, V)
     # 2. every continuation after its context's cache: (R, Tk) with positions continuing the context
     members = [(g, i) for g, (_, ms) in enumerate(batch) for i in ms]
     conts = [encoded[i][1] for _, i in members]
     tk = max(len(c) for c in conts) - 1
-    rest_lp = None
+    selected = [last[[g for g, _ in members]]]  # (R, d): the first token of each continuation
+    rows_idx: list[int] = []
+    pos_idx: list[int] = []
+    owners = list(range(len(members)))
+    targets = [c[0] for c in conts]
     if tk > 0:
         rows = torch.tensor([g for g, _ in members])
         cache.reorder_cache(rows.to(device))
         y = torch.zeros((len(members), tk), dtype=torch.long)
         for r, c in enumerate(conts):
             y[r, :len(c) - 1] = torch.tensor(c[:-1])
+            rows_idx += [r] * (len(c) - 1)
+            pos_idx += range(len(c) - 1)
+            owners += [r] * (len(c) - 1)
+            targets += c[1:]
         pos = torch.tensor([lengths[g] for g, _ in members]).unsqueeze(1) + torch.arange(tk)
         pos = pos.clamp(max=context_length(model) - 1)  # only padding can pass the window
         full_mask = torch.cat([mask[rows], torch.ones((len(members), tk), dtype=torch.long)], dim=1)
         h2, _ = _forward(model, parts, input_ids=y.to(device), attention_mask=full_mask.to(device),
                          position_ids=pos.to(device), cache=cache, use_cache=True)
-        rest_lp = (h2, None)
-    for r, ((g, i), c) in enumerate(zip(members, conts)):
-        lp0 = first_lp[g]
-        total = float(lp0[c[0]])
-        greedy = int(lp0.argmax()) == c[0]
-        if len(c) > 1:
-            lp = _project(parts, rest_lp[0][r, :len(c) - 1])  # (len(c)-1, V)
-            target = torch.tensor(c[1:], device=lp.device)
-            total += float(lp.gather(1, target[:, None]).sum())
-            greedy = greedy and bool((lp.argmax(-1) == target).all())
-        results[i] = RequestScore(total, len(c), greedy)
+        selected.append(h2[torch.tensor(rows_idx), torch.tensor(pos_idx)])
+    sums, greedy = _sum_by_owner(parts, torch.cat(selected), targets, owners, len(members))
+    for r, (_, i) in enumerate(members):
+        results[i] = RequestScore(float(sums[r]), len(conts[r]), bool(greedy[r]))
+
+
+def _sum_by_owner(parts: Any, h: torch.Tensor, targets: list[int], owners: list[int], n: int,
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log-probabilities of ``targets`` at the selected rows ``h``, summed per owner (request), and
+    whether every target was the argmax: one head projection and one softmax for the whole batch."""
+    lp = _project(parts, h)  # (N, V)
+    t = torch.tensor(targets, device=lp.device)
+    own = torch.tensor(owners, device=lp.device)
+    token_lp = lp.gather(1, t[:, None]).squeeze(1)
+    misses = (lp.argmax(-1) != t).float()
+    sums = torch.zeros(n, device=lp.device).index_add_(0, own, token_lp)
+    missed = torch.zeros(n, device=lp.device).index_add_(0, own, misses)
+    return sums.cpu(), (missed == 0).cpu()
 
 
 def _score_whole(model: Any, parts: Any, encoded: list, members: list[int], results: list, device: Any) -> None:
@@ -172,14 +186,21 @@ def _score_whole(model: Any, parts: Any, encoded: list, members: list[int], resu
     width = max(len(s) for s in seqs) - 1
     x = torch.zeros((len(seqs), width), dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for r, s in enumerate(seqs):
+    rows_idx: list[int] = []
+    pos_idx: list[int] = []
+    owners: list[int] = []
+    targets: list[int] = []
+    for r, (s, i) in enumerate(zip(seqs, members)):
         x[r, :len(s) - 1] = torch.tensor(s[:-1])
         mask[r, :len(s) - 1] = 1
-    h, _ = _forward(model, parts, input_ids=x.to(device), attention_mask=mask.to(device), use_cache=False)
-    for r, i in enumerate(members):
         cont = encoded[i][1]
-        end = len(seqs[r]) - 1
-        lp = _project(parts, h[r, end - len(cont):end])
-        target = torch.tensor(cont, device=lp.device)
-        results[i] = RequestScore(float(lp.gather(1, target[:, None]).sum()), len(cont),
-                                  bool((lp.argmax(-1) == target).all()))
+        end = len(s) - 1
+        rows_idx += [r] * len(cont)
+        pos_idx += range(end - len(cont), end)
+        owners += [r] * len(cont)
+        targets += cont
+    h, _ = _forward(model, parts, input_ids=x.to(device), attention_mask=mask.to(device), use_cache=False)
+    sums, greedy = _sum_by_owner(parts, h[torch.tensor(rows_idx), torch.tensor(pos_idx)], targets, owners,
+                                 len(members))
+    for r, i in enumerate(members):
+        results[i] = RequestScore(float(sums[r]), len(encoded[i][1]), bool(greedy[r]))
