@@ -88,11 +88,14 @@ def test_shared_contexts_score_like_whole_sequences(tok):
     requests += [("Sarah was better than Maria so Sarah", " got it."), ("Sarah was better than Maria so Maria",
                                                                         " got it.")]
     requests += [("a" * 200, " truncated from the left")]  # longer than the window (96)
-    shared = score_requests(model, tok, requests, batch_size=4)
     whole = score_requests(model, tok, requests, batch_size=4, share_context=False)
-    for a, b in zip(shared, whole):
-        assert a.logprob == pytest.approx(b.logprob, abs=1e-3) and a.n_tokens == b.n_tokens
-        assert a.greedy == b.greedy
+    by_context = score_requests(model, tok, requests, batch_size=4)
+    # per document: winogrande's two contexts share "Sarah was better than Maria so "
+    by_doc = score_requests(model, tok, requests, batch_size=5, groups=[[0, 1, 2], [3, 4], [5]])
+    for shared in (by_context, by_doc):
+        for a, b in zip(shared, whole):
+            assert a.logprob == pytest.approx(b.logprob, abs=1e-3) and a.n_tokens == b.n_tokens
+            assert a.greedy == b.greedy
 
 
 def test_bigbench_multiple_choice_and_generative(tmp_path):

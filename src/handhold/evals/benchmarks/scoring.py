@@ -90,80 +90,112 @@ def _project(parts: tuple[Any, Any] | None, h: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def score_requests(model: Any, tokenizer: Any, requests: Sequence[tuple[str, str]], *, batch_size: int = 32,
-                   share_context: bool = True) -> list[RequestScore]:
-    """Score every (context, continuation) pair; results in the order of ``requests``."""
+                   share_context: bool = True, groups: Sequence[Sequence[int]] | None = None,
+                   ) -> list[RequestScore]:
+    """Score every (context, continuation) pair; results in the order of ``requests``.
+
+    ``groups`` (lists of request indices, e.g. one per document) share the forward pass of their
+    longest common token prefix; by default requests with the same context form a group.
+    """
     if not requests:
         return []
     max_len = context_length(model)
     encoded = encode_requests(tokenizer, requests, max_len)
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for i, (ctx, _) in enumerate(encoded):
-        groups.setdefault(tuple(ctx) if share_context else (i, *ctx), []).append(i)
-    order = sorted(groups.items(), key=lambda kv: -(len(kv[0]) + max(len(encoded[i][1]) for i in kv[1])))
+    if not share_context:
+        groups = [[i] for i in range(len(requests))]
+    elif groups is None:
+        by_context: dict[tuple[int, ...], list[int]] = {}
+        for i, (ctx, _) in enumerate(encoded):
+            by_context.setdefault(tuple(ctx), []).append(i)
+        groups = list(by_context.values())
+    order = sorted(groups, key=lambda ms: -max(len(encoded[i][0]) + len(encoded[i][1]) for i in ms))
     parts = _head(model)
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     results: list[RequestScore | None] = [None] * len(requests)
     try:
-        batch: list[tuple[list[int], list[int]]] = []
+        batch: list[list[int]] = []
         rows = 0
-        for key, members in order:
+        for members in order:
             if batch and rows + len(members) > batch_size:
-                _score_batch(model, parts, encoded, batch, results, device, share_context)
+                _score_batch(model, parts, encoded, batch, results, device)
                 batch, rows = [], 0
-            batch.append((list(encoded[members[0]][0]), members))
+            batch.append(list(members))
             rows += len(members)
         if batch:
-            _score_batch(model, parts, encoded, batch, results, device, share_context)
+            _score_batch(model, parts, encoded, batch, results, device)
     finally:
         model.train(was_training)
     return results  # type: ignore[return-value]
 
 
-def _score_batch(model: Any, parts: Any, encoded: list, batch: list, results: list, device: Any,
-                 share_context: bool) -> None:
-    if not share_context or all(len(ms) == 1 for _, ms in batch):  # nothing shared: one pass is cheaper
-        _score_whole(model, parts, encoded, [m for _, members in batch for m in members], results, device)
+def _common_prefix(seqs: list[list[int]]) -> int:
+    n = min(len(s) for s in seqs)
+    for k in range(n):
+        if any(s[k] != seqs[0][k] for s in seqs[1:]):
+            return k
+    return n
+
+
+def _score_batch(model: Any, parts: Any, encoded: list, batch: list[list[int]], results: list, device: Any,
+                 ) -> None:
+    """A batch of groups: each group's common prefix runs once (phase 1), its cache is copied to one
+    row per request, and each request's remainder runs after it (phase 2)."""
+    # the shared prefix stays inside every member's context, so each target's predictor is known
+    prefix = [min(_common_prefix([encoded[i][0] for i in ms]), *(len(encoded[i][0]) for i in ms)) for ms in batch]
+    if all(len(ms) == 1 for ms in batch) or min(prefix) == 0:  # nothing shared: one pass is cheaper
+        _score_whole(model, parts, encoded, [m for ms in batch for m in ms], results, device)
         return
-    # 1. each distinct context once: (G, Lc) right-padded; the last real position predicts cont[0]
-    lengths = [len(ctx) for ctx, _ in batch]
-    width = max(lengths)
+    # 1. each group's prefix once: (G, P) right-padded
+    width = max(prefix)
     x = torch.zeros((len(batch), width), dtype=torch.long)
     mask = torch.zeros((len(batch), width), dtype=torch.long)
-    for g, (ctx, _) in enumerate(batch):
-        x[g, :len(ctx)] = torch.tensor(ctx)
-        mask[g, :len(ctx)] = 1
+    for g, ms in enumerate(batch):
+        x[g, :prefix[g]] = torch.tensor(encoded[ms[0]][0][:prefix[g]])
+        mask[g, :prefix[g]] = 1
     h, cache = _forward(model, parts, input_ids=x.to(device), attention_mask=mask.to(device), use_cache=True)
-    last = h[torch.arange(len(batch)), torch.tensor(lengths) - 1]  # (G, d)
-    # 2. every continuation after its context's cache: (R, Tk) with positions continuing the context
-    members = [(g, i) for g, (_, ms) in enumerate(batch) for i in ms]
-    conts = [encoded[i][1] for _, i in members]
-    tk = max(len(c) for c in conts) - 1
-    selected = [last[[g for g, _ in members]]]  # (R, d): the first token of each continuation
-    rows_idx: list[int] = []
+    # 2. each request's remainder (the rest of its context, its continuation but the last token)
+    members = [(g, i) for g, ms in enumerate(batch) for i in ms]
+    rests = [(encoded[i][0] + encoded[i][1])[prefix[g]:-1] for g, i in members]
+    tk = max(len(r) for r in rests)
+    first_rows: list[int] = []  # targets predicted by the prefix's last position (phase 1)
+    first_owner: list[int] = []
+    first_target: list[int] = []
+    rows_idx: list[int] = []  # targets predicted inside the remainder (phase 2)
     pos_idx: list[int] = []
-    owners = list(range(len(members)))
-    targets = [c[0] for c in conts]
+    owners: list[int] = []
+    targets: list[int] = []
+    for r, (g, i) in enumerate(members):
+        ctx, cont = encoded[i]
+        for q in range(len(ctx), len(ctx) + len(cont)):  # absolute position of each continuation token
+            if q - 1 == prefix[g] - 1:
+                first_rows.append(g)
+                first_owner.append(r)
+                first_target.append(cont[q - len(ctx)])
+            else:
+                rows_idx.append(r)
+                pos_idx.append(q - 1 - prefix[g])
+                owners.append(r)
+                targets.append(cont[q - len(ctx)])
+    selected = [h[torch.tensor(first_rows, dtype=torch.long), torch.tensor([prefix[g] - 1 for g in first_rows],
+                                                                           dtype=torch.long)]]
     if tk > 0:
         rows = torch.tensor([g for g, _ in members])
         cache.reorder_cache(rows.to(device))
         y = torch.zeros((len(members), tk), dtype=torch.long)
-        for r, c in enumerate(conts):
-            y[r, :len(c) - 1] = torch.tensor(c[:-1])
-            rows_idx += [r] * (len(c) - 1)
-            pos_idx += range(len(c) - 1)
-            owners += [r] * (len(c) - 1)
-            targets += c[1:]
-        pos = torch.tensor([lengths[g] for g, _ in members]).unsqueeze(1) + torch.arange(tk)
+        for r, rest in enumerate(rests):
+            y[r, :len(rest)] = torch.tensor(rest, dtype=torch.long)
+        pos = torch.tensor([prefix[g] for g, _ in members]).unsqueeze(1) + torch.arange(tk)
         pos = pos.clamp(max=context_length(model) - 1)  # only padding can pass the window
         full_mask = torch.cat([mask[rows], torch.ones((len(members), tk), dtype=torch.long)], dim=1)
         h2, _ = _forward(model, parts, input_ids=y.to(device), attention_mask=full_mask.to(device),
                          position_ids=pos.to(device), cache=cache, use_cache=True)
-        selected.append(h2[torch.tensor(rows_idx), torch.tensor(pos_idx)])
-    sums, greedy = _sum_by_owner(parts, torch.cat(selected), targets, owners, len(members))
+        selected.append(h2[torch.tensor(rows_idx, dtype=torch.long), torch.tensor(pos_idx, dtype=torch.long)])
+    sums, greedy = _sum_by_owner(parts, torch.cat(selected), first_target + targets, first_owner + owners,
+                                 len(members))
     for r, (_, i) in enumerate(members):
-        results[i] = RequestScore(float(sums[r]), len(conts[r]), bool(greedy[r]))
+        results[i] = RequestScore(float(sums[r]), len(encoded[i][1]), bool(greedy[r]))
 
 
 def _sum_by_owner(parts: Any, h: torch.Tensor, targets: list[int], owners: list[int], n: int,

@@ -167,7 +167,11 @@ def score_shard(model: Any, tokenizer: Any, tasks: list[LoadedTask], rank: int =
         mine = list(range(rank, len(lt.docs), world))
         docs = [lt.docs[i] for i in mine]
         requests = [r for d in docs for r in d.requests]
-        scores = score_requests(model, tokenizer, requests, batch_size=batch_size)
+        groups, at = [], 0
+        for d in docs:  # a document's requests share the forward pass of their common prefix
+            groups.append(list(range(at, at + len(d.requests))))
+            at += len(d.requests)
+        scores = score_requests(model, tokenizer, requests, batch_size=batch_size, groups=groups)
         at = 0
         recs = []
         for i, d in zip(mine, docs):
