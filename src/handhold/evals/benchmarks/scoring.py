@@ -1,14 +1,14 @@
 """Log-likelihood scoring of (context, continuation) requests for any HF causal LM.
 
 The same numbers OLMo's in-loop evaluation computes (``olmo_eval/metrics.py``): the sum of
-log-probabilities of the continuation's tokens given ``<bos> + context``, the context and the
-continuation tokenized apart, the context cut from the left when the pair is longer than the
-model's window. On top of that:
+log-probabilities of the continuation's tokens given ``<bos> + context`` (the pair split into
+tokens as lm-eval and oe-eval split it, see `encode_requests`), the context cut from the left
+when the pair is longer than the model's window. On top of that:
 
-- **shared contexts are encoded once**: requests with the same context (the choices of one
-  question) are grouped; the context runs once, its key/value cache is copied to one row per
-  continuation, and only the continuations run again (``share_context=False`` runs every pair
-  whole; a test holds the two equal).
+- **shared contexts are encoded once**: the requests of one document (the choices of one
+  question, or WinoGrande's two contexts) run their longest common token prefix once; its
+  key/value cache is copied to one row per request and only the rest runs again
+  (``share_context=False`` runs every pair whole; a test holds the two equal).
 - **batched by length**: groups are sorted by length so a batch wastes little padding.
 - **only the needed logits**: the LM head runs on the continuation positions alone (a 50k
   vocabulary over every context position is most of the work for a small model).
@@ -39,18 +39,29 @@ class RequestScore:
 
 def encode_requests(tokenizer: Any, requests: Sequence[tuple[str, str]], max_len: int,
                     ) -> list[tuple[list[int], list[int]]]:
-    """(context ids with <bos>, continuation ids), cut so that ``len(ctx) + len(cont) <= max_len + 1``."""
+    """(context ids with <bos>, continuation ids), cut so that ``len(ctx) + len(cont) <= max_len + 1``.
+
+    Split the way lm-eval and oe-eval (the published OLMES numbers) split a pair: trailing spaces
+    of the context move to the continuation, ``context + continuation`` is tokenized whole and
+    the continuation is what follows the context's own tokens. A BPE tokenizer can merge across
+    the boundary ("_'s" in WinoGrande), so tokenizing the two apart would score other tokens.
+    """
     from ...models import BatchEncoder
 
     encoder = BatchEncoder(tokenizer, seq_len=max_len)
     prefix = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-    contexts = sorted({c for c, _ in requests})
+    pairs = []
+    for context, cont in requests:
+        spaces = len(context) - len(context.rstrip(" "))
+        pairs.append((context[:len(context) - spaces], context[len(context) - spaces:] + cont))
+    contexts = sorted({c for c, _ in pairs})
     ctx_ids = dict(zip(contexts, encoder.encode(contexts)))  # each distinct context tokenized once
-    conts = encoder.encode([c for _, c in requests])
+    wholes = encoder.encode([c + k for c, k in pairs])
     out = []
-    for (context, _), cont in zip(requests, conts):
-        ctx = ([prefix] if prefix is not None else []) + list(ctx_ids[context])
-        cont = list(cont)[-max_len:] or [prefix]
+    for (context, _), whole in zip(pairs, wholes):
+        own = list(ctx_ids[context])
+        ctx = ([prefix] if prefix is not None else []) + own
+        cont = list(whole[len(own):])[-max_len:] or [prefix]
         room = max_len + 1 - len(cont)
         out.append((ctx[-room:] if room > 0 else ctx[-1:], cont))
     return out
