@@ -19,11 +19,10 @@ Each request also reports whether greedy decoding reproduces the continuation ex
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import inspect
 
 import torch
 
@@ -68,7 +67,12 @@ def encode_requests(tokenizer: Any, requests: Sequence[tuple[str, str]], max_len
 
 
 def _head(model: Any) -> tuple[Any, Any] | None:
-    """(the body that returns hidden states, the LM head), or None to use full logits."""
+    """(the body that returns hidden states, the LM head), or None to use full logits (a wrapper
+    such as a PEFT model, or a head that rescales its logits)."""
+    from transformers import PreTrainedModel
+
+    if not isinstance(model, PreTrainedModel):
+        return None
     body = getattr(model, "base_model", None)
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     cfg = getattr(model, "config", None)
