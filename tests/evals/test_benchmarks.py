@@ -82,7 +82,7 @@ def test_hand_built_three_document_task_scores_exactly(tok):
     assert m["eval/family/standard"] == pytest.approx((2 ** -((bpb0 + bpb1) / 2) + 0.5) / 2, abs=1e-5)
 
 
-def test_shared_contexts_score_like_whole_sequences(tok):
+def test_shared_contexts_score_like_whole_sequences(tok, monkeypatch):
     model = build_model(ModelConfig(config={"n_layer": 2, "n_head": 2, "n_embd": 32}), tok, 96, 3)
     requests = [("Question: which one?\nAnswer:", c) for c in (" red", " a much longer blue one", " x")]
     requests += [("Sarah was better than Maria so Sarah", " got it."), ("Sarah was better than Maria so Maria",
@@ -92,7 +92,11 @@ def test_shared_contexts_score_like_whole_sequences(tok):
     by_context = score_requests(model, tok, requests, batch_size=4)
     # per document: winogrande's two contexts share "Sarah was better than Maria so "
     by_doc = score_requests(model, tok, requests, batch_size=5, groups=[[0, 1, 2], [3, 4], [5]])
-    for shared in (by_context, by_doc):
+    from handhold.evals.benchmarks import scoring
+
+    monkeypatch.setattr(scoring, "_head", lambda m: None)  # full logits, as for a wrapped model
+    full_logits = score_requests(model, tok, requests, batch_size=5, groups=[[0, 1, 2], [3, 4], [5]])
+    for shared in (by_context, by_doc, full_logits):
         for a, b in zip(shared, whole):
             assert a.logprob == pytest.approx(b.logprob, abs=1e-3) and a.n_tokens == b.n_tokens
             assert a.greedy == b.greedy
