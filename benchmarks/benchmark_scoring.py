@@ -79,8 +79,8 @@ def lm_eval_scores(model, tokenizer, folder: Path, names: list[str], batch_size:
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device="cpu",
-              add_bos_token=tokenizer.bos_token_id is not None)
+    # add_bos_token=True: lm-eval lets the tokenizer add its own start tokens, as handhold does
+    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device="cpu", add_bos_token=True)
     model_time = [0.0]
     inner = lm.loglikelihood
 

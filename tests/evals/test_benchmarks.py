@@ -224,3 +224,12 @@ def test_run_config_benchmarks_and_the_family_clash(tiny_config, tmp_path):
              "tasks": [{"name": "g", "source": "general", "metrics": ["answer_acc"]}]}
     with pytest.raises(ConfigError, match=r"evals.benchmarks.tasks: benchmark families \['reasoning', 'standard'\]"):
         load_config(tiny_config(evals=clash))
+
+
+def test_start_tokens_are_the_tokenizers_own(tok):
+    from handhold.evals.benchmarks.scoring import encode_requests, start_tokens
+
+    assert start_tokens(tok) == [tok.bos_token_id]  # handhold's tokenizer starts texts with <bos>
+    (ctx, cont), = encode_requests(tok, [("Q: hi ", "there")], 64)
+    assert ctx == [tok.bos_token_id] + tok("Q: hi", add_special_tokens=False)["input_ids"]
+    assert cont == tok(" there", add_special_tokens=False)["input_ids"]  # the space moves over

@@ -1,9 +1,9 @@
 """Log-likelihood scoring of (context, continuation) requests for any HF causal LM.
 
-The same numbers OLMo's in-loop evaluation computes (``olmo_eval/metrics.py``): the sum of
-log-probabilities of the continuation's tokens given ``<bos> + context`` (the pair split into
-tokens as lm-eval and oe-eval split it, see `encode_requests`), the context cut from the left
-when the pair is longer than the model's window. On top of that:
+The numbers OLMES / oe-eval and lm-eval compute: the sum of log-probabilities of the
+continuation's tokens given the context, after the tokenizer's own start tokens
+(`start_tokens`), the pair split into tokens as lm-eval splits it (`encode_requests`), the
+context cut from the left when the pair is longer than the model's window. On top of that:
 
 - **shared contexts are encoded once**: the requests of one document (the choices of one
   question, or WinoGrande's two contexts) run their longest common token prefix once; its
@@ -38,7 +38,7 @@ class RequestScore:
 
 def encode_requests(tokenizer: Any, requests: Sequence[tuple[str, str]], max_len: int,
                     ) -> list[tuple[list[int], list[int]]]:
-    """(context ids with <bos>, continuation ids), cut so that ``len(ctx) + len(cont) <= max_len + 1``.
+    """(context ids after the start tokens, continuation ids), cut so that ``len(ctx) + len(cont) <= max_len + 1``.
 
     Split the way lm-eval and oe-eval (the published OLMES numbers) split a pair: trailing spaces
     of the context move to the continuation, ``context + continuation`` is tokenized whole and
@@ -48,7 +48,7 @@ def encode_requests(tokenizer: Any, requests: Sequence[tuple[str, str]], max_len
     from ...models import BatchEncoder
 
     encoder = BatchEncoder(tokenizer, seq_len=max_len)
-    prefix = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    lead = start_tokens(tokenizer)
     pairs = []
     for context, cont in requests:
         spaces = len(context) - len(context.rstrip(" "))
@@ -59,11 +59,20 @@ def encode_requests(tokenizer: Any, requests: Sequence[tuple[str, str]], max_len
     out = []
     for (context, _), whole in zip(pairs, wholes):
         own = list(ctx_ids[context])
-        ctx = ([prefix] if prefix is not None else []) + own
-        cont = list(whole[len(own):])[-max_len:] or [prefix]
+        ctx = lead + own or [tokenizer.eos_token_id]  # an empty context: lm-eval's <eot>
+        cont = list(whole[len(own):])[-max_len:] or [tokenizer.eos_token_id]
         room = max_len + 1 - len(cont)
         out.append((ctx[-room:] if room > 0 else ctx[-1:], cont))
     return out
+
+
+def start_tokens(tokenizer: Any) -> list[int]:
+    """The tokens the tokenizer itself puts before a text (``<bos>`` for Llama-style and handhold's
+    character tokenizer, nothing for GPT-2 or SmolLM2): what the model saw in training, and what
+    lm-eval's ``add_bos_token=True`` prefixes."""
+    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a")["input_ids"]
+    return list(full[:full.index(plain[0])]) if plain and plain[0] in full else []
 
 
 def _head(model: Any) -> tuple[Any, Any] | None:
