@@ -42,6 +42,6 @@ def test_a_ten_line_loop_is_a_run_that_every_reader_shows(tmp_path):
 
     from handhold.views.dashboard import create_app
 
-    client = TestClient(create_app(tmp_path / "runs"))
+    client = TestClient(create_app(tmp_path / "runs"), base_url="http://127.0.0.1")  # a loopback Host
     (info,) = client.get("/api/runs").json()["runs"]
     assert (info["status"], info["stages"], info["stage"], info["last_step"]) == ("finished", ["easy", "hard"], "hard", 150)

@@ -14,12 +14,9 @@ from rich.console import Console
 models_app = typer.Typer(add_completion=False, no_args_is_help=True,
                          help="Real pretrained models from installed packages (nothing is downloaded).")
 console = Console()
-err = Console(stderr=True)
 
 
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
+from .terminal import fail as _fail  # noqa: E402 - the one error exit
 
 
 @models_app.command("import-gguf")
@@ -30,7 +27,7 @@ def import_gguf_cmd(
     overwrite: Annotated[bool, typer.Option(help="replace a non-empty --out")] = False,
 ) -> None:
     """Write a plain local Hugging Face model directory (safetensors + tokenizer) from GGUF."""
-    from .cli import _quiet_libraries
+    from .terminal import quiet_libraries as _quiet_libraries
     from .real_models import ImportModelError, import_gguf, smollm2_gguf
 
     path = Path(gguf)

@@ -52,7 +52,7 @@ def runs(tmp_path):
 @pytest.fixture
 def client(runs):
     return TestClient(create_app(runs, chat_limits=ChatLimits(max_new_tokens=96, timeout_s=10),
-                                 phases_process=False))
+                                 phases_process=False), base_url="http://127.0.0.1:8765")  # a loopback Host
 
 
 # ------------------------------------------------------------------ issue 12: the chat items
@@ -70,6 +70,9 @@ def test_history_is_bounded(client, runs):
     huge = "word " * 800_000  # 4 MB
     t0 = time.monotonic()
     res = client.post("/api/runs/demo/chat", json={"message": "hi", "history": [[huge, huge]] * 8})
+    assert res.status_code == 413  # the server's body bound answers before the model sees it
+    long_turn = "word " * 5_000  # 25,000 characters: under the body bound, over a turn's
+    res = client.post("/api/runs/demo/chat", json={"message": "hi", "history": [[long_turn, "ok"]]})
     assert res.status_code == 422 and "history" in res.text
     assert time.monotonic() - t0 < 10
     # the Chat class itself keeps only the newest characters of a long history

@@ -169,7 +169,7 @@ def import_cmd(
     name: Annotated[Optional[str], typer.Option("--name", help="the run's name (default: from the source)")] = None,
 ) -> None:
     """Turn another tool's run into a handhold run store (then serve, report, analyze it)."""
-    from ..cli import _fail
+    from ..terminal import fail as _fail
 
     try:
         path = import_run(source, out, run=run, name=name)

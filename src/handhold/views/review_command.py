@@ -19,9 +19,7 @@ from rich.table import Table
 console = Console()
 
 
-def _fail(message: str, code: int = 2) -> None:
-    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+from ..terminal import fail as _fail  # noqa: E402 - the one error exit
 
 
 def review(
