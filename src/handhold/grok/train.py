@@ -312,7 +312,6 @@ def train_run(spec: RunSpec, seed: int, run_dir: str | Path, *,
             if step % spec.measure.every == 0 or step in measure_early:
                 do_measure()
             if decision is not None:
-                st = stages[stage_i]
                 store.stage_end(decision[0], step=step, **decision[1])
                 res.switches.append({"step": step, "samples": samples, "to": stages[stage_i + 1].name,
                                      "reason": decision[0], "evidence": decision[1]})

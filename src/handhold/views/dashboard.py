@@ -46,7 +46,6 @@ from fastapi import FastAPI, HTTPException, Query, Request  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import FileResponse, JSONResponse  # noqa: E402
 from fastapi.staticfiles import StaticFiles  # noqa: E402
-from pydantic import BaseModel, Field  # noqa: E402
 
 from ..runs import run_info  # noqa: E402
 from ..store import RunStore, StoreError, db_path, iter_run_dirs  # noqa: E402
