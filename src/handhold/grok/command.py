@@ -97,7 +97,7 @@ def comparison_table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"{summary['name']}: {seeds} seed{'s' if seeds != 1 else ''}", title_justify="left",
                   show_edge=False, header_style="bold")
     for col in ("variant", "task", "gen.", "→95% steps", "→99% steps [95% CI]", "→99% samples",
-                "memorised", "delay", "vs base", "faster on"):
+                "memorised", "delay", "grokked", "vs base", "faster on"):
         table.add_column(col, justify="left" if col in ("variant", "task") else "right")
     for v in summary["variants"]:
         task = f"{'+'.join(v['task']['ops'])} p{v['task']['p']}"
@@ -105,9 +105,16 @@ def comparison_table(summary: dict[str, Any]) -> Table:
         table.add_row(v["name"], task, f"{v['generalized']:.0%}", n(v["median_steps_to_val95"]),
                       f"{n(v['median_steps_to_val99'])} [{n(v['ci95'][0])}, {n(v['ci95'][1])}]",
                       n(v["median_samples_to_val99"]), n(v["median_memorization_step"], "–"),
-                      n(v["median_delay"], "–"), vs,
+                      n(v["median_delay"], "–"), _grokked(v), vs,
                       "" if v["faster_seeds"] is None else f"{v['faster_seeds']}/{len(v['seeds'])}")
     table.caption = ("medians over seeds; never = not within the budget (counted as infinite); "
+                     "grokked = seeds whose delay is real (handhold analyze's rule); "
                      "vs base = baseline median / variant median in steps / samples (>1: faster); "
                      "faster on = seeds where the variant beat the baseline at the same seed (same split and init)")
     return table
+
+
+def _grokked(v: dict[str, Any]) -> str:
+    """Seeds whose delay is real by the shared definition (:mod:`handhold.phases.grokking`)."""
+    flags = v.get("grokked") or []
+    return f"{sum(1 for f in flags if f)}/{len(flags)}" if flags else ""

@@ -31,6 +31,8 @@ def analyze(
         "--lower-better", help="a metric for which lower is better (overrides the name)")] = None,
     higher_better: Annotated[Optional[list[str]], typer.Option(
         "--higher-better", help="a metric for which higher is better (overrides the name)")] = None,
+    acc_level: Annotated[float, typer.Option(
+        "--acc-level", help="accuracy that counts as memorized (train) / generalized (validation)")] = 0.99,
 ) -> None:
     """Change points, trends, shocks, divergences and grokking in a run, a CSV or TensorBoard logs."""
     from ..cli import _fail
@@ -51,10 +53,12 @@ def analyze(
             raise SourceError(f"{loaded.origin}: no metric {unknown[0]!r} (from --lower-better/--higher-better)")
         if penalty is not None and not penalty > 0:
             raise SourceError(f"--penalty must be > 0 (got {penalty})")
+        if not 0 < acc_level <= 1:
+            raise SourceError(f"--acc-level must be in (0, 1] (got {acc_level})")
     except SourceError as exc:
         _fail(str(exc))
     doc = analyze_series(series, stage_switches=loaded.switches, pairs=pairs, directions=directions,
-                         penalty=PENALTY if penalty is None else penalty)
+                         penalty=PENALTY if penalty is None else penalty, acc_level=acc_level)
     if plot is not None:
         write_plot(plot, series, doc, title=f"handhold analyze {source}")
     if json_out:
@@ -115,10 +119,13 @@ def tables(doc: dict[str, Any]) -> list[Any]:
             d.add_row(row["a"], row["b"], _fmt(row["start"]), _fmt(row["end"]), f"{row['gap']:.4g}")
         out.append(d)
     if doc["grokking"]:
-        g = Table("train", "val", "memorized at", "generalized at", "delay", title="grokking", title_justify="left")
+        g = Table("train", "val", "memorized at", "generalized at", "delay", "verdict",
+                  title="train/validation pairs (grokking only where the delay is real)", title_justify="left")
         for row in doc["grokking"]:
+            verdict = row.get("verdict") or ""
             g.add_row(row["train"], row["val"], _fmt(row["memorized_at"]), _fmt(row["generalized_at"]),
-                      "" if row["delay"] is None else _fmt(row["delay"]))
+                      "" if row["delay"] is None else _fmt(row["delay"]),
+                      f"[bold]{verdict}[/]" if row.get("grokked") else verdict)
         out.append(g)
     return out
 
