@@ -13,7 +13,14 @@ shocks, then looks across metrics for divergences and train/validation grokking.
      "stage_switches": [step, ...],
      "divergences": [{"a", "b", "start", "end", "gap"}],
      "grokking": [{"train", "val", "memorized_at", "generalized_at", "delay", "grokked", "rule",
-                   "val_progress_at_memorized", "verdict"}]}
+                   "val_progress_at_memorized", "verdict"}],
+
+     "indicator": [{"signals", "rule", "measurements", "announced_at", "evidence",
+                    "val", "val_level", "val_reached_at", "lead"}]}
+
+``indicator``: the leading indicator of generalization (:mod:`handhold.phases.indicator`) on every
+run that logs a weight norm and an embedding Gini (``*/weight_norm`` + ``*/gini_embed``), with the
+lead over validation accuracy reaching 95% where that is logged too.
 
 ``grokked`` is true only for a real delay (see :mod:`handhold.phases.grokking`: accuracies cross an
 absolute ``acc_level``, losses a share of their improvement; a pair that moves together is not
@@ -35,6 +42,7 @@ import numpy as np
 from .direction import infer_direction
 from .divergence import Track, divergences, family_pairs
 from .grokking import ACC_LEVEL, GrokkingDetector, train_val_pairs
+from .indicator import indicator_entries
 from .prepare import MAX_POINTS, Prepared, finite_series, prepare
 from .segment import PENALTY, Segmentation, _as_step, changepoint_steps, segment
 from .shocks import Shock, break_shocks, spike_shocks
@@ -126,7 +134,8 @@ def analyze(series: Mapping[str, Series], *, stage_switches: Iterable[float] = (
                                preps=(usable[t].prepared, usable[v].prepared))
         groks.append(det.with_raw(series[t], series[v]).predict().to_dict())
     doc = {"metrics": {k: r.to_dict() for k, r in results.items()}, "stage_switches": switches,
-           "divergences": sorted(divs, key=lambda d: (d["start"], d["a"], d["b"])), "grokking": groks}
+           "divergences": sorted(divs, key=lambda d: (d["start"], d["a"], d["b"])), "grokking": groks,
+           "indicator": indicator_entries(series)}
     return _finite(doc)
 
 

@@ -127,6 +127,16 @@ def tables(doc: dict[str, Any]) -> list[Any]:
                       "" if row["delay"] is None else _fmt(row["delay"]),
                       f"[bold]{verdict}[/]" if row.get("grokked") else verdict)
         out.append(g)
+    for row in doc.get("indicator") or []:
+        i = Table("signals", "generalization coming at", "evidence", "val ≥ 95% at", "lead (steps)",
+                  title="leading indicator (training-side signals only)", title_justify="left")
+        ev = row.get("evidence")
+        evidence = ("" if ev is None else f"weight norm {ev['norm_drop']:.0%} below its peak (step "
+                    f"{_fmt(ev['peak_step'])}), embedding Gini +{ev['gini_rise']:.3f}")
+        i.add_row("\n".join(row["signals"]), "not announced" if row["announced_at"] is None else _fmt(row["announced_at"]),
+                  evidence, "" if "val" not in row else _fmt(row["val_reached_at"]),
+                  "" if row.get("lead") is None else _fmt(row["lead"]))
+        out.append(i)
     return out
 
 
