@@ -25,6 +25,9 @@ def grok(
                                                       "variants.0.optim.weight_decay=0.3")] = None,
     fresh: Annotated[bool, typer.Option(help="retrain runs that an earlier call finished")] = False,
     report: Annotated[bool, typer.Option(help="write report.html into the experiment directory")] = True,
+    grid: Annotated[Optional[str], typer.Option(
+        "--grid", help="run a grid study: a grid YAML file or preset (grid, grid-small); see README")] = None,
+    cells: Annotated[Optional[int], typer.Option("--cells", min=1, help="with --grid: run the first N cells only")] = None,
 ) -> None:
     """Reproduce modular-arithmetic grokking and compare curricula and Grokfast against the baseline.
 
@@ -47,6 +50,14 @@ def grok(
         err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
 
+    if grid is not None:
+        if config is not None or preset is not None or variants or set_:
+            fail("--grid runs its own cells: give no CONFIG, --preset, --variants or --set with it")
+        from .grid import run_grid_command
+
+        run_grid_command(grid, out, seeds=seeds, fresh=fresh, report=report, cells=cells, json_out=json_out,
+                         say=say, err=err, fail=fail)
+        return
     if config is not None and preset is not None:
         fail("give either CONFIG or --preset, not both")
     if preset is not None and preset not in PRESETS:
