@@ -56,7 +56,7 @@ def test_paired_test_matches_the_binomial_and_says_no_effect_plainly():
 def test_grid_command_runs_every_cell_and_the_report_leads_with_the_table(tmp_path):
     path = tmp_path / "grid.yaml"
     path.write_text(yaml.safe_dump(TOY_GRID))
-    res = runner.invoke(app, ["grok", "--grid", str(path), "--json", "--out", str(tmp_path / "g"), "--no-report"])
+    res = runner.invoke(app, ["grok", "--grid", str(path), "--json", "--out", str(tmp_path / "g"), "--no-report", "--jobs", "1"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert [c["id"] for c in doc["cells"]] == ["add-p11-f0.5-full-adamw", "add-p11-f0.4-full-adamw"]
@@ -67,7 +67,7 @@ def test_grid_command_runs_every_cell_and_the_report_leads_with_the_table(tmp_pa
     assert (tmp_path / "g" / "add-p11-f0.4-full-adamw" / "baseline-s1" / "run.db").is_file()
     page = (tmp_path / "g" / "grid.html").read_text()
     assert page.index("<table") < page.index("<h2>Cells")  # the table leads
-    res = runner.invoke(app, ["grok", "--grid", str(path), "--out", str(tmp_path / "g"), "--no-report", "--cells", "1"])
+    res = runner.invoke(app, ["grok", "--grid", str(path), "--out", str(tmp_path / "g"), "--no-report", "--cells", "1", "--jobs", "1"])
     assert res.exit_code == 0 and "finished earlier, reused" in res.output  # reruns reuse
     assert "no effect" in res.output or "faster" in res.output or "slower" in res.output
     assert "not run: add-p11-f0.4-full-adamw" in res.output.replace("\n", " ")

@@ -25,6 +25,19 @@ def grok(
                                                       "variants.0.optim.weight_decay=0.3")] = None,
     fresh: Annotated[bool, typer.Option(help="retrain runs that an earlier call finished")] = False,
     report: Annotated[bool, typer.Option(help="write report.html into the experiment directory")] = True,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="runs at once on a local process "
+                                                "pool, one torch thread each (default: the machine's cores)")] = None,
+    batched: Annotated[bool, typer.Option("--batched", help="train the seeds of a variant together "
+                                          "(stacked weights; baseline and Grokfast variants)")] = False,
+    slurm: Annotated[bool, typer.Option("--slurm", help="submit the runs to Slurm through submitit")] = False,
+    submitit_folder: Annotated[Optional[Path], typer.Option(
+        "--submitit-folder", help="submitit's log folder (alone: submitit's local executor; "
+        "with --slurm default <out>/submitit)")] = None,
+    slurm_param: Annotated[Optional[list[str]], typer.Option(
+        "--slurm-param", help="submitit parameter KEY=VALUE (slurm_partition=gpu, timeout_min=60, ...)")] = None,
+    reuse_other_code: Annotated[bool, typer.Option(
+        "--reuse-other-code", help="reuse finished runs made by another handhold version (flagged in the "
+        "table) instead of retraining them")] = False,
     grid: Annotated[Optional[str], typer.Option(
         "--grid", help="run a grid study: a grid YAML file or preset (grid, grid-small); see README")] = None,
     cells: Annotated[Optional[int], typer.Option("--cells", min=1, help="with --grid: run the first N cells only")] = None,
@@ -50,14 +63,16 @@ def grok(
         err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
 
-    if grid is not None:
+    if grid is not None:  # a grid study: its cells are experiments run like the ones below
         if config is not None or preset is not None or variants or set_:
             fail("--grid runs its own cells: give no CONFIG, --preset, --variants or --set with it")
-        from .grid import run_grid_command
+        from .grid import load_grid
 
-        run_grid_command(grid, out, seeds=seeds, fresh=fresh, report=report, cells=cells, json_out=json_out,
-                         say=say, err=err, fail=fail)
-        return
+        try:
+            grid_spec = load_grid(grid)
+        except ConfigError as exc:
+            fail(str(exc))
+        out = out or Path("runs") / "grok" / grid_spec.name
     if config is not None and preset is not None:
         fail("give either CONFIG or --preset, not both")
     if preset is not None and preset not in PRESETS:
@@ -80,9 +95,35 @@ def grok(
     if os.environ.get("OMP_NUM_THREADS") is None:
         torch.set_num_threads(1)  # small models: one thread is fastest and leaves the machine usable
     out = out or Path("runs") / "grok" / cfg.name
+    executor = None
+    if slurm or submitit_folder is not None:
+        from .sweep import submitit_executor
+
+        params: dict[str, Any] = {}
+        for item in slurm_param or []:
+            key, eq, value = item.partition("=")
+            if not eq or not key.strip():
+                fail(f"--slurm-param: expected KEY=VALUE (got {item!r})")
+            params[key.strip()] = yaml_scalar(value)
+        try:
+            executor = submitit_executor(submitit_folder or out / "submitit", slurm=slurm, params=params)
+        except Exception as exc:  # noqa: BLE001 - no sbatch, an unknown parameter...
+            fail(f"--slurm/--submitit-folder: submitit cannot start: {exc}")
+    if jobs is None:
+        from .sweep import default_jobs
+
+        jobs = default_jobs()
+    if grid is not None:
+        from .grid import run_grid_command
+
+        run_grid_command(grid_spec, out, seeds=seeds, fresh=fresh, report=report, cells=cells, json_out=json_out,
+                         say=say, err=err, fail=fail, jobs=jobs, executor=executor, batched=batched,
+                         allow_other_code=reuse_other_code)
+        return
     try:
         summary = run_experiment(cfg, out, seeds=seeds, only=only, reuse=not fresh,
-                                 log=lambda line: err.print(line, highlight=False))
+                                 log=lambda line: err.print(line, highlight=False), jobs=jobs,
+                                 executor=executor, batched=batched, allow_other_code=reuse_other_code)
     except TaskError as exc:
         fail(str(exc))
     except ValueError as exc:  # a curriculum stage with no examples, etc.
@@ -99,6 +140,16 @@ def grok(
     say.print(f"experiment: {out}" + (f"\nreport:     {summary['report']}" if report else ""))
 
 
+def yaml_scalar(text: str) -> Any:
+    """``60`` -> 60, ``gpu`` -> "gpu" (a --slurm-param value read as YAML reads it)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
 def comparison_table(summary: dict[str, Any]) -> Table:
     """The terminal table: one row per variant."""
     def n(v: Any, never: str = "never") -> str:
@@ -108,7 +159,7 @@ def comparison_table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"{summary['name']}: {seeds} seed{'s' if seeds != 1 else ''}", title_justify="left",
                   show_edge=False, header_style="bold")
     for col in ("variant", "task", "gen.", "→95% steps", "→99% steps [95% CI]", "→99% samples",
-                "memorised", "delay", "grokked", "vs base", "faster on"):
+                "memorised", "delay", "grokked", "vs base", "faster on", "code"):
         table.add_column(col, justify="left" if col in ("variant", "task") else "right")
     for v in summary["variants"]:
         task = f"{'+'.join(v['task']['ops'])} p{v['task']['p']}"
@@ -117,11 +168,13 @@ def comparison_table(summary: dict[str, Any]) -> Table:
                       f"{n(v['median_steps_to_val99'])} [{n(v['ci95'][0])}, {n(v['ci95'][1])}]",
                       n(v["median_samples_to_val99"]), n(v["median_memorization_step"], "–"),
                       n(v["median_delay"], "–"), _grokked(v), vs,
-                      "" if v["faster_seeds"] is None else f"{v['faster_seeds']}/{len(v['seeds'])}")
+                      "" if v["faster_seeds"] is None else f"{v['faster_seeds']}/{len(v['seeds'])}",
+                      v.get("code") or "unknown")
     table.caption = ("medians over seeds; never = not within the budget (counted as infinite); "
                      "grokked = seeds whose delay is real (handhold analyze's rule); "
                      "vs base = baseline median / variant median in steps / samples (>1: faster); "
-                     "faster on = seeds where the variant beat the baseline at the same seed (same split and init)")
+                     "faster on = seeds where the variant beat the baseline at the same seed (same split and init); "
+                     "code = handhold version@commit that made the row's runs")
     return table
 
 

@@ -32,6 +32,10 @@ class TaskSpec(_Strict):
     p: int = Field(default=113, ge=3)
     train_frac: float = Field(default=0.3, gt=0, lt=1)
     split_seed: int | None = Field(default=None, description="fixed split for every seed; default: the seed")
+    format: Literal["a b =", "a op b ="] = Field(
+        default="a b =", description="'a b =': 3 tokens, '=' names the operation (Nanda); 'a op b =': the "
+        "operation token between the operands, the answer the 5th token (Power, Grokfast)")
+    nonzero_b: bool = Field(default=False, description="b ranges over 1..p-1 (Grokfast's x*y); div always does")
 
     @field_validator("ops", mode="before")
     @classmethod
@@ -57,6 +61,11 @@ class TaskSpec(_Strict):
 
 
 class ModelSpec(_Strict):
+    """``arch: fast``: the lab's transformer (Nanda's 1-layer model; LayerNorm optional), 3-token
+    inputs only. ``arch: decoder``: Power et al.'s decoder as Grokfast's script builds it
+    (``handhold.grok.decoder``; LayerNorms always, ``layernorm`` is ignored), any input format."""
+
+    arch: Literal["fast", "decoder"] = "fast"
     layers: int = Field(default=1, ge=1)
     d_model: int = Field(default=128, gt=0)
     heads: int = Field(default=4, gt=0)
@@ -73,9 +82,20 @@ class ModelSpec(_Strict):
 
 
 class OptimSpec(_Strict):
-    """AdamW as in the literature: lr 1e-3, betas (0.9, 0.98), weight decay 1, 10 warm-up steps."""
+    """AdamW as in the literature: lr 1e-3, betas (0.9, 0.98), weight decay 1, 10 warm-up steps.
 
+    ``name``: ``adamw`` (decoupled decay), ``adam`` (decay as L2 in the gradient, as Grokfast's
+    script uses it), ``sgd`` (``momentum``, default 0), ``muon`` (``torch.optim.Muon`` with
+    ``muon_lr`` on the hidden weight matrices, AdamW with ``lr`` on embeddings, unembedding,
+    biases and LayerNorms, as Muon's authors do; ``momentum`` default 0.95). See ``optim.py``.
+    """
+
+    name: Literal["adamw", "adam", "sgd", "muon"] = "adamw"
     lr: float = Field(default=1e-3, gt=0)
+    momentum: float | None = Field(default=None, ge=0, lt=1, description="sgd: 0; muon: 0.95")
+    muon_lr: float = Field(default=0.02, gt=0, description="muon: lr of the hidden matrices")
+    warmup_from_zero: bool = Field(default=False, description="the warm-up's first update at lr 0 "
+                                   "(lr * step / warmup_steps, Grokfast's schedule)")
     betas: tuple[float, float] = (0.9, 0.98)
     weight_decay: float = Field(default=1.0, ge=0)
     eps: float = Field(default=1e-8, gt=0)
@@ -116,6 +136,8 @@ class TrainSpec(_Strict):
     stop_at_val: float | None = Field(default=0.99, gt=0, le=1,
                                       description="stop once validation accuracy reaches this")
     stop_patience: int = Field(default=0, ge=0, description="steps to keep training after stop_at_val")
+    keep_last: bool = Field(default=False, description="minibatches: a pass over the shuffled data ends with "
+                            "the smaller remainder batch (Grokfast's loop) instead of reshuffling early")
 
     @field_validator("batch")
     @classmethod
@@ -293,6 +315,10 @@ class GrokConfig(_Strict):
         for i, v in enumerate(self.variants):
             if v.name in names[:i]:
                 problems.append((("variants", i, "name"), f"duplicate variant name {v.name!r}"))
+            model, task = v.model or self.model, v.task or self.task
+            if model.arch == "fast" and task.format != "a b =":
+                problems.append((("variants", i, "model", "arch"), f"arch 'fast' reads 3-token inputs: task.format "
+                                 f"{task.format!r} needs model.arch: decoder"))
             c, ops = v.curriculum, (v.task or self.task).ops
             if c is not None and c.kind == "one_op_first":
                 if len(ops) < 2:

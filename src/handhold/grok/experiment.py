@@ -4,7 +4,8 @@ An experiment directory holds ``experiment.json`` (the resolved config and the c
 one run directory per run, ``<variant>-s<seed>``, each a handhold run store (``handhold runs DIR``
 lists them, ``handhold report DIR/<run>`` reports one). Runs go seed by seed (every variant at
 seed 0, then seed 1, ...) so that a cut-short experiment still compares every variant. A finished
-run whose spec and seed match is reused, so rerunning a command only trains what is missing.
+run whose spec, seed and code version match is reused, so rerunning a command only trains what is
+missing; each row of the comparison names the code version behind it (``lineage``).
 
 Statistics per variant over seeds: the median of steps (and samples) to 95% and 99% validation
 accuracy, with a percentile-bootstrap 95% interval of the median (seeds resampled 2000 times);
@@ -22,9 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from ..store import RunStore, StoreError
+from ..provenance import code_version
+from ..store import RunStore
+from .batched import batched_unsupported
 from .config import GrokConfig, RunSpec
-from .train import train_run
+from .lineage import Verdict, reuse_verdict, versions_label
+from .sweep import Unit, execute
 
 N_BOOT = 2000
 
@@ -33,58 +37,100 @@ def run_dir_for(exp_dir: Path, variant: str, seed: int) -> Path:
     return Path(exp_dir) / f"{variant}-s{seed}"
 
 
-def _reusable(run_dir: Path, spec: RunSpec, seed: int) -> bool:
-    try:
-        with RunStore.reader(run_dir) as store:
-            meta = store.meta()
-    except StoreError:
-        return False
-    return (meta.get("status") == "finished" and meta.get("grok_seed") == seed
-            and meta.get("grok_spec") == spec.model_dump(mode="json") and "grok" in meta)
-
-
 def run_experiment(cfg: GrokConfig, exp_dir: str | Path, *, seeds: int | None = None,
                    only: list[str] | None = None, reuse: bool = True,
-                   log: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
-    """Train (or reuse) every run, write ``experiment.json`` and return the comparison."""
+                   log: Callable[[str], None] = lambda line: None, jobs: int = 1, executor: Any = None,
+                   batched: bool = False, allow_other_code: bool = False) -> dict[str, Any]:
+    """Train (or reuse) every run, write ``experiment.json`` and return the comparison.
+
+    ``jobs`` > 1 trains on a local process pool, ``executor`` (a submitit executor) through submitit;
+    ``batched`` trains the seeds of a variant together where the batched path supports it
+    (``handhold.grok.batched``). A finished run is reused when its config, seed and code version
+    match (``lineage.reuse_verdict``); ``allow_other_code`` also reuses runs of other code (flagged).
+    """
     exp_dir = Path(exp_dir)
     specs = [s for s in cfg.runs() if only is None or s.variant in only]
     n_seeds = seeds or cfg.seeds
     exp_dir.mkdir(parents=True, exist_ok=True)
     total, done = len(specs) * n_seeds, 0
-    for seed in range(n_seeds):
+    code = code_version()
+    todo: dict[str, list[int]] = {}
+    for seed in range(n_seeds):  # seed by seed: a sweep cut short still compares every variant
         for spec in specs:
-            done += 1
             d = run_dir_for(exp_dir, spec.variant, seed)
-            if reuse and _reusable(d, spec, seed):
-                log(f"[{done}/{total}] {spec.variant} s{seed}: finished earlier, reused")
+            verdict = reuse_verdict(d, spec.model_dump(mode="json"), seed, code,
+                                    allow_other_code=allow_other_code) if reuse else Verdict(False, "--fresh")
+            if verdict.reuse:
+                done += 1
+                log(f"[{done}/{total}] {spec.variant} s{seed}: finished earlier, reused"
+                    + (f" ({verdict.reason})" if verdict.reason else ""))
                 continue
-            if d.exists():
-                shutil.rmtree(d)
-            r = train_run(spec, seed, d)
-            v99 = r.steps_to["val99"]
-            log(f"[{done}/{total}] {spec.variant} s{seed}: "
-                + (f"val 99% at step {v99:,} ({r.samples_to['val99']:,} samples)" if v99 is not None
-                   else f"no val 99% within {r.steps:,} steps (final val acc {r.final_val_acc:.3f})")
-                + f", memorised at {r.memorization_step}, {r.seconds:.1f} s")
+            if verdict.reason.startswith("made by code"):
+                log(f"{spec.variant} s{seed}: {verdict.reason}: retrained (--reuse-other-code keeps it)")
+            todo.setdefault(spec.variant, []).append(seed)
+    by_name = {s.variant: s for s in specs}
+    units = plan_units(by_name, todo, exp_dir, batched=batched, log=log)
+    for d in (d for u in units for d in u.run_dirs):
+        if d.exists():
+            shutil.rmtree(d)
+    errors: list[BaseException] = []
+    for unit, results, exc in execute(units, jobs=jobs, executor=executor):
+        if exc is not None:
+            errors.append(exc)
+            log(f"{unit.label}: failed: {type(exc).__name__}: {exc}")
+            continue
+        for r in results or []:
+            done += 1
+            v99 = r["steps_to"]["val99"]
+            log(f"[{done}/{total}] {r['variant']} s{r['seed']}: "
+                + (f"val 99% at step {v99:,} ({r['samples_to']['val99']:,} samples)" if v99 is not None
+                   else f"no val 99% within {r['steps']:,} steps (final val acc {r['final_val_acc']:.3f})")
+                + f", memorised at {r['memorization_step']}, {r['seconds']:.1f} s")
+    if errors:
+        raise errors[0]
     summary = summarize(exp_dir, specs, n_seeds)
     summary["config"] = cfg.model_dump(mode="json")
     (exp_dir / "experiment.json").write_text(json.dumps(summary, indent=1))
     return summary
 
 
+def plan_units(specs: dict[str, RunSpec], todo: dict[str, list[int]], exp_dir: Path, *, batched: bool,
+               log: Callable[[str], None] = lambda line: None) -> list[Unit]:
+    """One unit per run; with ``batched``, one unit per variant holding all its seeds when the
+    batched path supports the variant (else one per run, and the log says why)."""
+    units: list[Unit] = []
+    for name, seeds in todo.items():
+        spec = specs[name]
+        why = batched_unsupported(spec) if batched and len(seeds) > 1 else "one seed"
+        if batched and len(seeds) > 1 and why:
+            log(f"{name}: seeds run one by one ({why})")
+        if batched and len(seeds) > 1 and not why:
+            units.append(Unit(spec.model_dump(mode="json"), seeds, [run_dir_for(exp_dir, name, s) for s in seeds],
+                              f"{name} s{seeds[0]}..s{seeds[-1]} (batched)"))
+        else:
+            units += [Unit(spec.model_dump(mode="json"), [s], [run_dir_for(exp_dir, name, s)], f"{name} s{s}")
+                      for s in seeds]
+    units.sort(key=lambda u: u.seeds[0])  # seed-major, as before
+    return units
+
+
 def summarize(exp_dir: Path, specs: list[RunSpec], seeds: int) -> dict[str, Any]:
     """The comparison, read from the run stores (``meta['grok']`` of each finished run)."""
     variants = []
+    all_codes = []
     for spec in specs:
-        results = []
+        results, codes = [], []
         for seed in range(seeds):
             d = run_dir_for(exp_dir, spec.variant, seed)
             with RunStore.reader(d) as store:
                 results.append({**store.get_meta("grok"), "grokking": grokking_of_store(store)})
+                codes.append(store.get_meta("code_version"))
         variants.append(variant_stats(spec, list(range(seeds)), results))
+        variants[-1]["code"] = versions_label(codes)  # the code behind the row ("mixed: ..." if several)
+        all_codes += codes
     _speedups(variants)
     return {"name": specs[0].experiment if specs else "", "dir": str(exp_dir), "seeds": seeds,
+            "code": versions_label(all_codes) if all_codes else None,
             "targets": {"val95": 0.95, "val99": 0.99, "memorized_train_acc": 0.99}, "variants": variants}
 
 

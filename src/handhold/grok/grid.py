@@ -214,11 +214,12 @@ def load_grid(source: str | Path) -> GridSpec:
 
 def run_grid(grid: GridSpec, out: str | Path, *, seeds: int | None = None, reuse: bool = True,
              report: bool = False, only_cells: int | None = None,
-             log: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
+             log: Callable[[str], None] = lambda line: None, **run_kw: Any) -> dict[str, Any]:
     """Run (or reuse) every cell, headline cells first; write ``grid.json`` and ``grid.html``.
 
     ``seeds`` replaces the grid's seeds for the non-headline cells; ``only_cells`` runs the first
-    N cells (the rest are listed as not run)."""
+    N cells (the rest are listed as not run); ``run_kw`` go to ``run_experiment`` (``jobs``,
+    ``batched``, ``executor``: the lab's engines)."""
     from .experiment import run_experiment
 
     out = Path(out)
@@ -234,7 +235,7 @@ def run_grid(grid: GridSpec, out: str | Path, *, seeds: int | None = None, reuse
             continue
         log(f"cell {i + 1}/{len(todo)} {cell['id']} ({cell['seeds']} seeds{', headline' if cell['headline'] else ''})")
         summary = run_experiment(cfg, out / cell["id"], seeds=cell["seeds"], reuse=reuse,
-                                 log=lambda line: log("  " + line))
+                                 log=lambda line: log("  " + line), **run_kw)
         if report:
             from .report import write_grok_report
 
@@ -257,18 +258,18 @@ def _write(out: Path, grid: GridSpec, results: list[dict[str, Any]], not_run: li
     return doc
 
 
-def run_grid_command(source: str, out: Path | None, *, seeds: int | None, fresh: bool, report: bool,
-                     cells: int | None, json_out: bool, say: Any, err: Any, fail: Callable[[str], None]) -> None:
-    """``handhold grok --grid``: load, run, print the grid table (or the JSON document)."""
+def run_grid_command(grid: GridSpec, out: Path, *, seeds: int | None, fresh: bool, report: bool,
+                     cells: int | None, json_out: bool, say: Any, err: Any, fail: Callable[[str], None],
+                     **run_kw: Any) -> None:
+    """``handhold grok --grid``: run, print the grid table (or the JSON document). ``run_kw``
+    (``jobs``, ``executor``, ``batched``, ...) go to every cell's ``run_experiment``."""
     import sys
 
     from .tasks import TaskError
 
     try:
-        grid = load_grid(source)
-        out = out or Path("runs") / "grok" / grid.name
         doc = run_grid(grid, out, seeds=seeds, reuse=not fresh, report=report, only_cells=cells,
-                       log=lambda line: err.print(line, highlight=False))
+                       log=lambda line: err.print(line, highlight=False), **run_kw)
     except (ConfigError, TaskError, ValueError) as exc:  # ValueError: a curriculum stage with no examples
         fail(str(exc))
         return

@@ -131,9 +131,10 @@ def progress_measures(model: GrokTransformer, task: Task, *, neuron_frac: float 
     metrics = {f"grok/measure/weight_norm/{k}": v for k, v in model.weight_norms().items()}
     metrics["grok/measure/weight_norm"] = metrics.pop("grok/measure/weight_norm/total")
     p = task.p
-    embed = freq_norms(model.W_E[:p])
-    metrics["grok/measure/gini_embed"] = gini(embed[1:])  # any task: a training-side signal (no labels)
-    if op not in task.ops:
+    if isinstance(model, GrokTransformer):  # any task: a training-side signal (no labels)
+        embed = freq_norms(model.W_E[:p])
+        metrics["grok/measure/gini_embed"] = gini(embed[1:])
+    if op not in task.ops or not isinstance(model, GrokTransformer):  # Fourier measures: Nanda's model
         return metrics, {}
     tokens, labels = task.grid(op)
     cache: dict = {}

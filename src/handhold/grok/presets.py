@@ -5,7 +5,10 @@ edit; a test keeps them equal to these.
 
 - ``literature`` (the default): Nanda et al.'s setting: p = 113, a + b, 30% train, 1 layer,
   d_model 128, 4 heads, d_mlp 512, full batch, AdamW lr 1e-3, wd 1, betas (0.9, 0.98).
-- ``power``: Power et al.'s model: 2 layers with LayerNorm, p = 97, 50% train, minibatch 512.
+- ``power``: Power et al.'s setting: their 2-layer decoder (``decoder.py``), x / y mod 97 written
+  ``a op b = c``, 50% train, AdamW lr 1e-3 wd 1, minibatch 512.
+- ``grokfast``: Grokfast's own task, model and loop (x * y mod 97, y != 0, Adam with L2 decay) with
+  its README's flags: baseline, EMA (alpha 0.98, lamb 2, wd 0.005) and MA (window 100, lamb 5, wd 0.01).
 - ``quick``: small enough to grok in seconds on one CPU thread: p = 31, 50% train, d_model 64,
   4 heads, d_mlp 256, lr 2e-3 (same recipe otherwise). The comparison of every variant over
   five seeds takes minutes.
@@ -75,14 +78,45 @@ LITERATURE: dict[str, Any] = {
     "variants": variants(1000, {"samples": 230_000_000}),
 }
 
+# Power et al. (2022) as Grokfast's script runs it (its Decoder is their 2-layer model; decoder.py)
+_POWER_TASK = {"p": 97, "train_frac": 0.5, "format": "a op b ="}
+_POWER_MODEL = {"arch": "decoder", "layers": 2, "d_model": 128, "heads": 4, "d_mlp": 512, "act": "gelu",
+                "layernorm": True}
+
 POWER: dict[str, Any] = _deep_merge(LITERATURE, {
     "name": "grok-power",
-    "task": {"p": 97, "train_frac": 0.5},
-    "model": {"layers": 2, "layernorm": True},
-    "train": {"batch": 512},
+    "task": {**_POWER_TASK, "ops": ["div"]},  # their Figure 1: x / y mod 97, 50% of the pairs
+    "model": _POWER_MODEL,
+    "train": {"batch": 512, "keep_last": True},
+    "measure": {"every": 500, "per_decade": 0},
 })
 POWER["train"]["budget"] = {"steps": 30000}  # minibatches: steps are samples / 512
-POWER["variants"] = [{"name": "baseline", "description": "the whole training set, minibatches of 512"}]
+POWER["variants"] = [{"name": "baseline", "description": "AdamW wd 1, minibatches of 512 (Power et al.)"}]
+
+# Grokfast (Lee et al., 2024), its own task, model and loop (ironjr/grokfast main.py): x * y mod 97
+# with y != 0, 5-token equations, 50% train, minibatches of 512 in passes over the shuffled data (the
+# last batch smaller), Adam (decay as L2) lr 1e-3 betas (0.9, 0.98), warm-up u/10 over 10 updates,
+# validation accuracy after every pass (10 updates). Its README: 95% validation at 910 (EMA) and
+# 790 (MA) iterations; baseline 39,890.
+GROKFAST: dict[str, Any] = {
+    "name": "grok-grokfast",
+    "seeds": 3,
+    "task": {**_POWER_TASK, "ops": ["mul"], "nonzero_b": True},
+    "model": _POWER_MODEL,
+    "optim": {"name": "adam", "lr": 1.0e-3, "betas": [0.9, 0.98], "weight_decay": 0.0, "warmup_steps": 10,
+              "warmup_from_zero": True},
+    "train": {"batch": 512, "keep_last": True, "budget": {"steps": 50000}, "stop_at_val": 0.99,
+              "stop_patience": 0},
+    "eval": {"every": 10, "per_decade": 0},
+    "measure": {"every": 500, "per_decade": 0},
+    "variants": [
+        {"name": "baseline", "description": "its README's baseline: Adam without weight decay, no filter"},
+        {"name": "grokfast-ema", "description": "--filter ema --alpha 0.98 --lamb 2.0 --weight_decay 0.005",
+         "optim": {"weight_decay": 0.005}, "grokfast": {"kind": "ema", "alpha": 0.98, "lamb": 2.0}},
+        {"name": "grokfast-ma", "description": "--filter ma --window_size 100 --lamb 5.0 --weight_decay 0.01",
+         "optim": {"weight_decay": 0.01}, "grokfast": {"kind": "ma", "window": 100, "lamb": 5.0}},
+    ],
+}
 
 QUICK: dict[str, Any] = _deep_merge(LITERATURE, {
     "name": "grok-quick",
@@ -97,7 +131,7 @@ QUICK: dict[str, Any] = _deep_merge(LITERATURE, {
 })
 QUICK["variants"] = variants(300, {"samples": 9_600_000})
 
-PRESETS = {"literature": LITERATURE, "quick": QUICK, "power": POWER}
+PRESETS = {"literature": LITERATURE, "quick": QUICK, "power": POWER, "grokfast": GROKFAST}
 
 
 def preset(name: str) -> dict[str, Any]:

@@ -61,7 +61,7 @@ def _fmt(v: Any, never: str = "never") -> str:
 def comparison_html(summary: dict[str, Any]) -> str:
     head = ("<tr><th>variant</th><th>task</th><th>generalised</th><th>steps to 95%</th>"
             "<th>steps to 99%: median [95% CI]</th><th>per seed</th><th>samples to 99%</th>"
-            "<th>memorised at</th><th>delay</th><th>grokked</th><th>vs baseline (steps, samples)</th></tr>")
+            "<th>memorised at</th><th>delay</th><th>grokked</th><th>vs baseline (steps, samples)</th><th>code</th></tr>")
     rows = []
     for v in summary["variants"]:
         task = f"{'+'.join(v['task']['ops'])} p={v['task']['p']} {v['task']['train_frac']:.0%}"
@@ -75,7 +75,8 @@ def comparison_html(summary: dict[str, Any]) -> str:
                  ", ".join(_fmt(s, "–") for s in v["steps_to_val99"]),
                  _fmt(v["median_samples_to_val99"]), _fmt(v["median_memorization_step"], "–"),
                  _fmt(v["median_delay"], "–"),
-                 f"{sum(1 for g in v.get('grokked') or [] if g)}/{len(v.get('grokked') or [])}", vs]
+                 f"{sum(1 for g in v.get('grokked') or [] if g)}/{len(v.get('grokked') or [])}", vs,
+                 html.escape(v.get("code") or "unknown")]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return (f"<table class=cmp><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
             f"<p class=note>{_DEFINITIONS}</p>")
@@ -160,7 +161,8 @@ _DEFINITIONS = (
     "to memorise and 5% of the run: the rule handhold analyze applies). "
     "<b>vs baseline</b>: the baseline's median divided by this variant's (above 1: faster), against the plain "
     "variant on the same task; <b>faster on</b>: seeds where this variant reached 99% in fewer steps than the "
-    "baseline at the same seed (same split, same initialisation).")
+    "baseline at the same seed (same split, same initialisation). <b>Code</b>: the handhold version and git commit "
+    "that made the row's runs (\"mixed\" when they differ; +dirty: uncommitted changes).")
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>

@@ -3,6 +3,7 @@
 Every pair (a, b) of residues is one example (``div`` skips b = 0). The "=" token carries the
 operation (one "=" token per operation: ``p + op_index``), so a task that mixes operations keeps
 the three-token sequence the literature uses and the last-position trick of the 1-layer model.
+Power et al. and Grokfast write ``a op b = c`` instead (``format: "a op b ="``, see ``encode``).
 Token ids ``0..p-1`` are the residues; the model predicts one of the ``p`` residues.
 """
 
@@ -52,10 +53,12 @@ class Task:
     a: torch.Tensor
     b: torch.Tensor
     is_train: torch.Tensor
+    format: str = "a b ="
 
     @property
     def vocab(self) -> int:
-        return self.p + len(self.ops)
+        """Residues, then one "=" per operation ('a b ='), or "=" then one token per operation ('a op b =')."""
+        return self.p + len(self.ops) + (self.format != "a b =")
 
     @property
     def train_idx(self) -> torch.Tensor:
@@ -69,8 +72,7 @@ class Task:
         """Tokens (p*p, 3) of every pair for ``op`` in row-major (a, b) order, and the labels."""
         a, b = torch.meshgrid(torch.arange(self.p), torch.arange(self.p), indexing="ij")
         a, b = a.flatten(), b.flatten()
-        eq = torch.full_like(a, self.p + self.ops.index(op))
-        return torch.stack([a, b, eq], 1), OPS[op](a, b, self.p)
+        return encode(a, b, self.ops.index(op), self.p, self.format), OPS[op](a, b, self.p)
 
     def grid_train_mask(self, op: str) -> torch.Tensor:
         """(p, p) bool: which pairs of ``op`` are in the training split."""
@@ -80,8 +82,20 @@ class Task:
         return mask
 
 
-def make_task(ops: str | list[str] | tuple[str, ...], p: int, train_frac: float, seed: int) -> Task:
+def encode(a: torch.Tensor, b: torch.Tensor, op: int | torch.Tensor, p: int, format: str) -> torch.Tensor:
+    """Token rows for the pairs (a, b) of operation index ``op``: ``a b =`` (3 tokens, "=" is
+    ``p + op``) or ``a op b =`` (4 input tokens of the 5-token ``a op b = c``: "=" is ``p``, the
+    operation ``p + 1 + op``; Power et al.'s and Grokfast's layout)."""
+    op = torch.as_tensor(op).expand_as(a)
+    if format == "a b =":
+        return torch.stack([a, b, p + op], 1)
+    return torch.stack([a, p + 1 + op, b, torch.full_like(a, p)], 1)
+
+
+def make_task(ops: str | list[str] | tuple[str, ...], p: int, train_frac: float, seed: int, *,
+              format: str = "a b =", nonzero_b: bool = False) -> Task:
     """Every (a, b) pair of every operation; ``train_frac`` of each operation's pairs train.
+    ``nonzero_b``: b in 1..p-1 only (Grokfast's x*y); ``div`` always skips b = 0.
 
     The split is stratified by operation and drawn from ``seed`` alone, so the same seed gives
     the same split to every variant of an experiment.
@@ -107,7 +121,7 @@ def make_task(ops: str | list[str] | tuple[str, ...], p: int, train_frac: float,
     for i, name in enumerate(ops):
         a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
         a, b = a.flatten(), b.flatten()
-        if name == "div":
+        if name == "div" or nonzero_b:
             a, b = a[b != 0], b[b != 0]
         n = len(a)
         n_train = max(1, min(n - 1, round(train_frac * n)))
@@ -117,6 +131,6 @@ def make_task(ops: str | list[str] | tuple[str, ...], p: int, train_frac: float,
                            ("labels", OPS[name](a, b, p)), ("is_train", is_train)):
             parts[key].append(value)
     cat = {k: torch.cat(v) for k, v in parts.items()}
-    tokens = torch.stack([cat["a"], cat["b"], p + cat["op"]], 1)
+    tokens = encode(cat["a"], cat["b"], cat["op"], p, format)
     return Task(p=p, ops=ops, tokens=tokens, labels=cat["labels"], op=cat["op"], a=cat["a"], b=cat["b"],
-                is_train=cat["is_train"])
+                is_train=cat["is_train"], format=format)

@@ -5,7 +5,7 @@ The loop, once per optimizer step::
     draw the stage's batch (the whole stage, or a minibatch)    samples += len(batch)
     forward, loss (float64), backward
     Grokfast filter (if any) rewrites the gradients              g <- g + lamb * g_slow
-    AdamW step, warm-up schedule step
+    optimizer step (AdamW, Adam, SGD or Muon: optim.py), warm-up schedule step
     eval (every eval.every steps and log-spaced early): train/val accuracy and loss, per part
     measure (log-spaced and every measure.every steps): progress measures
     stage exit: fixed switch point (steps or samples) or readiness (stage mastered)
@@ -29,11 +29,14 @@ from typing import Any
 import torch
 
 from ..phases.grokking import ACC_LEVEL  # the one definition of memorized / generalized
+from ..provenance import code_version
 from ..store import RunStore, writer_identity
 from .config import GrokfastSpec, RunSpec
 from .curricula import Stage, build_stages, parts
+from .decoder import PowerDecoder
 from .measures import progress_measures
 from .model import GrokTransformer, loss_fn
+from .optim import build_optimizer
 from .tasks import Task, make_task
 
 TARGETS = {"val95": 0.95, "val99": ACC_LEVEL}
@@ -122,8 +125,9 @@ def log_spaced(per_decade: int, decades: int = 8) -> set[int]:
 class _Batches:
     """The stage's examples: all of them every step (full batch), or reshuffled minibatches."""
 
-    def __init__(self, task: Task, stage: Stage, batch: int | str, gen: torch.Generator) -> None:
-        self.task, self.rows, self.gen = task, stage.rows, gen
+    def __init__(self, task: Task, stage: Stage, batch: int | str, gen: torch.Generator,
+                 keep_last: bool = False) -> None:
+        self.task, self.rows, self.gen, self.keep_last = task, stage.rows, gen, keep_last
         self.size = len(self.rows) if batch == "full" else min(int(batch), len(self.rows))
         self.full = self.size == len(self.rows)
         self.order, self.pos = self.rows, 0
@@ -133,7 +137,8 @@ class _Batches:
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self.full:
             return self.x, self.y
-        if self.pos + self.size > len(self.order) or self.pos == 0:
+        end = len(self.order) if self.keep_last else len(self.order) - self.size + 1
+        if self.pos >= end or self.pos == 0:
             self.order = self.rows[torch.randperm(len(self.rows), generator=self.gen)]
             self.pos = 0
         idx = self.order[self.pos:self.pos + self.size]
@@ -141,8 +146,17 @@ class _Batches:
         return self.task.tokens[idx], self.task.labels[idx]
 
 
-def build_model(spec: RunSpec, task: Task) -> GrokTransformer:
+def task_for(spec: RunSpec, seed: int) -> Task:
+    t = spec.task
+    return make_task(t.ops, t.p, t.train_frac, seed if t.split_seed is None else t.split_seed,
+                     format=t.format, nonzero_b=t.nonzero_b)
+
+
+def build_model(spec: RunSpec, task: Task) -> GrokTransformer | PowerDecoder:
     m = spec.model
+    if m.arch == "decoder":
+        return PowerDecoder(task.vocab, n_layers=m.layers, d_model=m.d_model, n_heads=m.heads, d_mlp=m.d_mlp,
+                            act=m.act)
     return GrokTransformer(task.vocab, task.p, n_layers=m.layers, d_model=m.d_model, n_heads=m.heads,
                            d_mlp=m.d_mlp, act=m.act, layernorm=m.layernorm, init_scale=m.init_scale)
 
@@ -150,7 +164,12 @@ def build_model(spec: RunSpec, task: Task) -> GrokTransformer:
 @torch.no_grad()
 def evaluate(model: GrokTransformer, task: Task, part_masks: dict[str, torch.Tensor]) -> dict[str, float]:
     """Accuracy and loss on the whole train and validation splits, and per part."""
-    logits = model(task.tokens).double()
+    return eval_metrics(model(task.tokens), task, part_masks)
+
+
+def eval_metrics(logits: torch.Tensor, task: Task, part_masks: dict[str, torch.Tensor]) -> dict[str, float]:
+    """``evaluate``'s figures from the logits of every example (shared with the batched-seeds path)."""
+    logits = logits.double()
     nll = torch.nn.functional.cross_entropy(logits, task.labels, reduction="none")
     correct = (logits.argmax(-1) == task.labels).double()
     out: dict[str, float] = {}
@@ -172,17 +191,12 @@ def train_run(spec: RunSpec, seed: int, run_dir: str | Path, *,
     """Train ``spec`` at ``seed``, writing every signal into the run store at ``run_dir``."""
     t_start = time.perf_counter()
     torch.manual_seed(seed)
-    task = make_task(spec.task.ops, spec.task.p, spec.task.train_frac,
-                     seed if spec.task.split_seed is None else spec.task.split_seed)
+    task = task_for(spec, seed)
     stages = build_stages(spec.curriculum, task, seed)
     part_masks = parts(spec.curriculum, task, seed)
     model = build_model(spec, task)
     params = list(model.parameters())
-    o = spec.optim
-    opt = torch.optim.AdamW(params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay,
-                            foreach=True)
-    warm = max(1, o.warmup_steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
+    opt, sched = build_optimizer(spec.optim, model)
     gfilter = grad_filter(spec.grokfast, params)
     gen = torch.Generator().manual_seed(seed + 1)
     eval_early, measure_early = log_spaced(spec.eval.per_decade), log_spaced(spec.measure.per_decade)
@@ -197,6 +211,7 @@ def train_run(spec: RunSpec, seed: int, run_dir: str | Path, *,
     store.set_meta("name", f"{spec.experiment}/{spec.variant}/s{seed}")
     store.set_meta("stages", [s.name for s in stages])
     store.set_meta("grok_spec", spec.model_dump(mode="json"))
+    store.set_meta("code_version", code_version())
     store.set_meta("grok_seed", seed)
     store.log_event(0, "fit_start", {"variant": spec.variant, "seed": seed, "stage": stages[0].name,
                                      "train_examples": int(task.is_train.sum()),
@@ -216,7 +231,7 @@ def train_run(spec: RunSpec, seed: int, run_dir: str | Path, *,
                      {"steps": switch.steps[stage_i]} if switch.steps else {"samples": switch.samples[stage_i]})
         store.log_event(step, "stage_start", {"stage": st.name, "index": st.index, "mix": st.mix,
                                               "until": until, "examples": len(st.rows)})
-        return _Batches(task, st, tr.batch, gen)
+        return _Batches(task, st, tr.batch, gen, tr.keep_last)
 
     def do_eval() -> dict[str, float]:
         nonlocal last_eval
