@@ -31,7 +31,10 @@ def test_cells_headline_first_with_their_seeds_and_matched_budgets():
     budgets = {r.variant: r.train.budget.samples for r in cfg.runs()}
     assert budgets == {"baseline": 30 * 48, "ema": 30 * 48}  # 40% of 121 pairs = 48, 30 epochs each arm
     full = load_grid("grid")
-    assert len(cells(full)) == 3 * 2 * 2 * 2 and cells(full)[0]["seeds"] == 10
+    assert len(cells(full)) == 3 * 2 * 2 * 2 * 2 and cells(full)[0]["seeds"] == 10
+    assert sum(c["id"].endswith("-adam-weightdecay0.005") for c in cells(full)) == 24  # the optimizer axis
+    adam = next(c for c in cells(full) if c["optim"])
+    assert cell_config(full, adam).runs()[2].optim.name == "adam"  # every arm of the cell
 
 
 def load_grid_data(data):

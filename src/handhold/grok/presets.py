@@ -143,10 +143,10 @@ def preset(name: str) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------ grids (handhold grok --grid)
 def _grid_arms(max_steps: int) -> list[dict[str, Any]]:
-    from .grid import ARMS
+    from .grid import ARMS, ready_switch
 
     arms = copy.deepcopy(ARMS)
-    arms[1]["curriculum"]["switch"]["ready"]["max_steps"] = max_steps
+    arms[1]["curriculum"]["switch"] = ready_switch(max_steps)
     return arms
 
 
@@ -158,7 +158,9 @@ GRID: dict[str, Any] = {
     "headline_seeds": 10,
     "epochs": 30000,  # the literature preset's budget: 30,000 full-batch steps
     "axes": {"task": ["add", "mul", "x2y2"], "p": [97, 113], "train_frac": [0.3, 0.5],
-             "batch": ["full", 512], "optim": [{}]},
+             "batch": ["full", 512],
+             # AdamW with decoupled decay 1 (Nanda) and Adam with decay as L2, 0.005 (Grokfast's script)
+             "optim": [{}, {"name": "adam", "weight_decay": 0.005}]},
     "arms": _grid_arms(4000),
 }
 
