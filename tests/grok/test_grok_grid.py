@@ -73,6 +73,7 @@ def test_grid_command_runs_every_cell_and_the_report_leads_with_the_table(tmp_pa
     res = runner.invoke(app, ["grok", "--grid", str(path), "--out", str(tmp_path / "g"), "--no-report", "--cells", "1", "--jobs", "1"])
     assert res.exit_code == 0 and "finished earlier, reused" in res.output  # reruns reuse
     assert "no effect" in res.output or "faster" in res.output or "slower" in res.output
+    assert "]" in res.output.split("add-p11-f0.5-full-adamw")[1]  # the intervals print (not eaten as markup)
     assert "not run: add-p11-f0.4-full-adamw" in res.output.replace("\n", " ")
 
 

@@ -326,11 +326,12 @@ def grid_rows(doc: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-GRID_COLUMNS = ["cell (task-p-train fraction-batch-optimizer)", "seeds", "baseline → 99%: median [95% CI]",
-                "arm", "arm → 99%: median [95% CI]", "speed-up", "Wilcoxon p", "verdict (paired by seed)"]
+GRID_COLUMNS = ["cell", "seeds", "baseline →99% [95% CI]", "arm", "arm →99% [95% CI]", "speed-up", "Wilcoxon p",
+                "verdict (paired by seed)"]
 
 
 def grid_table(doc: dict[str, Any]) -> Any:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"{doc['name']}: where does it help? (★ headline cells)", title_justify="left",
@@ -339,7 +340,7 @@ def grid_table(doc: dict[str, Any]) -> Any:
         table.add_column(col, justify="left" if col in (GRID_COLUMNS[0], "arm", GRID_COLUMNS[-1]) else "right",
                          overflow="fold")
     for row in grid_rows(doc):
-        table.add_row(*row)
+        table.add_row(*(escape(c) for c in row))  # "[lo, hi]" is not markup
     notes = [_CAPTION]
     if doc["not_run"]:
         notes.append("not run: " + ", ".join(c["id"] for c in doc["not_run"]))
@@ -347,7 +348,7 @@ def grid_table(doc: dict[str, Any]) -> Any:
     return table
 
 
-_CAPTION = ("steps to 99% validation accuracy, medians over seeds with bootstrap 95% intervals (never = not "
+_CAPTION = ("cell: task-p-train fraction-batch-optimizer; steps to 99% validation accuracy, medians over seeds with bootstrap 95% intervals (never = not "
             "within the budget, counted as infinite); every arm of a cell has the same sample budget; verdict: "
             f"two-sided sign test over seeds paired with the baseline, 'faster'/'slower' only at p < {ALPHA}")
 
