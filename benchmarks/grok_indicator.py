@@ -9,7 +9,9 @@ accuracy, which the indicator never sees:
   the steps from the announcement to that point (negative: announced late; missing: never
   announced); the lead over validation *starting to move* (10% of the way from its level at twice
   the memorization step to 1) is given too;
-- on a run that never generalized, an announcement is a **false alarm**.
+- on a run that never generalized, an announcement is a **false alarm**; the false alarms on runs
+  whose validation never even started to move (no weight decay, too little data) are counted
+  apart from those on runs still generalizing slowly when the budget ran out.
 
 Usage (the runs come from ``handhold grok CONFIG -o DIR``)::
 
@@ -50,7 +52,8 @@ def evaluate_run(run_dir: Path) -> dict:
         base = next((v for s, v in zip(vs, vv) if s >= 2 * mem), None)
         if base is not None:
             moved = next((int(s) for s, v in zip(vs, vv) if s >= 2 * mem and v >= base + 0.1 * (1 - base)), None)
-    return {"run": run_dir.name, "steps": meta.get("steps"), "memorized_at": mem, "announced_at": announced,
+    return {"run": run_dir.name, "steps": meta.get("steps"), "final_val_acc": meta.get("final_val_acc"),
+            "memorized_at": mem, "announced_at": announced,
             "val95_at": val95, "val_moved_at": moved,
             "lead": None if announced is None or val95 is None else val95 - announced,
             "lead_over_move": None if announced is None or moved is None else moved - announced}
@@ -63,6 +66,7 @@ def summarize(rows: list[dict]) -> dict:
     early = [x for x in leads if x > 0]
     moves = [r["lead_over_move"] for r in pos if r["lead_over_move"] is not None]
     alarms = [r for r in neg if r["announced_at"] is not None]
+    flat = [r for r in neg if r["val_moved_at"] is None]  # validation never even started to move
     return {
         "generalized_runs": len(pos), "announced_before_val95": len(early),
         "missed_or_late": len(pos) - len(early),
@@ -72,7 +76,8 @@ def summarize(rows: list[dict]) -> dict:
         "announced_before_val_moved": sum(1 for x in moves if x > 0),
         "never_generalized_runs": len(neg), "false_alarms": len(alarms),
         "false_alarm_rate": len(alarms) / len(neg) if neg else None,
-        "false_alarm_runs": [(r["run"], r["announced_at"], r["steps"]) for r in alarms],
+        "false_alarm_runs": [(r["run"], r["announced_at"], r["steps"], r["final_val_acc"]) for r in alarms],
+        "never_moved_runs": len(flat), "false_alarms_never_moved": sum(r["announced_at"] is not None for r in flat),
     }
 
 
@@ -96,10 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         print("no finished runs found", file=sys.stderr)
         return 1
-    print(f"{'run':<22}{'memorized':>10}{'announced':>11}{'val moved':>11}{'val 95%':>9}{'lead':>7}")
+    print(f"{'run':<22}{'memorized':>10}{'announced':>11}{'val moved':>11}{'val 95%':>9}{'lead':>7}"
+          f"{'steps':>7}{'final val':>10}")
     for r in rows:
         print(f"{r['experiment'] + '/' + r['run']:<22}{str(r['memorized_at']):>10}{str(r['announced_at']):>11}"
-              f"{str(r['val_moved_at']):>11}{str(r['val95_at']):>9}{str(r['lead']):>7}")
+              f"{str(r['val_moved_at']):>11}{str(r['val95_at']):>9}{str(r['lead']):>7}{str(r['steps']):>7}"
+              f"{r['final_val_acc'] or 0:>10.3f}")
     groups = {"all": rows}
     for v in sorted({r["variant"] for r in rows}):
         groups[v] = [r for r in rows if r["variant"] == v]
@@ -107,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, s in summary.items():
         lead = ("–" if s["lead_median"] is None else
                 f"median {s['lead_median']:,} steps (range {s['lead_min']:,} to {s['lead_max']:,})")
-        fa = "–" if s["false_alarm_rate"] is None else f"{s['false_alarms']}/{s['never_generalized_runs']}"
+        fa = ("–" if s["false_alarm_rate"] is None else
+              f"{s['false_alarms']}/{s['never_generalized_runs']} (on runs whose validation never started to "
+              f"move: {s['false_alarms_never_moved']}/{s['never_moved_runs']})")
         print(f"{name}: generalized {s['generalized_runs']}, announced before val 95% on "
               f"{s['announced_before_val95']}/{s['generalized_runs']}, lead {lead}; "
               f"before val started to move on {s['announced_before_val_moved']}; false alarms {fa}")
