@@ -26,7 +26,8 @@ fits a laptop)::
     epochs: 10000              # budget per run: epochs x training pairs samples (null: the base's)
     axes: {task: [add, mul, x2y2], p: [97, 113], train_frac: [0.3, 0.5], batch: [full, 512],
            optim: [{}]}        # optim: overrides of the optim section, e.g. {weight_decay: 0.1}
-    arms: [...]                # default: baseline, subset-first-ready, grokfast-ema
+    arms: [...]                # default: baseline, subset-first-ready, grokfast-ema (the first arm is
+                               # the reference every other arm is compared with)
 """
 
 from __future__ import annotations
