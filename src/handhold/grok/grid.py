@@ -48,7 +48,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..config import ConfigError, _located, read_yaml
 from .config import GrokConfig, load_grok_config
-from .experiment import median_ci
 
 ALPHA = 0.05
 MIN_WILCOXON = 6
