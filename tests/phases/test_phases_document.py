@@ -26,20 +26,20 @@ def test_analyze_writes_exactly_the_typed_sections():
 
 def test_an_untyped_section_is_refused_not_dropped():
     doc = analyze(series())
-    with pytest.raises(ValueError, match="indicator.*PhasesDoc"):
-        document.check_sections({**doc, "indicator": [{"announced_at": 40}]})
+    with pytest.raises(ValueError, match="novelty.*PhasesDoc"):
+        document.check_sections({**doc, "novelty": [{"announced_at": 40}]})
 
 
 def test_a_new_typed_section_reaches_the_dashboard_report_and_tables(monkeypatch):
-    """A detector adds `indicator` to the type: the views pass it on and the CLI shows it."""
+    """A detector adds a section (`novelty`) to the type: the views pass it on and the CLI shows it."""
     from handhold.views import panels
 
-    doc = {**analyze(series()), "indicator": [{"announced_at": 40, "lead": 110}]}
-    sections = (*document.SECTIONS, "indicator")
+    doc = {**analyze(series()), "novelty": [{"announced_at": 40, "lead": 110}]}
+    sections = (*document.SECTIONS, "novelty")
     monkeypatch.setattr(document, "SECTIONS", sections)
     monkeypatch.setattr(panels, "SECTIONS", sections)
     monkeypatch.setattr("handhold.phases.analyze_store", lambda store: doc, raising=False)
     loaded = panels.load_phases(store=None)
-    assert loaded["available"] and loaded["indicator"] == [{"announced_at": 40, "lead": 110}]
+    assert loaded["available"] and loaded["novelty"] == [{"announced_at": 40, "lead": 110}]
     titles = [str(t.title) for t in tables(doc)]
-    assert "indicator" in titles
+    assert "novelty" in titles

@@ -6,8 +6,8 @@ import numpy as np
 
 from handhold.phases.analyze import analyze, analyze_metric
 from handhold.phases.direction import infer_direction
-from handhold.phases.grokking import GrokkingDetector, train_val_pairs
-from handhold.phases.synthetic import grokking_suite, null_curve, switch_curve, with_spikes
+from handhold.phases.grokking import GrokkingDetector, real_delay, train_val_pairs
+from handhold.phases.synthetic import co_moving_pair, grokking_suite, null_curve, switch_curve, with_spikes
 
 
 def test_switch_shock_peak_and_recovery_match_the_truth():
@@ -53,6 +53,42 @@ def test_grokking_steps_within_margin_and_no_false_generalization():
         else:
             assert abs(got.generalized_at - g.generalized_at) <= margin, g.name
             assert got.delay == got.generalized_at - got.memorized_at > 0
+        assert got.grokked is (g.generalized_at is not None), (g.name, got.verdict)  # every late jump is real
+
+
+def test_a_co_moving_pair_is_not_grokking_whatever_its_length_or_kind():
+    rng = np.random.default_rng(7)
+    for n in (300, 3000, 30_000):
+        for kind in ("loss", "acc"):
+            g = co_moving_pair(rng, n, kind=kind)
+            got = GrokkingDetector("lower" if kind == "loss" else "higher").fit(g.steps, g.train, g.steps, g.val).predict()
+            assert got.grokked is False, (g.name, got)
+            if got.memorized_at is not None and got.generalized_at is not None:
+                assert got.verdict.startswith("no grokking"), got.verdict
+
+
+def test_real_delay_criterion_on_its_own_numbers():
+    # memorized at 100 (from 0): a delay of 99 is under 1x the time to memorize, 100 is enough
+    assert real_delay(100, 199, 0.1, 0, 1000)[0] is False
+    assert real_delay(100, 200, 0.1, 0, 1000)[0] is True
+    # validation already half-way when train memorized: tracking, not grokking
+    ok, why = real_delay(100, 5000, 0.5, 0, 10_000)
+    assert ok is False and "moved together" in why
+    # a delay under 5% of the run is not named even when it is long against memorizing
+    assert real_delay(10, 40, 0.0, 0, 1000)[0] is False and real_delay(10, 60, 0.0, 0, 1000)[0] is True
+    assert real_delay(None, 50, None, 0, 100) == (False, "train never memorized")
+
+
+def test_accuracy_pairs_use_the_absolute_level_losses_the_share_rule():
+    t = np.arange(1000.0)
+    train = 1 / (1 + np.exp(-(t - 50) / 5))
+    val = 0.5 / (1 + np.exp(-(t - 500) / 5))  # tops out at 0.5: never 0.99
+    got = GrokkingDetector("higher", names=("train/acc", "val/acc")).fit(t, train, t, val).predict()
+    assert got.rule == "accuracy >= 0.99" and got.memorized_at == 73 and got.generalized_at is None
+    got = GrokkingDetector("higher", acc_level=0.4, names=("train/acc", "val/acc")).fit(t, train, t, val).predict()
+    assert got.memorized_at == 48 and got.generalized_at == 507 and got.grokked  # 500 + 5 ln 4
+    got = GrokkingDetector("lower", names=("train/loss", "val/loss")).fit(t, 1 - train, t, 1 - val).predict()
+    assert got.rule == "90% of the improvement" and got.generalized_at is not None
 
 
 def test_pairs_are_found_by_name_and_directions_by_words():

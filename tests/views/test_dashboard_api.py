@@ -144,7 +144,9 @@ def test_phase_marks_when_the_phases_module_answers(root, monkeypatch):
         "divergences": [{"a": "eval/loss/a", "b": "eval/physics/answer_acc", "start": 12, "end": 25, "gap": 0.4},
                         {"a": "x", "b": "y", "start": "bad"}],
         "grokking": [{"train": "train/loss/a", "val": "eval/loss/a", "memorized_at": 5,
-                      "generalized_at": 25, "delay": 20}]}
+                      "generalized_at": 25, "delay": 20},
+                     {"train": "train/acc", "val": "val/acc", "memorized_at": 3, "generalized_at": 28,
+                      "delay": 25, "grokked": True, "verdict": "grokking: generalized 25 steps after memorizing"}]}
     _fake_phases(monkeypatch, doc)
     client = TestClient(create_app(root, phases_process=False))
     data = client.get("/api/runs/demo/panels").json()
@@ -165,7 +167,7 @@ def test_phase_marks_when_the_phases_module_answers(root, monkeypatch):
     assert "phase:divergence" not in [s["name"] for s in train["shapes"]]
     runs = {r["id"]: r for r in client.get("/api/runs").json()["runs"]}
     assert runs["demo"]["phases"] == \
-        "eval/loss/a: declining → plateau; 1 shock; 1 divergence(s); generalized at step 25"
+        "eval/loss/a: declining → plateau; 1 shock; 1 divergence(s); grokked at step 28; generalized at step 25"
 
 
 def test_phases_from_the_real_analysis_in_a_worker_process(root):

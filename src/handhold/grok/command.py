@@ -38,6 +38,9 @@ def grok(
     reuse_other_code: Annotated[bool, typer.Option(
         "--reuse-other-code", help="reuse finished runs made by another handhold version (flagged in the "
         "table) instead of retraining them")] = False,
+    grid: Annotated[Optional[str], typer.Option(
+        "--grid", help="run a grid study: a grid YAML file or preset (grid, grid-small); see README")] = None,
+    cells: Annotated[Optional[int], typer.Option("--cells", min=1, help="with --grid: run the first N cells only")] = None,
 ) -> None:
     """Reproduce modular-arithmetic grokking and compare curricula and Grokfast against the baseline.
 
@@ -58,6 +61,16 @@ def grok(
 
     from ..terminal import fail
 
+    if grid is not None:  # a grid study: its cells are experiments run like the ones below
+        if config is not None or preset is not None or variants or set_:
+            fail("--grid runs its own cells: give no CONFIG, --preset, --variants or --set with it")
+        from .grid import load_grid
+
+        try:
+            grid_spec = load_grid(grid)
+        except ConfigError as exc:
+            fail(str(exc))
+        out = out or Path("runs") / "grok" / grid_spec.name
     if config is not None and preset is not None:
         fail("give either CONFIG or --preset, not both")
     if preset is not None and preset not in PRESETS:
@@ -100,6 +113,13 @@ def grok(
         from .sweep import default_jobs
 
         jobs = default_jobs()
+    if grid is not None:
+        from .grid import run_grid_command
+
+        run_grid_command(grid_spec, out, seeds=seeds, fresh=fresh, report=report, cells=cells, json_out=json_out,
+                         say=say, err=err, fail=fail, jobs=jobs, executor=executor, batched=batched,
+                         allow_other_code=reuse_other_code)
+        return
     try:
         summary = run_experiment(cfg, out, seeds=seeds, only=only, reuse=not fresh,
                                  log=lambda line: err.print(line, highlight=False), jobs=jobs,
@@ -139,7 +159,7 @@ def comparison_table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"{summary['name']}: {seeds} seed{'s' if seeds != 1 else ''}", title_justify="left",
                   show_edge=False, header_style="bold")
     for col in ("variant", "task", "gen.", "→95% steps", "→99% steps [95% CI]", "→99% samples",
-                "memorised", "delay", "vs base", "faster on", "code"):
+                "memorised", "delay", "grokked", "vs base", "faster on", "code"):
         table.add_column(col, justify="left" if col in ("variant", "task") else "right")
     for v in summary["variants"]:
         task = f"{'+'.join(v['task']['ops'])} p{v['task']['p']}"
@@ -147,11 +167,18 @@ def comparison_table(summary: dict[str, Any]) -> Table:
         table.add_row(v["name"], task, f"{v['generalized']:.0%}", n(v["median_steps_to_val95"]),
                       f"{n(v['median_steps_to_val99'])} [{n(v['ci95'][0])}, {n(v['ci95'][1])}]",
                       n(v["median_samples_to_val99"]), n(v["median_memorization_step"], "–"),
-                      n(v["median_delay"], "–"), vs,
+                      n(v["median_delay"], "–"), _grokked(v), vs,
                       "" if v["faster_seeds"] is None else f"{v['faster_seeds']}/{len(v['seeds'])}",
                       v.get("code") or "unknown")
     table.caption = ("medians over seeds; never = not within the budget (counted as infinite); "
+                     "grokked = seeds whose delay is real (handhold analyze's rule); "
                      "vs base = baseline median / variant median in steps / samples (>1: faster); "
                      "faster on = seeds where the variant beat the baseline at the same seed (same split and init); "
                      "code = handhold version@commit that made the row's runs")
     return table
+
+
+def _grokked(v: dict[str, Any]) -> str:
+    """Seeds whose delay is real by the shared definition (:mod:`handhold.phases.grokking`)."""
+    flags = v.get("grokked") or []
+    return f"{sum(1 for f in flags if f)}/{len(flags)}" if flags else ""

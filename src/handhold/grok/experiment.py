@@ -123,7 +123,7 @@ def summarize(exp_dir: Path, specs: list[RunSpec], seeds: int) -> dict[str, Any]
         for seed in range(seeds):
             d = run_dir_for(exp_dir, spec.variant, seed)
             with RunStore.reader(d) as store:
-                results.append(store.get_meta("grok"))
+                results.append({**store.get_meta("grok"), "grokking": grokking_of_store(store)})
                 codes.append(store.get_meta("code_version"))
         variants.append(variant_stats(spec, list(range(seeds)), results))
         variants[-1]["code"] = versions_label(codes)  # the code behind the row ("mixed: ..." if several)
@@ -132,6 +132,16 @@ def summarize(exp_dir: Path, specs: list[RunSpec], seeds: int) -> dict[str, Any]
     return {"name": specs[0].experiment if specs else "", "dir": str(exp_dir), "seeds": seeds,
             "code": versions_label(all_codes) if all_codes else None,
             "targets": {"val95": 0.95, "val99": 0.99, "memorized_train_acc": 0.99}, "variants": variants}
+
+
+def grokking_of_store(store: RunStore) -> dict[str, Any]:
+    """Memorized / generalized / real delay of one run, by the definition ``handhold analyze`` uses
+    (:mod:`handhold.phases.grokking`) on the same curves."""
+    from ..phases.grokking import GrokkingDetector
+
+    names = ("grok/train/acc", "grok/val/acc")
+    det = GrokkingDetector("higher", accuracy=True, names=names)
+    return det.fit(*store.series(names[0]), *store.series(names[1])).predict().to_dict()
 
 
 def variant_stats(spec: RunSpec, seeds: list[int], results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -158,6 +168,7 @@ def variant_stats(spec: RunSpec, seeds: list[int], results: list[dict[str, Any]]
         "generalized": sum(v is not None for v in v99) / len(v99) if v99 else 0.0,
         "memorization_step": mem, "median_memorization_step": median_ci(mem, n_boot=0)[0],
         "delay": delay, "median_delay": median_ci(delay, n_boot=0)[0],
+        "grokked": col(lambda r: (r.get("grokking") or {}).get("grokked")),
         "steps": col(lambda r: r["steps"]), "samples": col(lambda r: r["samples"]),
         "final_val_acc": col(lambda r: r["final_val_acc"]),
         "seconds": round(sum(col(lambda r: r["seconds"])), 1),

@@ -130,9 +130,12 @@ def progress_measures(model: GrokTransformer, task: Task, *, neuron_frac: float 
     frequencies, too many numbers for metric keys) for the model as it is now."""
     metrics = {f"grok/measure/weight_norm/{k}": v for k, v in model.weight_norms().items()}
     metrics["grok/measure/weight_norm"] = metrics.pop("grok/measure/weight_norm/total")
+    p = task.p
+    if isinstance(model, GrokTransformer):  # any task: a training-side signal (no labels)
+        embed = freq_norms(model.W_E[:p])
+        metrics["grok/measure/gini_embed"] = gini(embed[1:])
     if op not in task.ops or not isinstance(model, GrokTransformer):  # Fourier measures: Nanda's model
         return metrics, {}
-    p = task.p
     tokens, labels = task.grid(op)
     cache: dict = {}
     logits = model(tokens, cache=cache)
@@ -140,14 +143,12 @@ def progress_measures(model: GrokTransformer, task: Task, *, neuron_frac: float 
     freq, frac = neuron_frequencies(acts)
     keys = key_frequencies(freq, frac, neuron_frac, min_neurons) if key_freqs is None else list(key_freqs)
     restricted, excluded = restricted_and_excluded_loss(logits, labels, task.grid_train_mask(op).flatten(), keys)
-    embed = freq_norms(model.W_E[:p])
     last = model.blocks[-1]
     logit_map = freq_norms((last.W_out @ model.W_U).T[:p])  # (d_mlp, p_out) -> residue axis first
     member = frac >= neuron_frac
     metrics.update({
         "grok/measure/restricted_loss": restricted,
         "grok/measure/excluded_loss": excluded,
-        "grok/measure/gini_embed": gini(embed[1:]),
         "grok/measure/gini_logit_map": gini(logit_map[1:]),
         "grok/measure/key_freqs": float(len(keys)),
         "grok/measure/neurons_in_key_freqs": float((member & torch.isin(freq, torch.tensor(keys or [-1]))).double().mean()),

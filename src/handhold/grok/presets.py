@@ -140,3 +140,42 @@ def preset(name: str) -> dict[str, Any]:
     if name not in PRESETS:
         raise KeyError(name)
     return copy.deepcopy(PRESETS[name])
+
+
+# ------------------------------------------------------------------------------ grids (handhold grok --grid)
+def _grid_arms(max_steps: int) -> list[dict[str, Any]]:
+    from .grid import ARMS, ready_switch
+
+    arms = copy.deepcopy(ARMS)
+    arms[1]["curriculum"]["switch"] = ready_switch(max_steps)
+    return arms
+
+
+GRID: dict[str, Any] = {
+    "name": "grid",
+    "base": "literature",
+    "seeds": 3,
+    "headline": [{"task": "add", "p": 97, "train_frac": 0.3, "batch": "full"}],
+    "headline_seeds": 10,
+    "epochs": 30000,  # the literature preset's budget: 30,000 full-batch steps
+    "axes": {"task": ["add", "mul", "x2y2"], "p": [97, 113], "train_frac": [0.3, 0.5],
+             "batch": ["full", 512],
+             # AdamW with decoupled decay 1 (Nanda) and Adam with decay as L2, 0.005 (Grokfast's script)
+             "optim": [{}, {"name": "adam", "weight_decay": 0.005}]},
+    "arms": _grid_arms(4000),
+}
+
+GRID_SMALL: dict[str, Any] = {
+    "name": "grid-small",
+    "base": _deep_merge(QUICK, {"eval": {"every": 20}, "measure": {"enabled": False},
+                                "train": {"stop_patience": 20}}),
+    "seeds": 3,
+    "headline": [{"task": "add", "batch": "full"}],
+    "headline_seeds": 10,
+    "epochs": 8000,
+    "axes": {"task": ["add", "mul"], "p": [31], "train_frac": [0.5], "batch": ["full", 128], "optim": [{}]},
+    "arms": _grid_arms(1200),
+}
+GRID_SMALL["base"] = {k: v for k, v in GRID_SMALL["base"].items() if k not in ("variants", "name", "seeds")}
+
+GRIDS = {"grid": GRID, "grid-small": GRID_SMALL}

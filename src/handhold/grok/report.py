@@ -61,7 +61,7 @@ def _fmt(v: Any, never: str = "never") -> str:
 def comparison_html(summary: dict[str, Any]) -> str:
     head = ("<tr><th>variant</th><th>task</th><th>generalised</th><th>steps to 95%</th>"
             "<th>steps to 99%: median [95% CI]</th><th>per seed</th><th>samples to 99%</th>"
-            "<th>memorised at</th><th>delay</th><th>vs baseline (steps, samples)</th><th>code</th></tr>")
+            "<th>memorised at</th><th>delay</th><th>grokked</th><th>vs baseline (steps, samples)</th><th>code</th></tr>")
     rows = []
     for v in summary["variants"]:
         task = f"{'+'.join(v['task']['ops'])} p={v['task']['p']} {v['task']['train_frac']:.0%}"
@@ -74,7 +74,9 @@ def comparison_html(summary: dict[str, Any]) -> str:
                  f"{_fmt(v['median_steps_to_val99'])} {ci}",
                  ", ".join(_fmt(s, "–") for s in v["steps_to_val99"]),
                  _fmt(v["median_samples_to_val99"]), _fmt(v["median_memorization_step"], "–"),
-                 _fmt(v["median_delay"], "–"), vs, html.escape(v.get("code") or "unknown")]
+                 _fmt(v["median_delay"], "–"),
+                 f"{sum(1 for g in v.get('grokked') or [] if g)}/{len(v.get('grokked') or [])}", vs,
+                 html.escape(v.get("code") or "unknown")]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return (f"<table class=cmp><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
             f"<p class=note>{_DEFINITIONS}</p>")
@@ -156,7 +158,9 @@ _DEFINITIONS = (
     "eval.every steps); the median over seeds with a percentile-bootstrap 95% interval, a seed that never got "
     "there counting as infinite (\"never\"). <b>Samples</b>: training examples through forward/backward until then "
     "(matched compute). <b>Generalised</b>: share of seeds at 99% within the budget. <b>Memorised at</b>: first "
-    "evaluation with train accuracy ≥ 99%; <b>delay</b>: steps from memorised to 99% validation. "
+    "evaluation with train accuracy ≥ 99%; <b>delay</b>: steps from memorised to 99% validation; <b>grokked</b>: "
+    "seeds whose delay is real (validation not already half-way when train memorised, a delay at least the time "
+    "to memorise and 5% of the run: the rule handhold analyze applies). "
     "<b>vs baseline</b>: the baseline's median divided by this variant's (above 1: faster), against the plain "
     "variant on the same task; <b>faster on</b>: seeds where this variant reached 99% in fewer steps than the "
     "baseline at the same seed (same split, same initialisation). <b>Code</b>: the handhold version and git commit "

@@ -12,7 +12,19 @@ shocks, then looks across metrics for divergences and train/validation grokking.
                             "mastered_at": step | null}},
      "stage_switches": [step, ...],
      "divergences": [{"a", "b", "start", "end", "gap"}],
-     "grokking": [{"train", "val", "memorized_at", "generalized_at", "delay"}]}
+     "grokking": [{"train", "val", "memorized_at", "generalized_at", "delay", "grokked", "rule",
+                   "val_progress_at_memorized", "verdict"}],
+
+     "indicator": [{"signals", "rule", "measurements", "announced_at", "evidence",
+                    "val", "val_level", "val_reached_at", "lead"}]}
+
+``indicator``: the leading indicator of generalization (:mod:`handhold.phases.indicator`) on every
+run that logs a weight norm and an embedding Gini (``*/weight_norm`` + ``*/gini_embed``), with the
+lead over validation accuracy reaching 95% where that is logged too.
+
+``grokked`` is true only for a real delay (see :mod:`handhold.phases.grokking`: accuracies cross an
+absolute ``acc_level``, losses a share of their improvement; a pair that moves together is not
+grokking).
 
 The type is :class:`handhold.phases.document.PhasesDoc` (one place for every reader).
 
@@ -32,7 +44,8 @@ import numpy as np
 from .direction import infer_direction
 from .divergence import Track, divergences, family_pairs
 from .document import check_sections
-from .grokking import GrokkingDetector, train_val_pairs
+from .grokking import ACC_LEVEL, GrokkingDetector, train_val_pairs
+from .indicator import indicator_entries
 from .prepare import MAX_POINTS, Prepared, finite_series, prepare, too_large
 from .segment import PENALTY, Segmentation, _as_step, changepoint_steps, segment
 from .shocks import Shock, break_shocks, spike_shocks
@@ -95,8 +108,10 @@ def analyze_metric(name: str, steps: Any, values: Any, *, switches: Iterable[flo
 def analyze(series: Mapping[str, Series], *, stage_switches: Iterable[float] = (),
             pairs: Iterable[tuple[str, str]] = (), auto_pairs: bool = True,
             directions: Mapping[str, str | None] | None = None, penalty: float = PENALTY,
-            max_points: int = MAX_POINTS) -> dict[str, Any]:
+            max_points: int = MAX_POINTS, acc_level: float = ACC_LEVEL) -> dict[str, Any]:
     """The document for ``series`` (name -> (steps, values)); see the module docstring.
+
+    ``acc_level``: the accuracy that counts as memorized (train) and generalized (validation).
 
     ``directions`` overrides the direction read from a name (``"lower"``/``"higher"``);
     ``pairs`` adds (train, val) pairs to the ones found by name when ``auto_pairs``.
@@ -121,10 +136,12 @@ def analyze(series: Mapping[str, Series], *, stage_switches: Iterable[float] = (
         direction = dirs.get(t) or dirs.get(v) or _moved(usable[t])
         if direction is None:
             continue
-        det = GrokkingDetector(direction, names=(t, v), preps=(usable[t].prepared, usable[v].prepared))
-        groks.append(det.predict().to_dict())
+        det = GrokkingDetector(direction, acc_level=acc_level, names=(t, v),
+                               preps=(usable[t].prepared, usable[v].prepared))
+        groks.append(det.with_raw(series[t], series[v]).predict().to_dict())
     doc = {"metrics": {k: r.to_dict() for k, r in results.items()}, "stage_switches": switches,
-           "divergences": sorted(divs, key=lambda d: (d["start"], d["a"], d["b"])), "grokking": groks}
+           "divergences": sorted(divs, key=lambda d: (d["start"], d["a"], d["b"])), "grokking": groks,
+           "indicator": indicator_entries(series)}
     return check_sections(_finite(doc))
 
 

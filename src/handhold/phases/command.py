@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-DRAWN = ("metrics", "stage_switches", "divergences", "grokking")  # sections `tables` lays out itself
+DRAWN = ("metrics", "stage_switches", "divergences", "grokking", "indicator")  # sections `tables` lays out itself
 TREND_COLORS = {"rising": "rgba(46,160,67,0.10)", "plateau": "rgba(128,128,128,0.10)",
                 "declining": "rgba(31,95,139,0.10)"}
 
@@ -32,6 +32,8 @@ def analyze(
         "--lower-better", help="a metric for which lower is better (overrides the name)")] = None,
     higher_better: Annotated[Optional[list[str]], typer.Option(
         "--higher-better", help="a metric for which higher is better (overrides the name)")] = None,
+    acc_level: Annotated[float, typer.Option(
+        "--acc-level", help="accuracy that counts as memorized (train) / generalized (validation)")] = 0.99,
 ) -> None:
     """Change points, trends, shocks, divergences and grokking in a run, a CSV or TensorBoard logs."""
     from ..terminal import fail as _fail
@@ -59,10 +61,12 @@ def analyze(
             problem = too_large(name, np.asarray(values, dtype=np.float64))
             if problem:
                 raise SourceError(f"{loaded.origin}: {problem}")
+        if not 0 < acc_level <= 1:
+            raise SourceError(f"--acc-level must be in (0, 1] (got {acc_level})")
     except SourceError as exc:
         _fail(str(exc))
     doc = analyze_series(series, stage_switches=loaded.switches, pairs=pairs, directions=directions,
-                         penalty=PENALTY if penalty is None else penalty)
+                         penalty=PENALTY if penalty is None else penalty, acc_level=acc_level)
     if loaded.stages:
         from .analyze import _finite
 
@@ -134,11 +138,24 @@ def tables(doc: dict[str, Any]) -> list[Any]:
             d.add_row(row["a"], row["b"], _fmt(row["start"]), _fmt(row["end"]), f"{row['gap']:.4g}")
         out.append(d)
     if doc["grokking"]:
-        g = Table("train", "val", "memorized at", "generalized at", "delay", title="grokking", title_justify="left")
+        g = Table("train", "val", "memorized at", "generalized at", "delay", "verdict",
+                  title="train/validation pairs (grokking only where the delay is real)", title_justify="left")
         for row in doc["grokking"]:
+            verdict = row.get("verdict") or ""
             g.add_row(row["train"], row["val"], _fmt(row["memorized_at"]), _fmt(row["generalized_at"]),
-                      "" if row["delay"] is None else _fmt(row["delay"]))
+                      "" if row["delay"] is None else _fmt(row["delay"]),
+                      f"[bold]{verdict}[/]" if row.get("grokked") else verdict)
         out.append(g)
+    for row in doc.get("indicator") or []:
+        i = Table("signals", "generalization coming at", "evidence", "val ≥ 95% at", "lead (steps)",
+                  title="leading indicator (training-side signals only)", title_justify="left")
+        ev = row.get("evidence")
+        evidence = ("" if ev is None else f"weight norm {ev['norm_drop']:.0%} below its peak (step "
+                    f"{_fmt(ev['peak_step'])}), embedding Gini +{ev['gini_rise']:.3f}")
+        i.add_row("\n".join(row["signals"]), "not announced" if row["announced_at"] is None else _fmt(row["announced_at"]),
+                  evidence, "" if "val" not in row else _fmt(row["val_reached_at"]),
+                  "" if row.get("lead") is None else _fmt(row["lead"]))
+        out.append(i)
     from .document import SECTIONS
 
     for section in SECTIONS:  # a section no table above knows yet: shown plainly, not dropped

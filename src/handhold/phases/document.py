@@ -55,6 +55,23 @@ class GrokkingDoc(TypedDict):
     memorized_at: Optional[Step]
     generalized_at: Optional[Step]
     delay: Optional[Step]
+    grokked: bool  # only a real delay (phases/grokking: a pair that moves together is not grokking)
+    rule: str
+    val_progress_at_memorized: Optional[float]
+    verdict: str
+
+
+class IndicatorDoc(TypedDict, total=False):
+    """The leading indicator (phases/indicator) on a run with training-side signals."""
+    signals: list[str]
+    rule: str
+    measurements: int
+    announced_at: Optional[Step]
+    evidence: Optional[dict[str, Any]]
+    val: str
+    val_level: float
+    val_reached_at: Optional[Step]
+    lead: Optional[Step]
 
 
 class PhasesDoc(TypedDict):
@@ -62,6 +79,7 @@ class PhasesDoc(TypedDict):
     stage_switches: list[Step]
     divergences: list[DivergenceDoc]
     grokking: list[GrokkingDoc]
+    indicator: list[IndicatorDoc]
 
 
 SECTIONS: tuple[str, ...] = tuple(PhasesDoc.__annotations__)

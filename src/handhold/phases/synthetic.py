@@ -7,9 +7,10 @@ curve's range. The truths are defined on the clean curve:
 
 - a *break* is the last step of the phase before it;
 - *trend* of a phase is ``plateau`` for a zero slope, else ``rising``/``declining``;
-- grokking steps are where each clean curve first reaches 90% of its own improvement, a
-  validation curve that improves less than half as much as train not generalizing — the
-  definition (:mod:`handhold.phases.grokking`) the detector applies to noisy data.
+- grokking steps are where each clean accuracy first reaches 0.99, and where each clean loss first
+  reaches 90% of its own improvement (a validation loss that improves less than half as much as
+  train not generalizing) — the definition (:mod:`handhold.phases.grokking`) the detector applies
+  to noisy data; co-moving pairs (train and validation improving together) are not grokking.
 """
 
 from __future__ import annotations
@@ -167,22 +168,29 @@ def _logistic(t: np.ndarray, center: float, width: float) -> np.ndarray:
 def grokking_pair(rng: np.random.Generator, n: int, *, kind: str = "acc", grok: bool = True,
                   noise: float = 0.02, spikes: int = 1) -> GrokPair:
     """Train memorizes early (logistic at 2-10% of the run); validation jumps late (40-80%), or,
-    with ``grok=False``, creeps to a third of the way. Spikes: brief collapses after memorizing."""
-    from .grokking import LEVEL, MIN_SHARE, reach_step
+    with ``grok=False``, creeps to a third of the way. Spikes: brief collapses after memorizing.
+
+    Accuracies are evaluation accuracies on a fixed set (the lab's, the literature's): their noise
+    is a tenth of ``noise`` and they stay in [0, 1]; their truths are the first steps at
+    ``ACC_LEVEL`` of the clean curves. Losses keep ``noise`` and the share-of-improvement truths.
+    """
+    from .grokking import ACC_LEVEL, LEVEL, MIN_SHARE, first_at_level, reach_step
 
     t = np.arange(n, dtype=np.float64)
     tm, tg = n * rng.uniform(0.02, 0.1), n * rng.uniform(0.4, 0.8)
     train_acc = 0.01 + 0.99 * _logistic(t, tm, n * 0.005)
-    val_acc = 0.01 + (0.98 if grok else 0.3) * _logistic(t, tg, n * rng.uniform(0.01, 0.03))
+    val_acc = 0.01 + (0.99 if grok else 0.3) * _logistic(t, tg, n * rng.uniform(0.01, 0.03))
     if kind == "acc":
         train_c, val_c, lower = train_acc, val_acc, False
+        mem, gen = first_at_level(t, train_c, ACC_LEVEL), first_at_level(t, val_c, ACC_LEVEL)
+        train, val = _noisy(rng, train_c, noise / 10), _noisy(rng, val_c, noise / 10)
     else:  # a cross-entropy-like loss of the same story
         train_c, val_c, lower = -np.log(np.clip(train_acc, 1e-3, 1)), -np.log(np.clip(val_acc, 1e-3, 1)), True
-    mem, t0, t1 = reach_step(t, train_c, lower, LEVEL)
-    gen, v0, v1 = reach_step(t, val_c, lower, LEVEL)
-    if abs(v1 - v0) < MIN_SHARE * abs(t1 - t0):
-        gen = None
-    train, val = _noisy(rng, train_c, noise), _noisy(rng, val_c, noise)
+        mem, t0, t1 = reach_step(t, train_c, lower, LEVEL)
+        gen, v0, v1 = reach_step(t, val_c, lower, LEVEL)
+        if abs(v1 - v0) < MIN_SHARE * abs(t1 - t0):
+            gen = None
+        train, val = _noisy(rng, train_c, noise), _noisy(rng, val_c, noise)
     where = []
     for _ in range(spikes):
         pos = int(rng.uniform(tm + n * 0.1, n * 0.95))
@@ -191,7 +199,25 @@ def grokking_pair(rng: np.random.Generator, n: int, *, kind: str = "acc", grok: 
         for arr in (train, val):
             arr[pos:pos + width] += bump if lower else -bump
         where.append(float(pos))
+    if kind == "acc":
+        train, val = np.clip(train, 0, 1), np.clip(val, 0, 1)
     return GrokPair(f"grok-{kind}-n{n}-{'grok' if grok else 'none'}", t, train, val, mem, gen, kind, where)
+
+
+def co_moving_pair(rng: np.random.Generator, n: int, *, kind: str = "loss", noise: float = 0.02,
+                   lag: float = 0.05) -> GrokPair:
+    """An ordinary fine-tune: train and validation improve together (validation ``lag`` of the run
+    behind and a little worse), as a Hugging Face ``Trainer`` logs them. Not grokking."""
+    t = np.arange(n, dtype=np.float64)
+    tau = n * rng.uniform(0.05, 0.2)
+    train_c = 0.3 + 2.0 * np.exp(-t / tau)
+    val_c = 0.45 + 2.0 * np.exp(-np.maximum(t - lag * n, 0) / (tau * 1.1))
+    if kind == "acc":
+        train_c, val_c = 1 - (train_c - 0.3) / 2.0 * 0.99, 0.97 - (val_c - 0.45) / 2.0 * 0.95
+    lower = kind == "loss"
+    train = _noisy(rng, train_c, noise if lower else noise / 10)
+    val = _noisy(rng, val_c, noise if lower else noise / 10)
+    return GrokPair(f"co-moving-{kind}-n{n}", t, train, val, float("nan"), None, kind)
 
 
 def grokking_suite(seed: int = 0, lengths: tuple[int, ...] = (1000, 10_000, 100_000), per_cell: int = 3

@@ -282,6 +282,7 @@ def _phase_marks(shapes: list, notes: list, phases: dict[str, Any], keys: list[s
                 notes.append({"xref": xref, "yref": yref, "x": g[what], "y": 0.5, "textangle": -90,
                               "showarrow": False, "xanchor": "right", "name": f"phase:{what}",
                               "text": html.escape(f"{what.split('_')[0]} ({str(g.get('val', '')).rpartition('/')[2]})"),
+                              "hovertext": html.escape(str(g.get("verdict") or "")),
                               "font": {"size": 10, "color": GROK_LINE["color"]}})
 
 
@@ -419,8 +420,9 @@ def phase_summary(phases: dict[str, Any]) -> str:
         parts.append(f"{shocks} shock{'s' * (shocks != 1)}")
     if phases.get("divergences"):
         parts.append(f"{len(phases['divergences'])} divergence(s)")
-    grokked = sorted({round(g["generalized_at"]) for g in phases.get("grokking", [])
-                      if isinstance(g.get("generalized_at"), (int, float))})
-    if grokked:
-        parts.append("generalized at step " + ", ".join(map(str, grokked)))
+    for real, words in ((True, "grokked at step "), (False, "generalized at step ")):
+        steps = sorted({round(g["generalized_at"]) for g in phases.get("grokking", [])
+                        if isinstance(g.get("generalized_at"), (int, float)) and bool(g.get("grokked")) is real})
+        if steps:  # grokked: a real delay (handhold.phases.grokking); else a pair that generalized
+            parts.append(words + ", ".join(map(str, steps)))
     return "; ".join(parts)

@@ -1,0 +1,130 @@
+"""Lead time and false alarms of the leading indicator (handhold.phases.indicator) on lab runs.
+
+Reads finished ``handhold grok`` experiment directories (every ``<variant>-s<seed>`` run store in
+them), replays the indicator on each run's training-side signals (weight norm, embedding Gini:
+the same ``indicator_entries`` that ``handhold analyze`` runs) and compares with validation
+accuracy, which the indicator never sees:
+
+- a run *generalized* when validation accuracy reached 95% within its budget; the **lead** is
+  the steps from the announcement to that point (negative: announced late; missing: never
+  announced); the lead over validation *starting to move* (10% of the way from its level at twice
+  the memorization step to 1) is given too;
+- on a run that never generalized, an announcement is a **false alarm**; the false alarms on runs
+  whose validation never even started to move (no weight decay, too little data) are counted
+  apart from those on runs still generalizing slowly when the budget ran out.
+
+Usage (the runs come from ``handhold grok CONFIG -o DIR``)::
+
+    python benchmarks/grok_indicator.py runs/ind/pos runs/ind/neg --exclude-seed 0 --out runs/ind/indicator.json
+
+``--exclude-seed`` leaves out the seeds the thresholds were set on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+from handhold.phases.indicator import indicator_entries
+from handhold.store import RunStore
+
+KEYS = ("grok/measure/weight_norm", "grok/measure/gini_embed", "grok/val/acc", "grok/train/acc")
+RUN = re.compile(r"^(?P<variant>.+)-s(?P<seed>\d+)$")
+
+
+def evaluate_run(run_dir: Path) -> dict:
+    with RunStore.reader(run_dir) as store:
+        if store.get_meta("status") != "finished":
+            return {}
+        series = {k: store.series(k) for k in KEYS}
+        meta = store.get_meta("grok") or {}
+    entries = indicator_entries(series)
+    announced = entries[0]["announced_at"] if entries else None
+    val95 = entries[0].get("val_reached_at") if entries else None
+    vs, vv = series["grok/val/acc"]
+    mem = meta.get("memorization_step")
+    moved = None
+    if mem is not None:  # from its level at twice the memorization step, 10% of the way to 1
+        base = next((v for s, v in zip(vs, vv) if s >= 2 * mem), None)
+        if base is not None:
+            moved = next((int(s) for s, v in zip(vs, vv) if s >= 2 * mem and v >= base + 0.1 * (1 - base)), None)
+    return {"run": run_dir.name, "steps": meta.get("steps"), "final_val_acc": meta.get("final_val_acc"),
+            "memorized_at": mem, "announced_at": announced,
+            "val95_at": val95, "val_moved_at": moved,
+            "lead": None if announced is None or val95 is None else val95 - announced,
+            "lead_over_move": None if announced is None or moved is None else moved - announced}
+
+
+def summarize(rows: list[dict]) -> dict:
+    pos = [r for r in rows if r["val95_at"] is not None]
+    neg = [r for r in rows if r["val95_at"] is None]
+    leads = [r["lead"] for r in pos if r["lead"] is not None]
+    early = [x for x in leads if x > 0]
+    moves = [r["lead_over_move"] for r in pos if r["lead_over_move"] is not None]
+    alarms = [r for r in neg if r["announced_at"] is not None]
+    flat = [r for r in neg if r["val_moved_at"] is None]  # validation never even started to move
+    return {
+        "generalized_runs": len(pos), "announced_before_val95": len(early),
+        "missed_or_late": len(pos) - len(early),
+        "lead_median": statistics.median(leads) if leads else None,
+        "lead_min": min(leads) if leads else None, "lead_max": max(leads) if leads else None,
+        "lead_over_move_median": statistics.median(moves) if moves else None,
+        "announced_before_val_moved": sum(1 for x in moves if x > 0),
+        "never_generalized_runs": len(neg), "false_alarms": len(alarms),
+        "false_alarm_rate": len(alarms) / len(neg) if neg else None,
+        "false_alarm_runs": [(r["run"], r["announced_at"], r["steps"], r["final_val_acc"]) for r in alarms],
+        "never_moved_runs": len(flat), "false_alarms_never_moved": sum(r["announced_at"] is not None for r in flat),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dirs", nargs="+", type=Path, help="experiment directories (handhold grok -o DIR)")
+    ap.add_argument("--exclude-seed", type=int, action="append", default=[], help="seeds to leave out")
+    ap.add_argument("--out", type=Path, help="write the per-run rows and the summary as JSON")
+    args = ap.parse_args(argv)
+    rows = []
+    for d in args.dirs:
+        for run_dir in sorted(p for p in d.iterdir() if (p / "run.db").is_file()):
+            m = RUN.match(run_dir.name)
+            if m is None or int(m["seed"]) in args.exclude_seed:
+                continue
+            row = evaluate_run(run_dir)
+            if not row:
+                continue  # unfinished
+            row.update(variant=m["variant"], seed=int(m["seed"]), experiment=d.name)
+            rows.append(row)
+    if not rows:
+        print("no finished runs found", file=sys.stderr)
+        return 1
+    print(f"{'run':<22}{'memorized':>10}{'announced':>11}{'val moved':>11}{'val 95%':>9}{'lead':>7}"
+          f"{'steps':>7}{'final val':>10}")
+    for r in rows:
+        print(f"{r['experiment'] + '/' + r['run']:<22}{str(r['memorized_at']):>10}{str(r['announced_at']):>11}"
+              f"{str(r['val_moved_at']):>11}{str(r['val95_at']):>9}{str(r['lead']):>7}{str(r['steps']):>7}"
+              f"{r['final_val_acc'] or 0:>10.3f}")
+    groups = {"all": rows}
+    for v in sorted({r["variant"] for r in rows}):
+        groups[v] = [r for r in rows if r["variant"] == v]
+    summary = {name: summarize(g) for name, g in groups.items()}
+    for name, s in summary.items():
+        lead = ("–" if s["lead_median"] is None else
+                f"median {s['lead_median']:,} steps (range {s['lead_min']:,} to {s['lead_max']:,})")
+        fa = ("–" if s["false_alarm_rate"] is None else
+              f"{s['false_alarms']}/{s['never_generalized_runs']} (on runs whose validation never started to "
+              f"move: {s['false_alarms_never_moved']}/{s['never_moved_runs']})")
+        print(f"{name}: generalized {s['generalized_runs']}, announced before val 95% on "
+              f"{s['announced_before_val95']}/{s['generalized_runs']}, lead {lead}; "
+              f"before val started to move on {s['announced_before_val_moved']}; false alarms {fa}")
+    if args.out:
+        args.out.write_text(json.dumps({"rows": rows, "summary": summary,
+                                        "excluded_seeds": args.exclude_seed}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
