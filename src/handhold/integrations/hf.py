@@ -42,7 +42,7 @@ from torch.utils.data import IterableDataset
 from ..config import RunConfig, load_config, validate_config
 from ..data.sources import build_sources
 from ..models import BatchEncoder
-from ..rules import Decision, cap, detector, rule_from_until
+from ..rules import Decision, detector, rule_from_until, step_decision
 from ..run import Run
 
 try:
@@ -392,16 +392,9 @@ class HandholdCallback(TrainerCallback):
         if self.curriculum is None or self._done:
             return
         until = self.curriculum.stages[self._stage].until
-        steps = step - self._stage_step
-        decision = None
-        if until.steps is not None and steps >= until.steps:
-            decision = Decision("budget", {"steps": steps})
-        elif until.tokens is not None:
-            now = self.curriculum.tokens_at(self._rows_at(step))
-            if now is not None and now - self._stage_tokens >= until.tokens:
-                decision = Decision("budget", {"tokens": now - self._stage_tokens})
-        elif self._detector is not None:
-            decision = cap(self._detector, steps)
+        now = self.curriculum.tokens_at(self._rows_at(step)) if until.tokens is not None else None
+        decision = step_decision(until, self._detector, step - self._stage_step,
+                                 None if now is None else now - self._stage_tokens)
         if decision is not None:
             self._end_stage(decision, state, control)
 

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..rules import Decision, cap, detector, rule_from_until
+from ..rules import Decision, detector, rule_from_until, step_decision
 from ..run import Run
 
 try:
@@ -115,16 +115,9 @@ class HandholdCallback(Callback):
         if self.curriculum is None or self._done:
             return
         until = self.curriculum.stages[self._stage].until
-        steps = step - self._stage_step
-        decision = None
-        if until.steps is not None and steps >= until.steps:
-            decision = Decision("budget", {"steps": steps})
-        elif until.tokens is not None:
-            now = self.curriculum.tokens_at(self._rows)
-            if now is not None and now - self._stage_tokens >= until.tokens:
-                decision = Decision("budget", {"tokens": now - self._stage_tokens})
-        elif self._detector is not None:
-            decision = cap(self._detector, steps)
+        now = self.curriculum.tokens_at(self._rows) if until.tokens is not None else None
+        decision = step_decision(until, self._detector, step - self._stage_step,
+                                 None if now is None else now - self._stage_tokens)
         if decision is not None:
             self._end_stage(decision, trainer)
 
