@@ -20,10 +20,6 @@ import pytest
 from handhold.store import RunStore
 from review_runs import answers_run  # tests/views/review_runs.py
 
-CHROMIUM = os.environ.get("HANDHOLD_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
 pytestmark = pytest.mark.slow
 
 LOSS_SHOCKS = {"eval/loss/a": [10, 20], "eval/loss/b": [10], "train/loss/a": [10]}  # switches at 10 and 20
@@ -41,18 +37,6 @@ PHASES = {
             {"start": 0, "end": 30, "trend": "rising", "slope": 0.02}], "shocks": []}},
     "divergences": [{"a": "eval/family/reasoning", "b": "eval/family/standard", "start": 8, "end": 30, "gap": 0.4}],
     "grokking": [{"train": "train/loss/a", "val": "eval/loss/a", "memorized_at": 8, "generalized_at": 24}]}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM}: `make test` installs it as root with "
-                    "apt-get (Debian packages chromium, chromium-driver)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the [test] extra")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
