@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny curriculum that trains in seconds on one CPU thread."""
+"""Shared fixtures: a tiny curriculum that trains in seconds on one CPU thread; headless Chromium for the browser tests."""
 
 from __future__ import annotations
 
@@ -46,3 +46,22 @@ def _quiet_hf():
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+
+
+CHROMIUM = os.environ.get("HANDHOLD_CHROMIUM", "/usr/bin/chromium")
+# as root on a machine with no network: no sandbox, no background connections that would be refused
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module; skipped, saying why, where it is not installed."""
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"Chromium is not installed at {CHROMIUM}: `make test` installs it as root with "
+                    "apt-get (Debian packages chromium, chromium-driver)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the [test] extra")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
