@@ -12,20 +12,17 @@ import copy
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ..config import ConfigError, Until, apply_override, parse_count, read_yaml
-from ..config import _data_loc, _did_you_mean, _dotted, _located, _where  # one error style
+from ..config import Until, parse_count
+from ..yamlconfig import (ConfigError, StrictModel, apply_override, data_loc, did_you_mean, located,
+                          located_problems, read_yaml)
 from .tasks import OPS, is_prime
 
 SECTIONS = ("task", "model", "optim", "train", "eval", "measure")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class TaskSpec(_Strict):
+class TaskSpec(StrictModel):
     """Binary operation(s) mod p; ``train_frac`` of every operation's pairs train."""
 
     ops: list[str] = Field(default_factory=lambda: ["add"], min_length=1)
@@ -51,7 +48,7 @@ class TaskSpec(_Strict):
     def _known(cls, v: list[str]) -> list[str]:
         for op in v:
             if op not in OPS:
-                raise ValueError(f"unknown operation {op!r}{_did_you_mean(op, OPS)} (known: {', '.join(OPS)})")
+                raise ValueError(f"unknown operation {op!r}{did_you_mean(op, OPS)} (known: {', '.join(OPS)})")
         if len(set(v)) != len(v):
             raise ValueError(f"an operation is listed twice: {v}")
         return v
@@ -64,7 +61,7 @@ class TaskSpec(_Strict):
         return v
 
 
-class ModelSpec(_Strict):
+class ModelSpec(StrictModel):
     """``arch: fast``: the lab's transformer (Nanda's 1-layer model; LayerNorm optional), 3-token
     inputs only. ``arch: decoder``: Power et al.'s decoder as Grokfast's script builds it
     (``handhold.grok.decoder``; LayerNorms always, ``layernorm`` is ignored), any input format."""
@@ -85,7 +82,7 @@ class ModelSpec(_Strict):
         return self
 
 
-class OptimSpec(_Strict):
+class OptimSpec(StrictModel):
     """AdamW as in the literature: lr 1e-3, betas (0.9, 0.98), weight decay 1, 10 warm-up steps.
 
     ``name``: ``adamw`` (decoupled decay), ``adam`` (decay as L2 in the gradient, as Grokfast's
@@ -114,7 +111,7 @@ def _count(v: Any) -> int:
         raise ValueError("expected a count such as 2000 or '2M'") from None
 
 
-class Budget(_Strict):
+class Budget(StrictModel):
     """Training compute: optimizer steps, or samples (every forward/backward example counts)."""
 
     steps: int | None = Field(default=None, gt=0)
@@ -134,7 +131,7 @@ class Budget(_Strict):
         return self
 
 
-class TrainSpec(_Strict):
+class TrainSpec(StrictModel):
     batch: Literal["full"] | int = Field(default="full", description="'full' or examples per step")
     budget: Budget = Field(default_factory=lambda: Budget(steps=20000))
     stop_at_val: float | None = Field(default=0.99, gt=0, le=1,
@@ -151,7 +148,7 @@ class TrainSpec(_Strict):
         return v
 
 
-class EvalSpec(_Strict):
+class EvalSpec(StrictModel):
     """Accuracy on the whole train and validation sets every ``every`` steps, plus
     ``per_decade`` log-spaced steps early on (so the first dynamics are seen)."""
 
@@ -159,7 +156,7 @@ class EvalSpec(_Strict):
     per_decade: int = Field(default=10, ge=0)
 
 
-class MeasureSpec(_Strict):
+class MeasureSpec(StrictModel):
     """Nanda et al.'s progress measures (for tasks with ``add``); weight norms for every task."""
 
     enabled: bool = True
@@ -175,7 +172,7 @@ class MeasureSpec(_Strict):
 RULE_METRICS = ("grok/stage/acc",)  # what the lab measures at every check (training data only)
 
 
-class Switch(_Strict):
+class Switch(StrictModel):
     """Fixed switch points (absolute ``steps`` or cumulative ``samples``, one per stage change)
     or a readiness rule in the main config's ``until:`` form (:mod:`handhold.rules`), checked
     every eval.every steps on ``grok/stage/acc`` (accuracy on the stage's training examples as
@@ -223,7 +220,7 @@ class Switch(_Strict):
         return self
 
 
-class CurriculumSpec(_Strict):
+class CurriculumSpec(StrictModel):
     """An explicit curriculum over the training split (the validation split is never used):
 
     - ``operand_subset``: first the pairs whose operands both lie in a seeded random ``fraction``
@@ -258,7 +255,7 @@ class CurriculumSpec(_Strict):
         return self
 
 
-class GrokfastSpec(_Strict):
+class GrokfastSpec(StrictModel):
     """Lee et al. (2024) gradient filters: EMA (alpha 0.98, lamb 2) or MA (window 100, lamb 5)."""
 
     kind: Literal["ema", "ma"]
@@ -271,7 +268,7 @@ class GrokfastSpec(_Strict):
         return self.lamb if self.lamb is not None else (2.0 if self.kind == "ema" else 5.0)
 
 
-class VariantSpec(_Strict):
+class VariantSpec(StrictModel):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.+-]+$")
     description: str = ""
     curriculum: CurriculumSpec | None = None
@@ -284,7 +281,7 @@ class VariantSpec(_Strict):
     measure: MeasureSpec | None = None
 
 
-class RunSpec(_Strict):
+class RunSpec(StrictModel):
     """Everything one run needs: a variant with its sections resolved against the base."""
 
     experiment: str
@@ -300,7 +297,7 @@ class RunSpec(_Strict):
     grokfast: GrokfastSpec | None = None
 
 
-class GrokConfig(_Strict):
+class GrokConfig(StrictModel):
     name: str = "grok"
     seeds: int = Field(default=5, ge=1)
     task: TaskSpec = Field(default_factory=TaskSpec)
@@ -383,12 +380,11 @@ def load_grok_config(path: str | Path | None = None, overrides: list[str] | None
     try:
         cfg = GrokConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([_located(err, data, source, lines, overridden, GrokConfig)
+        raise ConfigError([located(err, data, source, lines, overridden, GrokConfig)
                            for err in _unrepeated(exc, data)]) from None
     problems = cfg.check()
     if problems:
-        raise ConfigError([f"{_where(loc, source, lines, overridden)}: {_dotted(loc)}: {msg}"
-                           for loc, msg in problems])
+        raise ConfigError(located_problems(problems, source, lines, overridden))
     return cfg
 
 
@@ -397,7 +393,7 @@ def _unrepeated(exc: ValidationError, data: dict[str, Any]) -> list[Any]:
     overriding that section repeats (the base error comes first and says it once)."""
     out, seen = [], set()
     for err in exc.errors():
-        loc = _data_loc(data, err["loc"])
+        loc = data_loc(data, err["loc"])
         if loc[:1] == ("variants",) and len(loc) > 2 and loc[2] in SECTIONS and (loc[2:], err["msg"]) in seen:
             continue
         seen.add((loc, err["msg"]))
