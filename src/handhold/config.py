@@ -4,6 +4,10 @@ Every error names the file, the line, the key path and what was expected, and un
 get a "did you mean" (the loader is :mod:`handhold.yamlconfig`). ``--set key=value`` overrides
 are applied to the raw YAML before validation so they are checked exactly like the file. The
 resolved config (defaults filled in) is what a run directory keeps as ``config.yaml``.
+
+Longer than most modules on purpose: every section of a run config in one place, so the whole
+schema reads top to bottom; the loader, the benchmark suite files and the procedural-source
+registry it validates against are modules of their own.
 """
 
 from __future__ import annotations
@@ -23,14 +27,6 @@ from .benchmark_suite import family_clash
 from .direction import infer_direction
 from .yamlconfig import (ConfigError, StrictModel, apply_override, did_you_mean, located, located_problems,
                          read_yaml)
-
-__all__ = ["ConfigError", "RunConfig", "Stage", "Until", "GeneratedSource", "JsonlSource", "TextSource",
-           "SourceConfig", "ModelConfig", "LoraConfig", "TrainConfig", "OptimConfig", "EvalConfig", "EvalTask",
-           "EvalSuiteConfig", "LmEvalConfig", "BenchmarksConfig", "Probe", "ProbesConfig", "SelfReportAxis",
-           "SelfReportConfig", "MeasuresConfig", "CheckpointConfig", "SuiteFile", "METRICS", "Metric",
-           "DEFAULT_FAMILIES", "MAX_COUNT", "parse_count", "load_config", "validate_config", "load_suite",
-           "dump_config", "read_yaml", "apply_override"]
-
 
 # --------------------------------------------------------------------------- budgets
 _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9}
@@ -159,7 +155,7 @@ class GeneratedSource(StrictModel):
     @classmethod
     def _registered(cls, name: str) -> str:
         known = (*procedural_sources.names(), *procedural_sources.FILE_TYPES)
-        if name not in procedural_sources.SOURCES:  # an invalid tag of the source union, as pydantic's own
+        if name not in procedural_sources.SOURCES:  # typed as pydantic's unknown-tag error: no "(got ...)" added
             raise PydanticCustomError("union_tag_invalid", "unknown source type {name}{hint} (types: {known})",
                                       {"name": repr(name), "hint": did_you_mean(name, known),
                                        "known": ", ".join(known)})

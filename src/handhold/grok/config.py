@@ -15,14 +15,14 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from ..config import Until, parse_count
-from ..yamlconfig import (ConfigError, StrictModel, apply_override, data_loc, did_you_mean, located,
-                          located_problems, read_yaml)
+from ..yamlconfig import ConfigError, apply_override, data_loc, did_you_mean, located, located_problems, read_yaml
+from ..yamlconfig import StrictModel as _Strict
 from .tasks import OPS, is_prime
 
 SECTIONS = ("task", "model", "optim", "train", "eval", "measure")
 
 
-class TaskSpec(StrictModel):
+class TaskSpec(_Strict):
     """Binary operation(s) mod p; ``train_frac`` of every operation's pairs train."""
 
     ops: list[str] = Field(default_factory=lambda: ["add"], min_length=1)
@@ -61,7 +61,7 @@ class TaskSpec(StrictModel):
         return v
 
 
-class ModelSpec(StrictModel):
+class ModelSpec(_Strict):
     """``arch: fast``: the lab's transformer (Nanda's 1-layer model; LayerNorm optional), 3-token
     inputs only. ``arch: decoder``: Power et al.'s decoder as Grokfast's script builds it
     (``handhold.grok.decoder``; LayerNorms always, ``layernorm`` is ignored), any input format."""
@@ -82,7 +82,7 @@ class ModelSpec(StrictModel):
         return self
 
 
-class OptimSpec(StrictModel):
+class OptimSpec(_Strict):
     """AdamW as in the literature: lr 1e-3, betas (0.9, 0.98), weight decay 1, 10 warm-up steps.
 
     ``name``: ``adamw`` (decoupled decay), ``adam`` (decay as L2 in the gradient, as Grokfast's
@@ -111,7 +111,7 @@ def _count(v: Any) -> int:
         raise ValueError("expected a count such as 2000 or '2M'") from None
 
 
-class Budget(StrictModel):
+class Budget(_Strict):
     """Training compute: optimizer steps, or samples (every forward/backward example counts)."""
 
     steps: int | None = Field(default=None, gt=0)
@@ -131,7 +131,7 @@ class Budget(StrictModel):
         return self
 
 
-class TrainSpec(StrictModel):
+class TrainSpec(_Strict):
     batch: Literal["full"] | int = Field(default="full", description="'full' or examples per step")
     budget: Budget = Field(default_factory=lambda: Budget(steps=20000))
     stop_at_val: float | None = Field(default=0.99, gt=0, le=1,
@@ -148,7 +148,7 @@ class TrainSpec(StrictModel):
         return v
 
 
-class EvalSpec(StrictModel):
+class EvalSpec(_Strict):
     """Accuracy on the whole train and validation sets every ``every`` steps, plus
     ``per_decade`` log-spaced steps early on (so the first dynamics are seen)."""
 
@@ -156,7 +156,7 @@ class EvalSpec(StrictModel):
     per_decade: int = Field(default=10, ge=0)
 
 
-class MeasureSpec(StrictModel):
+class MeasureSpec(_Strict):
     """Nanda et al.'s progress measures (for tasks with ``add``); weight norms for every task."""
 
     enabled: bool = True
@@ -172,7 +172,7 @@ class MeasureSpec(StrictModel):
 RULE_METRICS = ("grok/stage/acc",)  # what the lab measures at every check (training data only)
 
 
-class Switch(StrictModel):
+class Switch(_Strict):
     """Fixed switch points (absolute ``steps`` or cumulative ``samples``, one per stage change)
     or a readiness rule in the main config's ``until:`` form (:mod:`handhold.rules`), checked
     every eval.every steps on ``grok/stage/acc`` (accuracy on the stage's training examples as
@@ -220,7 +220,7 @@ class Switch(StrictModel):
         return self
 
 
-class CurriculumSpec(StrictModel):
+class CurriculumSpec(_Strict):
     """An explicit curriculum over the training split (the validation split is never used):
 
     - ``operand_subset``: first the pairs whose operands both lie in a seeded random ``fraction``
@@ -255,7 +255,7 @@ class CurriculumSpec(StrictModel):
         return self
 
 
-class GrokfastSpec(StrictModel):
+class GrokfastSpec(_Strict):
     """Lee et al. (2024) gradient filters: EMA (alpha 0.98, lamb 2) or MA (window 100, lamb 5)."""
 
     kind: Literal["ema", "ma"]
@@ -268,7 +268,7 @@ class GrokfastSpec(StrictModel):
         return self.lamb if self.lamb is not None else (2.0 if self.kind == "ema" else 5.0)
 
 
-class VariantSpec(StrictModel):
+class VariantSpec(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.+-]+$")
     description: str = ""
     curriculum: CurriculumSpec | None = None
@@ -281,7 +281,7 @@ class VariantSpec(StrictModel):
     measure: MeasureSpec | None = None
 
 
-class RunSpec(StrictModel):
+class RunSpec(_Strict):
     """Everything one run needs: a variant with its sections resolved against the base."""
 
     experiment: str
@@ -297,7 +297,7 @@ class RunSpec(StrictModel):
     grokfast: GrokfastSpec | None = None
 
 
-class GrokConfig(StrictModel):
+class GrokConfig(_Strict):
     name: str = "grok"
     seeds: int = Field(default=5, ge=1)
     task: TaskSpec = Field(default_factory=TaskSpec)

@@ -46,7 +46,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, ValidationError
 
-from ..yamlconfig import ConfigError, StrictModel, located, read_yaml
+from ..yamlconfig import ConfigError, located, read_yaml
+from ..yamlconfig import StrictModel as _Strict
 from .config import GrokConfig, load_grok_config
 from .presets import ARMS, GRIDS, PRESETS, preset
 
@@ -54,7 +55,7 @@ ALPHA = 0.05
 MIN_WILCOXON = 6
 
 
-class GridAxes(StrictModel):
+class GridAxes(_Strict):
     task: list[str] = Field(default_factory=lambda: ["add"], min_length=1)
     p: list[int] = Field(default_factory=lambda: [97], min_length=1)
     train_frac: list[float] = Field(default_factory=lambda: [0.3], min_length=1)
@@ -62,7 +63,7 @@ class GridAxes(StrictModel):
     optim: list[dict[str, Any]] = Field(default_factory=lambda: [{}], min_length=1)
 
 
-class GridSpec(StrictModel):
+class GridSpec(_Strict):
     name: str = Field(default="grid", pattern=r"^[A-Za-z0-9_.+-]+$")
     base: str | dict[str, Any] = "literature"
     seeds: int = Field(default=3, ge=1)
