@@ -8,12 +8,13 @@ the imports the "No import cycles" contract ignores, so both checks name the sam
 from __future__ import annotations
 
 import re
-import tomllib
+import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import grimp
-from importlinter import configuration
+from importlinter import api  # importing it sets import-linter up, as the lint-imports command does
 from importlinter.application.use_cases import lint_imports
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,13 +22,12 @@ PYPROJECT = ROOT / "pyproject.toml"
 
 
 def test_import_contracts_hold(capsys):
-    configuration.configure()  # what the lint-imports command does first: readers, contract types
     kept = lint_imports(config_filename=str(PYPROJECT), cache_dir=None, no_logo=True)
     assert kept, capsys.readouterr().out
 
 
 def _ignored_imports() -> Callable[[str, str], bool]:
-    contracts = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]["contracts"]
+    contracts = api.read_configuration(str(PYPROJECT))["contracts_options"]
     (acyclic,) = [c for c in contracts if c["type"] == "acyclic_siblings"]
 
     def pattern(expression: str) -> re.Pattern[str]:
@@ -109,3 +109,13 @@ def test_no_import_cycle_among_modules_or_packages():
     package_cycles = {parent: found for parent, pairs in _sibling_edges(modules, edges).items()
                       if (found := _cycles({x for pair in pairs for x in pair}, pairs))}
     assert package_cycles == {}, "packages whose modules import each other"
+
+
+def test_validating_a_config_loads_no_torch():
+    """What the "no torch" contract promises, at run time: the registry's generators and the
+    benchmark suite files stay unloaded while a config validates."""
+    code = ("import sys; from handhold.config import load_config; "
+            f"load_config({str(ROOT / 'configs' / 'demo.yaml')!r}); "
+            "print(sorted(m for m in ('torch', 'transformers', 'handhold.data') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
