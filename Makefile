@@ -39,8 +39,10 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
 	echo "note: chromium could not be installed; the browser test will be skipped"
 
-## test: the whole suite, slow tests included (kill/resume, two processes, the browser)
+## test: the import contracts (pyproject.toml: the floor plan), then the whole suite, slow tests
+## included (kill/resume, two processes, the browser)
 test: $(STAMP) browser
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 ## test-fast: the default selection, for the edit-test loop

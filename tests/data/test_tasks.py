@@ -8,9 +8,10 @@ from collections import Counter
 import pytest
 
 from handhold.data.tasks import general, physics
-from handhold.data.tasks.base import Example, Step
+from handhold.data.tasks.base import Example
 from handhold.data.tasks.steps import (
     ALLOWED_CONSTANTS,
+    Step,
     check_step,
     coherent_steps,
     evaluate,

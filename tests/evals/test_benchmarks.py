@@ -10,13 +10,13 @@ import math
 import pytest
 import torch
 
+from handhold.benchmark_suite import SEED_SUITE, load_suite
 from handhold.config import ConfigError, ModelConfig, load_config
 from handhold.evals.benchmarks import data as bdata
 from handhold.evals.benchmarks.cot import conclusion, cot_prompt, read_generation
 from handhold.evals.benchmarks.data import BenchmarkDataError, BenchmarkTask, Doc, load_bigbench
 from handhold.evals.benchmarks.scoring import score_requests
-from handhold.evals.benchmarks.suite import (SEED_SUITE, DocRecord, LoadedTask, evaluate, load_suite,
-                                             prepare, summarize)
+from handhold.evals.benchmarks.suite import DocRecord, LoadedTask, evaluate, prepare, summarize
 from handhold.models import build_model, char_tokenizer
 
 HAVE_OLMO = pytest.mark.skipif(

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import procedural_sources
 from ..config import GeneratedSource, JsonlSource, RunConfig, TextSource
 
 
@@ -125,7 +126,8 @@ def build_sources(cfg: RunConfig, base_dir: Path | None = None) -> dict[str, Sou
         if name not in used:
             continue
         if isinstance(sc, GeneratedSource):
-            out[name] = GeneratorSource(name, _task_generator(sc.type), sc.seed + cfg.seed, sc.heldout)
+            generate = procedural_sources.generator(sc.type)
+            out[name] = GeneratorSource(name, generate, sc.seed + cfg.seed, sc.heldout)
             continue
         path = Path(sc.path)
         if not path.is_absolute() and base_dir is not None:
@@ -145,12 +147,3 @@ def build_sources(cfg: RunConfig, base_dir: Path | None = None) -> dict[str, Sou
         out[name] = ListSource(name, texts, sc.seed + cfg.seed, sc.heldout)
     return out
 
-
-def _task_generator(kind: str) -> Callable[[random.Random], Any]:
-    if kind == "general":
-        from .tasks import general
-
-        return general.generate
-    from .tasks import physics
-
-    return physics.generate

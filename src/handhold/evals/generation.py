@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from ..losses import token_losses
 from ..models import BatchEncoder
 
 
@@ -77,8 +78,6 @@ def generate(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_toke
 def choice_logprobs(model: Any, tokenizer: Any, contexts: Sequence[str],
                     choices: Sequence[Sequence[str]], *, batch_size: int = 64) -> list[list[float]]:
     """Sum of log-probabilities of each choice given its context (benchmark-style MC scoring)."""
-    from ..train.loop import token_losses
-
     ctx_len = context_length(model)
     encoder = BatchEncoder(tokenizer, seq_len=ctx_len)
     bos = [tokenizer.bos_token_id] if tokenizer.bos_token_id is not None else []

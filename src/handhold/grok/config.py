@@ -12,17 +12,14 @@ import copy
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ..config import ConfigError, Until, apply_override, parse_count, read_yaml
-from ..config import _data_loc, _did_you_mean, _dotted, _located, _where  # one error style
+from ..config import Until, parse_count
+from ..yamlconfig import ConfigError, apply_override, data_loc, did_you_mean, located, located_problems, read_yaml
+from ..yamlconfig import StrictModel as _Strict
 from .tasks import OPS, is_prime
 
 SECTIONS = ("task", "model", "optim", "train", "eval", "measure")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class TaskSpec(_Strict):
@@ -51,7 +48,7 @@ class TaskSpec(_Strict):
     def _known(cls, v: list[str]) -> list[str]:
         for op in v:
             if op not in OPS:
-                raise ValueError(f"unknown operation {op!r}{_did_you_mean(op, OPS)} (known: {', '.join(OPS)})")
+                raise ValueError(f"unknown operation {op!r}{did_you_mean(op, OPS)} (known: {', '.join(OPS)})")
         if len(set(v)) != len(v):
             raise ValueError(f"an operation is listed twice: {v}")
         return v
@@ -383,12 +380,11 @@ def load_grok_config(path: str | Path | None = None, overrides: list[str] | None
     try:
         cfg = GrokConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([_located(err, data, source, lines, overridden, GrokConfig)
+        raise ConfigError([located(err, data, source, lines, overridden, GrokConfig)
                            for err in _unrepeated(exc, data)]) from None
     problems = cfg.check()
     if problems:
-        raise ConfigError([f"{_where(loc, source, lines, overridden)}: {_dotted(loc)}: {msg}"
-                           for loc, msg in problems])
+        raise ConfigError(located_problems(problems, source, lines, overridden))
     return cfg
 
 
@@ -397,7 +393,7 @@ def _unrepeated(exc: ValidationError, data: dict[str, Any]) -> list[Any]:
     overriding that section repeats (the base error comes first and says it once)."""
     out, seen = [], set()
     for err in exc.errors():
-        loc = _data_loc(data, err["loc"])
+        loc = data_loc(data, err["loc"])
         if loc[:1] == ("variants",) and len(loc) > 2 and loc[2] in SECTIONS and (loc[2:], err["msg"]) in seen:
             continue
         seen.add((loc, err["msg"]))

@@ -44,38 +44,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from ..config import ConfigError, _located, read_yaml
+from ..yamlconfig import ConfigError, located, read_yaml
+from ..yamlconfig import StrictModel as _Strict
 from .config import GrokConfig, load_grok_config
+from .presets import ARMS, GRIDS, PRESETS, preset
 
 ALPHA = 0.05
 MIN_WILCOXON = 6
-
-
-
-def ready_switch(max_steps: int) -> dict[str, Any]:
-    """Advance when the stage's training accuracy is >= 0.99 for 3 checks (at most ``max_steps``),
-    in the form this version's config takes (``until:`` once the lab shares the main config's rules)."""
-    from .config import Switch
-
-    if "until" in Switch.model_fields:
-        return {"until": {"threshold": "grok/stage/acc", "value": 0.99, "evals": 3, "max_steps": max_steps}}
-    return {"ready": {"acc": 0.99, "evals": 3, "max_steps": max_steps}}
-
-
-ARMS: list[dict[str, Any]] = [
-    {"name": "baseline", "description": "the whole training set every step"},
-    {"name": "subset-first-ready", "description": "operands in a random half of the residues first, advance "
-     "when mastered (the best curriculum at the quick preset)",
-     "curriculum": {"kind": "operand_subset", "fraction": 0.5, "switch": ready_switch(4000)}},
-    {"name": "grokfast-ema", "description": "Grokfast EMA gradient filter (alpha 0.98, lamb 2)",
-     "grokfast": {"kind": "ema", "alpha": 0.98, "lamb": 2.0}},
-]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class GridAxes(_Strict):
@@ -122,8 +99,6 @@ def cells(grid: GridSpec) -> list[dict[str, Any]]:
 
 
 def _base(grid: GridSpec) -> dict[str, Any]:
-    from .presets import PRESETS, preset
-
     if isinstance(grid.base, str):
         if grid.base not in PRESETS:
             raise ConfigError([f"grid {grid.name}: base: unknown preset {grid.base!r} (known: {', '.join(PRESETS)})"])
@@ -207,7 +182,6 @@ def cell_result(cell: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]
 # ------------------------------------------------------------------------------ running
 def load_grid(source: str | Path) -> GridSpec:
     """A grid preset name or a grid YAML file; ``ConfigError`` lines name the file, line and key."""
-    from .presets import GRIDS
 
     if str(source) in GRIDS:
         data, lines, where = copy.deepcopy(GRIDS[str(source)]), {}, f"grid preset {source}"
@@ -220,7 +194,7 @@ def load_grid(source: str | Path) -> GridSpec:
     try:
         return GridSpec.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([_located(err, data, where, lines, set(), GridSpec) for err in exc.errors()]) from None
+        raise ConfigError([located(err, data, where, lines, set(), GridSpec) for err in exc.errors()]) from None
 
 
 def run_grid(grid: GridSpec, out: str | Path, *, seeds: int | None = None, reuse: bool = True,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .config import _deep_merge
+from .config import Switch, _deep_merge
 
 
 def variants(switch_steps: int, mix_budget: dict[str, int]) -> list[dict[str, Any]]:
@@ -143,9 +143,25 @@ def preset(name: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------ grids (handhold grok --grid)
-def _grid_arms(max_steps: int) -> list[dict[str, Any]]:
-    from .grid import ARMS, ready_switch
+def ready_switch(max_steps: int) -> dict[str, Any]:
+    """Advance when the stage's training accuracy is >= 0.99 for 3 checks (at most ``max_steps``),
+    in the form this version's config takes (``until:`` once the lab shares the main config's rules)."""
+    if "until" in Switch.model_fields:
+        return {"until": {"threshold": "grok/stage/acc", "value": 0.99, "evals": 3, "max_steps": max_steps}}
+    return {"ready": {"acc": 0.99, "evals": 3, "max_steps": max_steps}}
 
+
+ARMS: list[dict[str, Any]] = [
+    {"name": "baseline", "description": "the whole training set every step"},
+    {"name": "subset-first-ready", "description": "operands in a random half of the residues first, advance "
+     "when mastered (the best curriculum at the quick preset)",
+     "curriculum": {"kind": "operand_subset", "fraction": 0.5, "switch": ready_switch(4000)}},
+    {"name": "grokfast-ema", "description": "Grokfast EMA gradient filter (alpha 0.98, lamb 2)",
+     "grokfast": {"kind": "ema", "alpha": 0.98, "lamb": 2.0}},
+]
+
+
+def _grid_arms(max_steps: int) -> list[dict[str, Any]]:
     arms = copy.deepcopy(ARMS)
     arms[1]["curriculum"]["switch"] = ready_switch(max_steps)
     return arms

@@ -1,48 +1,10 @@
-"""Which way is better for a metric, read from its name: losses fall, accuracies rise.
+"""Which way is better for a metric, as the phase detectors read it: see :mod:`handhold.direction`.
 
-Kept free of heavy imports: the config validates readiness rules with it.
+The functions live on the ground floor, where the exit rules and the config use them too.
 """
 
 from __future__ import annotations
 
-import re
+from ..direction import HIGHER, HIGHER_PREFIXES, LOWER, infer_direction, normalize_mode
 
-LOWER = ("loss", "nll", "perplexity", "ppl", "error", "err", "mse", "mae", "rmse", "bpb", "bpc",
-         "wer", "cer", "regret", "distance")
-HIGHER = ("acc", "accuracy", "score", "f1", "exact", "em", "match", "bleu", "rouge", "reward", "auc",
-          "precision", "recall", "validity", "coherence", "correct", "pass", "win", "return", "format")
-# handhold's aggregate scores (gauntlet-centred: 0 = chance, 1 = perfect) live under these prefixes
-HIGHER_PREFIXES = ("eval/family/", "eval/category/")
-
-
-def infer_direction(key: str) -> str | None:
-    """``"lower"`` or ``"higher"`` (which is better) from the words in ``key``, else ``None``.
-
-    The last path part that names a known word wins, so ``eval/physics/answer_acc`` is
-    ``higher`` and ``train/loss/physics`` is ``lower``.
-
-    >>> infer_direction("eval/loss/physics"), infer_direction("val_acc"), infer_direction("train/lr")
-    ('lower', 'higher', None)
-    >>> infer_direction("eval/family/reasoning"), infer_direction("eval/physics/format")
-    ('higher', 'higher')
-    """
-    if key.lower().startswith(HIGHER_PREFIXES):
-        return "higher"
-    for part in reversed([p for p in re.split(r"[/.:]", key.lower()) if p]):
-        words = [w for w in re.split(r"[^a-z0-9]+", part) if w]
-        for word in reversed(words):
-            if word in LOWER or word.endswith("loss"):
-                return "lower"
-            if word in HIGHER or word.endswith("acc"):
-                return "higher"
-    return None
-
-
-def normalize_mode(mode: str | None) -> str | None:
-    """``min``/``lower`` -> ``lower``; ``max``/``higher`` -> ``higher``; ``auto``/None -> None."""
-    if mode is None or mode == "auto":
-        return None
-    table = {"min": "lower", "lower": "lower", "max": "higher", "higher": "higher"}
-    if mode not in table:
-        raise ValueError(f"mode must be min, max or auto (got {mode!r})")
-    return table[mode]
+__all__ = ["HIGHER", "HIGHER_PREFIXES", "LOWER", "infer_direction", "normalize_mode"]

@@ -15,25 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from ..config import ConfigError, RunConfig
 from ..curriculum import Curriculum
 from ..data.chat_format import chat_formatted
 from ..data.sources import build_sources
+from ..losses import token_losses
 from ..models import BatchEncoder, build_model, load_tokenizer
 from . import checkpoint as ckpt
 from .events import Callback, Event
 from .state import State
-
-
-def token_losses(model: Any, input_ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Per-token cross-entropy (B, T), zero on padding (label -100)."""
-    logits = model(input_ids=input_ids).logits  # (B, T, V)
-    B, T, V = logits.shape
-    loss = F.cross_entropy(logits.reshape(B * T, V).float(), labels.reshape(B * T),
-                           ignore_index=-100, reduction="none")
-    return loss.view(B, T)
 
 
 def row_tokens(sources: dict[str, Any], encoder: BatchEncoder, sample: int = 64) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""The two records every procedural task produces: a `Step` and an `Example`.
+"""The record every procedural task produces: an `Example`, whose solution is `Step` lines.
 
 A task generator is a plain function ``(rng: random.Random) -> Example``; it draws only
 from the ``rng`` it is given, so the same rng state always yields the same example. The
@@ -10,7 +10,7 @@ text a model trains on is ``example.text`` = ``example.prompt`` + ``example.solu
     diff = 57 - 5 = 52
     Answer: 52
 
-The step line format and its checks live in `handhold.data.tasks.steps`.
+`Step`, the step line format and its checks live in `handhold.data.tasks.steps`.
 """
 
 from __future__ import annotations
@@ -19,14 +19,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
-
-@dataclass(frozen=True)
-class Step:
-    """One worked step, rendered as ``<label> = <expr> = <value>``."""
-
-    label: str  # short name of the quantity: "v", "F", "sum", "diff"
-    expr: str  # arithmetic over numbers only: "3 + 2 * 4"
-    value: str  # the result as written, rounded to at most 2 decimals: "11", "2.5"
+from handhold.data.tasks.steps import Step, render_step
 
 
 @dataclass(frozen=True)
@@ -58,8 +51,6 @@ class Example:
 
         With no steps it is just ``" Answer: <answer>"``.
         """
-        from handhold.data.tasks.steps import render_step  # steps imports this module
-
         lines = [render_step(s) for s in self.steps] + [f"Answer: {self.answer}"]
         return " " + "\n".join(lines)
 

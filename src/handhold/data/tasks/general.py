@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import random
 
-from handhold.data.tasks.base import Example, Step, pick
-from handhold.data.tasks.steps import make_step
+from handhold.data.tasks.base import Example, pick
+from handhold.data.tasks.steps import Step, make_step
 
 DOMAIN = "general"
 

@@ -1,6 +1,6 @@
 """The step format: a contract between task generators and reasoning scorers.
 
-A worked solution is some step lines and one answer line::
+A worked solution is some step lines (each a `Step`) and one answer line::
 
     v = 3 + 2 * 4 = 11
     Answer: 11 m/s
@@ -24,9 +24,18 @@ import ast
 import math
 import operator
 import re
+from dataclasses import dataclass
 from fractions import Fraction
 
-from handhold.data.tasks.base import Step
+
+@dataclass(frozen=True)
+class Step:
+    """One worked step, rendered as ``<label> = <expr> = <value>``."""
+
+    label: str  # short name of the quantity: "v", "F", "sum", "diff"
+    expr: str  # arithmetic over numbers only: "3 + 2 * 4"
+    value: str  # the result as written, rounded to at most 2 decimals: "11", "2.5"
+
 
 ALLOWED_CONSTANTS: frozenset[str] = frozenset({"1", "2"})
 
