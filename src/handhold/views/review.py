@@ -22,12 +22,14 @@ consistency check (the choice follows from the reasoning's own conclusion: ``sou
 contradicts it: ``unsound``, unless that conclusion was the gold; no conclusion found: no
 label; see :func:`_consistency_label`); for the procedural suite, the
 audit of :mod:`handhold.evals.audit` (a slip or another valid route: ``sound``). A human label
-overrides it. Human labels live in their own table, created on the first write::
+overrides it. Labels live in the store's ``labels`` table::
 
-    labels(step, task, doc_id, label, source, time)   -- one row per item and source
+    labels(step, task, doc_id, label, source, time, answer)   -- one row per item and source
 
-:func:`save_label` is the only writer here (the dashboard's one other write besides chat);
-readers cope with stores that have no ``labels`` table.
+:func:`save_label` writes one through the amend door (:func:`handhold.amend`), safe beside a
+trainer still writing the run; stores written before the table joined the schema read as
+unlabelled. The examples of the procedural suite are rebuilt without torch
+(:mod:`handhold.evals.examples`): a view never loads a model library.
 """
 
 from __future__ import annotations
@@ -37,15 +39,13 @@ import html
 import json
 import math
 import os
-import sqlite3
 import threading
-import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
 
-from ..store import RunStore, StoreError, db_path
+from ..store import RunStore
 
 LABELS = ("sound", "unsound")
 HUMAN = "human"
@@ -53,13 +53,6 @@ AUTO = "auto"
 ANSWER_KIND = "answer"
 EVAL_SAMPLE_PREFIX = "eval/"
 ALL_TASKS = "all"
-
-# answer: a digest of what was labelled (reasoning and choice), so a label never sticks to another
-# answer under the same key (a resumed run writes the steps after its checkpoint again)
-_LABELS_DDL = """CREATE TABLE IF NOT EXISTS labels (
-    step INTEGER NOT NULL, task TEXT NOT NULL, doc_id TEXT NOT NULL, label TEXT NOT NULL,
-    source TEXT NOT NULL, time REAL NOT NULL, answer TEXT,
-    PRIMARY KEY (step, task, doc_id, source))"""
 
 
 class ReviewError(ValueError):
@@ -231,7 +224,7 @@ class ReviewCache:
 def _load_examples(path: Path) -> tuple[dict[str, dict[str, tuple[int, Any]]], str]:
     from ..config import ConfigError, load_config
     from ..data.sources import DataError, build_sources
-    from ..evals.suite import task_examples
+    from ..evals.examples import task_examples
 
     try:
         cfg = load_config(path)
@@ -343,42 +336,20 @@ def has_labels_table(store: RunStore) -> bool:
 def read_labels(store: RunStore, source: str = HUMAN, *, digests: bool = False) -> dict[tuple[int, str, str], Any]:
     """``{(step, task, doc_id): label}`` (with ``digests``: ``(label, digest of the answer)``);
     empty for a store without the ``labels`` table."""
-    if not has_labels_table(store):
-        return {}
-    rows = store.query("SELECT step, task, doc_id, label, answer FROM labels WHERE source = ?", (source,))
-    return {(s, t, d): (lab, dig) if digests else lab for s, t, d, lab, dig in rows if lab in LABELS}
+    return {(r.step, r.task, r.doc_id): (r.label, r.answer) if digests else r.label
+            for r in store.labels(source) if r.label in LABELS}
 
 
 def save_label(run_dir: str | os.PathLike[str], step: int, task: str, doc_id: str,
                label: str | None, *, digest: str | None = None) -> None:
-    """Set (or, with ``None``, clear) the human label of one item; creates ``labels`` if needed.
-    ``digest`` (:attr:`ReviewItem.digest`) ties the label to the answer it was given to.
+    """Set (or, with ``None``, clear) the human label of one item, through the amend door.
+    ``digest`` (:attr:`ReviewItem.digest`) ties the label to the answer it was given to."""
+    from ..amendment import amend
 
-    A short-lived connection with a 30 s busy timeout, as the chat's writer: it shares the file
-    with a trainer that is still writing (WAL) and waits out its flushes.
-    """
     if label is not None and label not in LABELS:
         raise ReviewError(f"label must be one of {', '.join(LABELS)} (or null to clear), got {label!r}")
-    path = db_path(run_dir)
-    if not path.is_file():
-        raise StoreError(f"{path}: no run store here")
-    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(_LABELS_DDL)
-            if label is None:
-                conn.execute("DELETE FROM labels WHERE step = ? AND task = ? AND doc_id = ? AND source = ?",
-                             (step, task, doc_id, HUMAN))
-            else:
-                conn.execute("INSERT OR REPLACE INTO labels (step, task, doc_id, label, source, time, answer) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?)", (step, task, doc_id, label, HUMAN, time.time(), digest))
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
+    with amend(run_dir) as run:
+        run.label(step, task, doc_id, label, answer=digest, source=HUMAN)
 
 
 # ------------------------------------------------------------------------------ the share
