@@ -245,3 +245,40 @@ def test_cli_review(tmp_path):
     assert res.exit_code == 1 and "no wrong answers to review at step 11" in res.output
     res = CliRunner().invoke(cli_app, ["review", str(tmp_path / "nowhere")])
     assert res.exit_code == 2 and "no run store here" in res.output
+
+
+# ------------------------------------------------------------------------ no torch in a view
+def test_the_review_never_imports_torch(tmp_path, tiny_config):
+    """The review rebuilds the procedural suite's examples and audits generations without loading
+    torch, at import and at call time: run in a fresh interpreter, it leaves torch unloaded."""
+    import subprocess
+    import sys
+
+    from handhold.config import load_config
+    from handhold.data.sources import build_sources
+    from handhold.evals.examples import task_examples
+
+    run = answers_run(tmp_path / "r")
+    evals = {"tasks": [{"name": "general", "source": "general", "examples": 3, "metrics": ["answer_acc"]}]}
+    (run / "config.yaml").write_text(tiny_config(evals=evals).read_text())
+    cfg = load_config(run / "config.yaml")
+    (example, *_) = task_examples(cfg.evals.tasks[0], build_sources(cfg))
+    with handhold.amend(run) as later:
+        later.sample("eval/general", example.prompt, " = = 7\nAnswer: 7", step=30)
+    script = f"""
+import sys
+from pathlib import Path
+from handhold.store import RunStore
+from handhold.views import review
+run = Path({str(run)!r})
+with RunStore.reader(run) as store:
+    items, notes = review.wrong_answers(store, run)
+assert any(i.origin == "eval" for i in items) and any(i.origin == "answer" for i in items), items
+review.save_label(run, 30, "general", "0", "sound", digest=items[-1].digest)
+rows, _ = review.review_summary(run)
+review.share_figure(rows)
+print("torch" in sys.modules, sorted({m.split(".")[0] for m in sys.modules} & {"torch", "transformers"}))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[0] == "False", out.stdout
