@@ -265,12 +265,12 @@ def test_the_review_never_imports_torch(tmp_path, tiny_config):
     (example, *_) = task_examples(cfg.evals.tasks[0], build_sources(cfg))
     with handhold.amend(run) as later:
         later.sample("eval/general", example.prompt, " = = 7\nAnswer: 7", step=30)
-    script = f"""
+    script = """
 import sys
 from pathlib import Path
 from handhold.store import RunStore
 from handhold.views import review
-run = Path({str(run)!r})
+run = Path(sys.argv[1])
 with RunStore.reader(run) as store:
     items, notes = review.wrong_answers(store, run)
 assert any(i.origin == "eval" for i in items) and any(i.origin == "answer" for i in items), items
@@ -279,6 +279,6 @@ rows, _ = review.review_summary(run)
 review.share_figure(rows)
 print("torch" in sys.modules, sorted({m.split(".")[0] for m in sys.modules} & {"torch", "transformers"}))
 """
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", script, str(run)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[0] == "False", out.stdout

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import EvalSuiteConfig, EvalTask
-from ..data.sources import Source
 from ..data.tasks.base import Example
 from .examples import task_examples  # noqa: F401 - the suite's examples, also read without torch
 from .generation import choice_logprobs, generate

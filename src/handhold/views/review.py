@@ -3,7 +3,7 @@
 The seed's "66% of wrong answers had good reasoning" made measurable: for every wrong answer at
 a step, the model's reasoning, its choice and the gold are listed; a person marks each
 ``sound`` or ``unsound``; the share of sound reasoning among the labelled wrong answers is
-reported per task and step with a Wilson 95% interval.
+reported per task and step with a Wilson 95% interval (counted and drawn in :mod:`.review_share`).
 
 Where the wrong answers come from (read only; the store is never changed by reading):
 
@@ -35,49 +35,25 @@ unlabelled. The examples of the procedural suite are rebuilt without torch
 from __future__ import annotations
 
 import hashlib
-import html
 import json
-import math
 import os
 import threading
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any
 
 from ..store import RunStore
+from .review_share import ALL_TASKS, ShareRow, share_figure, share_rows, wilson_interval  # noqa: F401 - the review's API
 
 LABELS = ("sound", "unsound")
 HUMAN = "human"
 AUTO = "auto"
 ANSWER_KIND = "answer"
 EVAL_SAMPLE_PREFIX = "eval/"
-ALL_TASKS = "all"
 
 
 class ReviewError(ValueError):
     """A label that cannot be saved as asked (bad label, no such wrong answer)."""
-
-
-# ------------------------------------------------------------------------------ statistics
-def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float] | None:
-    """The Wilson score interval of ``k`` successes in ``n`` trials (None when ``n == 0``).
-
-    Unlike the normal approximation it stays inside [0, 1] and is honest for small ``n`` and
-    shares near 0 or 1, which is what a few dozen hand labels give. The closed form (Wilson 1927;
-    the same numbers as ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``, which the
-    tests check) costs microseconds, where importing scipy.stats would cost a dashboard request
-    seconds.
-    """
-    if n == 0:
-        return None
-    if not 0 <= k <= n:
-        raise ValueError(f"wilson_interval: need 0 <= k <= n, got k={k}, n={n}")
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p, z2 = k / n, z * z
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 # ------------------------------------------------------------------------------ items
@@ -352,95 +328,9 @@ def save_label(run_dir: str | os.PathLike[str], step: int, task: str, doc_id: st
         run.label(step, task, doc_id, label, answer=digest, source=HUMAN)
 
 
-# ------------------------------------------------------------------------------ the share
-@dataclass
-class ShareRow:
-    """The share of sound reasoning among the wrong answers of one task (or all) at one step."""
-
-    step: int
-    task: str
-    wrong: int
-    sound: int
-    unsound: int
-    unlabelled: int
-    human: int  # how many of the labels are a person's (the rest are automatic)
-    share: float | None  # sound / (sound + unsound); None when nothing is labelled
-    low: float | None
-    high: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def describe(self) -> str:
-        """``"67% sound (95% CI 21–94%) of 3 labelled wrong answers (1 by hand); 1 unlabelled"``."""
-        labelled = self.sound + self.unsound
-        if self.share is None:
-            return f"{self.wrong} wrong, none labelled"
-        text = (f"{100 * self.share:.0f}% sound (95% CI {100 * self.low:.0f}–{100 * self.high:.0f}%) "
-                f"of {labelled} labelled wrong answer{'s' * (labelled != 1)} ({self.human} by hand)")
-        return text + (f"; {self.unlabelled} unlabelled" if self.unlabelled else "")
-
-
-def share_rows(items: list[ReviewItem]) -> list[ShareRow]:
-    """One row per task and step, in step order; and an ``all`` row per step with several tasks."""
-    groups: dict[tuple[int, str], list[ReviewItem]] = {}
-    for item in items:
-        groups.setdefault((item.step, item.task), []).append(item)
-    by_step: dict[int, list[str]] = {}
-    for s, t in groups:
-        by_step.setdefault(s, []).append(t)
-    rows = []
-    for s in sorted(by_step):
-        tasks = sorted(by_step[s])
-        for t in tasks:
-            rows.append(_row(s, t, groups[(s, t)]))
-        if len(tasks) > 1:
-            rows.append(_row(s, ALL_TASKS, [i for t in tasks for i in groups[(s, t)]]))
-    return rows
-
-
-def _row(step: int, task: str, items: list[ReviewItem]) -> ShareRow:
-    sound = sum(i.label == "sound" for i in items)
-    unsound = sum(i.label == "unsound" for i in items)
-    ci = wilson_interval(sound, sound + unsound)
-    return ShareRow(step, task, len(items), sound, unsound, len(items) - sound - unsound,
-                    sum(i.human is not None for i in items),
-                    sound / (sound + unsound) if sound + unsound else None,
-                    *(ci if ci is not None else (None, None)))
-
-
 def review_summary(run_dir: str | os.PathLike[str], *, step: int | None = None,
                    task: str | None = None) -> tuple[list[ShareRow], list[str]]:
     """The share rows of a run directory (for the report and the CLI)."""
     with RunStore.reader(run_dir) as store:
         items, notes = wrong_answers(store, run_dir, step=step, task=task)
     return share_rows(items), notes
-
-
-def share_figure(rows: list[ShareRow], stages: list[Any] = ()) -> dict[str, Any]:
-    """The share of sound reasoning among wrong answers over the steps, one line per task (``all``
-    dashed), Wilson 95% intervals as error bars, the stages as bands: a plotly figure as a dict,
-    drawn by the report (``go.Figure(**fig)``) and the dashboard (``Plotly.react``) alike."""
-    from .panels import COLORS, PanelSpec, panel_layout
-
-    tasks = sorted({r.task for r in rows}, key=lambda t: (t == ALL_TASKS, t))
-    data = []
-    for i, task in enumerate(tasks):
-        mine = [r for r in rows if r.task == task and r.share is not None]
-        if not mine:
-            continue
-        color = "#333" if task == ALL_TASKS else COLORS[i % len(COLORS)]
-        data.append({
-            "type": "scatter", "mode": "lines+markers", "name": task, "x": [r.step for r in mine],
-            "y": [r.share for r in mine], "line": {"color": color, "width": 2, "dash": "dash" if task == ALL_TASKS else "solid"},
-            "error_y": {"type": "data", "symmetric": False, "array": [r.high - r.share for r in mine],
-                        "arrayminus": [r.share - r.low for r in mine], "thickness": 1, "width": 3},
-            "customdata": [[r.sound, r.sound + r.unsound, r.human, r.low, r.high] for r in mine],
-            "hovertemplate": "%{y:.0%} sound (%{customdata[3]:.0%}–%{customdata[4]:.0%}): "
-                             "%{customdata[0]} of %{customdata[1]} labelled, %{customdata[2]} by hand"
-                             f"<extra>{html.escape(task)}</extra>"})
-    panel = PanelSpec("review:share", "sound reasoning among wrong answers (Wilson 95% interval)", [], height=340)
-    layout = panel_layout(panel, list(stages), [], None)
-    layout["yaxis"] = {**layout.get("yaxis", {}), "range": [-0.02, 1.02], "tickformat": ".0%",
-                       "title": {"text": "share sound"}}
-    return {"data": data, "layout": layout}
