@@ -8,7 +8,10 @@
         run.stage_end("budget", steps=100)
 
 handhold's trainer, its grokking lab, the Trainer/Lightning callbacks and a user's own loop all
-write through :class:`Run`; reports, the dashboard and ``analyze`` only read the store.
+write through :class:`Run`; reports, the dashboard and ``analyze`` only read the store. Writes
+that come after the fact, at a step the run has passed (a re-scored checkpoint, a chat exchange,
+a label), go through the other door, :func:`handhold.amend` (:mod:`handhold.amendment`); both
+check keys and values with :mod:`handhold.validate`.
 
 Rules (documented, tested):
 
@@ -24,6 +27,10 @@ Rules (documented, tested):
   ``ValueError`` (several calls at the same step are fine);
 - keys are ``/``-separated paths of letters, digits and ``_ - . : @ + = , ( ) [ ]``;
 - a rejected call writes nothing: rows already buffered or stored are kept.
+
+About 450 lines: one class whose methods share one lock and the run's state (step, open stage,
+counters), plus the wandb-style module functions over the current run; split, the rules above
+would be spread over files that must agree.
 """
 
 from __future__ import annotations
