@@ -118,8 +118,6 @@ class RunStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
-            if "answer" not in {r[1] for r in conn.execute("PRAGMA table_info(labels)")}:
-                conn.execute("ALTER TABLE labels ADD COLUMN answer TEXT")  # a labels table of an older review
             store = cls(conn, path, readonly=False, **kw)
             version = store.get_meta("schema_version")
         except sqlite3.DatabaseError as exc:  # "file is not a database": refuse, never rewrite it
@@ -129,7 +127,10 @@ class RunStore:
             store.set_meta("schema_version", SCHEMA_VERSION)
             store.set_meta("created", time.time())
         elif int(version) != SCHEMA_VERSION:
+            conn.close()
             raise StoreError(f"{path}: schema version {version}, this handhold reads {SCHEMA_VERSION}")
+        if "answer" not in {r[1] for r in conn.execute("PRAGMA table_info(labels)")}:
+            conn.execute("ALTER TABLE labels ADD COLUMN answer TEXT")  # the first review's labels table
         return store
 
     @classmethod
