@@ -1,9 +1,12 @@
 """The command line: clear one-line errors with exit code 2, and the runs listing."""
 
+import subprocess
+import sys
+
 from typer.testing import CliRunner
 
+import handhold
 from handhold.cli import app
-from handhold.store import RunStore
 
 runner = CliRunner()
 
@@ -25,7 +28,7 @@ def test_missing_config_file(tmp_path):
 
 def test_existing_run_is_not_overwritten(tiny_config, tmp_path):
     out = tmp_path / "r"
-    RunStore.open(out).close()
+    handhold.init(out).finish()
     before = (out / "run.db").read_bytes()
     result = runner.invoke(app, ["train", str(tiny_config()), "--out", str(out), "-q"])
     assert result.exit_code == 2 and "already holds a run" in result.output
@@ -38,17 +41,14 @@ def test_resume_of_a_non_run(tmp_path):
 
 
 def test_runs_lists_status_stage_and_last_step(tmp_path):
-    with RunStore.open(tmp_path / "done") as s:
-        s.set_meta("name", "done")
-        s.set_meta("status", "finished")
-        s.set_meta("stages", ["general", "physics"])
-        s.log_event(0, "stage_start", {"stage": "general"})
-        s.log_event(10, "stage_start", {"stage": "physics"})
-        s.log_metrics(20, {"train/loss": 1.0})
-    with RunStore.open(tmp_path / "dead") as s:  # says running, but its process is gone
-        s.set_meta("status", "running")
-        s.set_meta("writer", {"pid": 2**22 + 12345, "host": __import__("socket").gethostname()})
-        s.log_metrics(7, {"train/loss": 2.0})
+    with handhold.init(tmp_path / "done", stages=["general", "physics"]) as run:
+        run.stage("general", step=0)
+        run.stage("physics", step=10)
+        run.log({"train/loss": 1.0}, step=20)
+    # says running, but its process is gone: a writer killed after a flush
+    killed = (f"import os, handhold; run = handhold.init({str(tmp_path / 'dead')!r}); "
+              "run.log({'train/loss': 2.0}, step=7); run.flush(); os._exit(9)")
+    assert subprocess.run([sys.executable, "-c", killed], timeout=60).returncode == 9
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "run.db").write_text("garbage" * 200)
     result = runner.invoke(app, ["runs", str(tmp_path)], env={"COLUMNS": "200"})

@@ -11,19 +11,19 @@ def test_round_trip(tmp_path):
     with RunStore.open(tmp_path) as s:
         s.log_metrics(1, {"train/loss": 2.5, "train/loss/physics": 3.0})
         s.log_metrics(2, {"train/loss": 2.0, "bad": float("nan")})
-        s.log_event(0, "stage_start", {"stage": "a"})
+        s.log_event(0, "checkpoint", {"path": "a"})
         s.log_sample(2, "probe", "How is training going?", "fine")
         s.set_meta("status", "finished")
     r = RunStore.reader(tmp_path)
     assert r.series("train/loss") == ([1, 2], [2.5, 2.0])
     assert r.series("bad") == ([2], [None])  # non-finite values are stored as NULL
     assert r.metric_keys("train/loss/") == ["train/loss/physics"]
-    assert [(e.step, e.kind, e.data) for e in r.events()] == [(0, "stage_start", {"stage": "a"})]
+    assert [(e.step, e.kind, e.data) for e in r.events()] == [(0, "checkpoint", {"path": "a"})]
     assert [(x.step, x.prompt, x.text) for x in r.samples()] == [(2, "How is training going?", "fine")]
     assert r.get_meta("status") == "finished"
     assert r.get_meta("schema_version") == SCHEMA_VERSION
     tables = {row[0] for row in r.query("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"metrics", "events", "samples", "meta"} <= tables
+    assert {"metrics", "events", "samples", "meta", "labels"} <= tables
     assert r.query("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -104,10 +104,38 @@ def test_reader_cannot_write(tmp_path):
         r.set_meta("x", 1)
 
 
-def test_replace_metrics_keeps_one_row_per_key_and_step(tmp_path):
+def test_amend_replaces_rows_and_labels_in_one_transaction(tmp_path):
     with RunStore.open(tmp_path) as s:
         s.log_metrics(10, {"eval/a": 0.1, "eval/b": 0.2})
         s.flush()
-        s.replace_metrics(10, {"eval/a": 0.5})
+        s.amend(replace=[("eval/a", 10)], metrics=[(10, "eval/a", 0.5, 0.0)], events=[(10, "eval", {"k": 1}, 0.0)],
+                labels=[(10, "t", "1", "sound", "human", 0.0, None), (10, "t", "2", None, "human", 0.0, None)])
         assert s.series("eval/a") == ([10], [0.5])
         assert s.series("eval/b") == ([10], [0.2])
+        assert [(e.kind, e.data) for e in s.events()] == [("eval", {"k": 1})]
+        assert [(r.doc_id, r.label) for r in s.labels()] == [("1", "sound")]
+        with pytest.raises(sqlite3.IntegrityError):  # a bad row: the whole amendment is rolled back
+            s.amend(metrics=[(11, "eval/c", 1.0, 0.0)], labels=[(11, "t", "1", "sound", "human", None, None)])
+        assert s.metric_keys("eval/") == ["eval/a", "eval/b"] and s.last_step() == 10
+
+
+def test_open_without_create_refuses_a_missing_store(tmp_path):
+    with pytest.raises(StoreError, match="no run store here"):
+        RunStore.open(tmp_path / "r", create=False)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_labels_table_of_an_older_review_gets_its_answer_column(tmp_path):
+    RunStore.open(tmp_path).close()
+    con = sqlite3.connect(tmp_path / "run.db")
+    con.execute("DROP TABLE labels")
+    con.execute("CREATE TABLE labels (step INTEGER NOT NULL, task TEXT NOT NULL, doc_id TEXT NOT NULL, "
+                "label TEXT NOT NULL, source TEXT NOT NULL, time REAL NOT NULL, PRIMARY KEY (step, task, doc_id, source))")
+    con.execute("INSERT INTO labels VALUES (3, 't', '1', 'sound', 'human', 0.0)")
+    con.commit()
+    con.close()
+    with RunStore.reader(tmp_path) as r:  # read as it is: no answer digest
+        assert [(x.doc_id, x.label, x.answer) for x in r.labels()] == [("1", "sound", None)]
+    with RunStore.open(tmp_path) as s:
+        s.amend(labels=[(3, "t", "2", "unsound", "human", 0.0, "d2")])
+        assert [(x.doc_id, x.answer) for x in s.labels()] == [("1", None), ("2", "d2")]

@@ -1,9 +1,12 @@
-"""The stage table on hand-built stores with known numbers (no training)."""
+"""The stage table on runs with known numbers, written through the Run API (no training)."""
 
 from __future__ import annotations
 
+import sqlite3
+
 from rich.console import Console
 
+import handhold
 from handhold.store import RunStore
 from handhold.summary import StageRow, format_stage_table, stage_table
 
@@ -16,22 +19,28 @@ EVALS = {
 STAGES = [("general", 0, 30, "budget"), ("physics", 30, 60, "budget"), ("mixed", 60, 90, "plateau")]
 
 
-def _build(tmp_path, stages=STAGES, last_step=90, ended=3, fit_end=True, evals=True):
-    s = RunStore.open(tmp_path)
-    s.set_meta("name", "demo")
-    for step in range(1, last_step + 1):
-        s.log_metrics(step, {"train/loss": 10.0 - step / 10, "train/tokens": 100.0 * step})
-        if evals and step in EVALS:
-            a, b = EVALS[step]
-            s.log_metrics(step, {"eval/loss/a": a, "eval/loss/b": b})
-    for i, (name, start, end, reason) in enumerate(stages):
-        s.log_event(start, "stage_start", {"stage": name, "index": i, "mix": {"a": 1.0}})
-        if i < ended:
-            s.log_event(end, "stage_end", {"stage": name, "index": i, "steps": end - start,
-                                           "tokens": 100 * (end - start), "reason": reason})
-    if fit_end:
-        s.log_event(last_step, "fit_end", {"status": "finished", "reason": "curriculum complete"})
-    s.close()
+def _write(run, stages=STAGES, last_step=90, ended=3, evals=True):
+    """Train loss and cumulative tokens every step, held-out loss at ``EVALS``; the first ``ended``
+    stages end on their reason."""
+    starts = {start: (i, name) for i, (name, start, _, _) in enumerate(stages)}
+    ends = {end: reason for i, (_, _, end, reason) in enumerate(stages) if i < ended}
+    for step in range(0, last_step + 1):
+        if step:
+            run.log({"train/loss": 10.0 - step / 10, "train/tokens": 100.0 * step}, step=step)
+            if evals and step in EVALS:
+                a, b = EVALS[step]
+                run.log({"eval/loss/a": a, "eval/loss/b": b}, step=step)
+        if step in ends:
+            run.stage_end(ends[step], step=step)
+        if step in starts:
+            run.stage(starts[step][1], step=step, mix={"a": 1.0})
+
+
+def _build(tmp_path, **kw):
+    """A finished run of :func:`_write` (the curriculum complete), as a reader."""
+    with handhold.init(tmp_path, name="demo") as run:
+        _write(run, **kw)
+        run.finish("finished", "curriculum complete")
     return RunStore.reader(tmp_path)
 
 
@@ -55,7 +64,10 @@ def test_three_stages_jump_and_recovery(tmp_path):
 
 
 def test_still_running_run_ends_open_stage_at_last_logged_step(tmp_path):
-    rows = stage_table(_build(tmp_path, last_step=45, ended=1, fit_end=False, stages=STAGES[:2]))
+    with handhold.init(tmp_path) as live:
+        _write(live, last_step=45, ended=1, stages=STAGES[:2])
+        live.flush()
+        rows = stage_table(RunStore.reader(tmp_path))
     assert len(rows) == 2
     r = rows[1]
     assert (r.start, r.end, r.steps, r.open, r.end_reason) == (30, 45, 15, True, "running")
@@ -66,26 +78,24 @@ def test_still_running_run_ends_open_stage_at_last_logged_step(tmp_path):
 
 
 def test_open_stage_of_a_stopped_run_takes_the_fit_end_reason(tmp_path):
-    store = _build(tmp_path, last_step=45, ended=1, fit_end=False, stages=STAGES[:2])
-    w = RunStore.open(tmp_path)
-    w.log_event(45, "fit_end", {"status": "finished", "reason": "max_steps=45 reached"})
-    w.close()
+    with handhold.init(tmp_path) as live:
+        _write(live, last_step=45, ended=1, stages=STAGES[:2])
+        live.finish("finished", "max_steps=45 reached")
+    store = RunStore.reader(tmp_path)
     assert stage_table(store)[1].end_reason == "max_steps=45 reached"
-    w = RunStore.open(tmp_path)
-    w.log_event(45, "resume", {})
-    w.close()
-    assert stage_table(store)[1].end_reason == "running"
+    with handhold.init(tmp_path, resume=True) as resumed:  # writes a resume event at step 45
+        resumed.flush()
+        assert stage_table(store)[1].end_reason == "running"
 
 
 def test_without_eval_final_loss_falls_back_to_train_loss_tail(tmp_path):
-    s = RunStore.open(tmp_path)
-    s.log_event(0, "stage_start", {"stage": "only", "index": 0})
-    for step in range(1, 21):
-        s.log_metrics(step, {"train/loss/a": float(step)})
-        if step % 2 == 0:  # b is in every other batch only
-            s.log_metrics(step, {"train/loss/b": float(step)})
-    s.log_metrics(20, {"train/loss/c": float("nan")})  # stored as NULL, ignored
-    s.close()
+    with handhold.init(tmp_path) as run:
+        run.stage("only", step=0)
+        for step in range(1, 21):
+            run.log({"train/loss/a": float(step)}, step=step)
+            if step % 2 == 0:  # b is in every other batch only
+                run.log({"train/loss/b": float(step)}, step=step)
+        run.log({"train/loss/c": float("nan")}, step=20)  # stored as NULL, ignored
     (row,) = stage_table(RunStore.reader(tmp_path))
     # last 10% of 20 steps = steps 19..20
     assert row.final_loss == {"a": 19.5, "b": 20.0}
@@ -94,7 +104,7 @@ def test_without_eval_final_loss_falls_back_to_train_loss_tail(tmp_path):
 
 
 def test_empty_store_has_no_rows(tmp_path):
-    RunStore.open(tmp_path).close()
+    handhold.init(tmp_path).finish()
     assert stage_table(RunStore.reader(tmp_path)) == []
 
 
@@ -120,13 +130,18 @@ def test_terminal_table_does_not_interpret_markup_in_store_text():
 
 
 def test_stage_events_without_index_use_order(tmp_path):
-    s = RunStore.open(tmp_path)
-    s.log_event(0, "stage_start", {"stage": "one"})
-    s.log_event(5, "stage_end", {"stage": "one", "reason": "budget"})
-    s.log_event(5, "stage_start", {"stage": "two"})
-    s.log_metrics(8, {"train/loss": 1.0})
-    s.close()
-    rows = stage_table(RunStore.reader(tmp_path))
+    """Stage events of stores written before they carried an ``index`` are read in order."""
+    with handhold.init(tmp_path) as live:  # still running: the second stage is open
+        live.stage("one", step=0)
+        live.stage_end("budget", step=5)
+        live.stage("two", step=5)
+        live.log({"train/loss": 1.0}, step=8)
+        live.flush()
+        con = sqlite3.connect(tmp_path / "run.db")  # as an older handhold wrote them
+        con.execute("UPDATE events SET data = json_remove(data, '$.index') WHERE kind IN ('stage_start', 'stage_end')")
+        con.commit()
+        con.close()
+        rows = stage_table(RunStore.reader(tmp_path))
     assert [(r.name, r.start, r.end, r.end_reason) for r in rows] == [
         ("one", 0, 5, "budget"), ("two", 5, 8, "running")]
 
@@ -134,9 +149,9 @@ def test_stage_events_without_index_use_order(tmp_path):
 def test_family_table_first_last_change(tmp_path):
     from handhold.summary import family_table
 
-    with RunStore.open(tmp_path) as s:
-        s.log_metrics(200, {"eval/family/reasoning": 0.25, "eval/family/standard": 0.10})
-        s.log_metrics(400, {"eval/family/reasoning": 0.55, "eval/family/standard": 0.05})
+    with handhold.init(tmp_path) as run:
+        run.log({"eval/family/reasoning": 0.25, "eval/family/standard": 0.10}, step=200)
+        run.log({"eval/family/reasoning": 0.55, "eval/family/standard": 0.05}, step=400)
     console = Console(width=120, record=True)
     console.print(family_table(RunStore.reader(tmp_path)))
     text = console.export_text()

@@ -1,7 +1,9 @@
 """handhold: legible training through an explicit curriculum of data stages.
 
-``handhold.init/log/finish`` are the Run API (:mod:`handhold.run`); they load it on first use,
-so ``import handhold`` stays light.
+``handhold.init/log/finish`` are the Run API (:mod:`handhold.run`) for the live run;
+``handhold.amend`` (:mod:`handhold.amendment`) writes into an existing run at past steps (a
+re-scored checkpoint, a chat exchange, a label). They load their module on first use, so
+``import handhold`` stays light.
 """
 
 from __future__ import annotations
@@ -16,6 +18,13 @@ def init(*args: Any, **kwargs: Any) -> Any:
     from .run import init as _init
 
     return _init(*args, **kwargs)
+
+
+def amend(*args: Any, **kwargs: Any) -> Any:
+    """Open an existing run to write at past steps, beside a live trainer: see :func:`handhold.amendment.amend`."""
+    from .amendment import amend as _amend
+
+    return _amend(*args, **kwargs)
 
 
 def log(values: Any, step: int | None = None, commit: bool | None = None) -> None:

@@ -8,7 +8,10 @@
         run.stage_end("budget", steps=100)
 
 handhold's trainer, its grokking lab, the Trainer/Lightning callbacks and a user's own loop all
-write through :class:`Run`; reports, the dashboard and ``analyze`` only read the store.
+write through :class:`Run`; reports, the dashboard and ``analyze`` only read the store. Writes
+that come after the fact, at a step the run has passed (a re-scored checkpoint, a chat exchange,
+a label), go through the other door, :func:`handhold.amend` (:mod:`handhold.amendment`); both
+check keys and values with :mod:`handhold.validate`.
 
 Rules (documented, tested):
 
@@ -24,15 +27,17 @@ Rules (documented, tested):
   ``ValueError`` (several calls at the same step are fine);
 - keys are ``/``-separated paths of letters, digits and ``_ - . : @ + = , ( ) [ ]``;
 - a rejected call writes nothing: rows already buffered or stored are kept.
+
+About 450 lines: one class whose methods share one lock and the run's state (step, open stage,
+counters), plus the wandb-style module functions over the current run; split, the rules above
+would be spread over files that must agree.
 """
 
 from __future__ import annotations
 
 import atexit
 import json
-import math
 import os
-import re
 import sys
 import threading
 import time
@@ -44,101 +49,16 @@ from typing import IO, Any
 from . import runlock
 from .rules import REASONS
 from .store import RunStore, db_path, writer_identity
+from .validate import check_key, config_dict, flatten, jsonable, number, step_number
 
 __all__ = ["Run", "RunError", "init", "log", "finish", "current", "REASONS"]
 
 STATUSES = ("finished", "failed", "stopped")
-_KEY = re.compile(r"[\w.\-:@+=,()\[\]]+(?:/[\w.\-:@+=,()\[\]]+)*\Z")
 _COUNTERS = ("train/tokens", "train/samples")  # cumulative counters a stage end reports the stage's share of
 
 
 class RunError(RuntimeError):
     """The run directory cannot be written as asked (held by another writer, exists, finished)."""
-
-
-def _check_key(key: Any, what: str = "key") -> str:
-    if not isinstance(key, str):
-        raise TypeError(f"run.log: {what} {key!r} is a {type(key).__name__}; keys are strings")
-    if not _KEY.match(key) or len(key) > 256:
-        bad = sorted({c for c in key if not re.match(r"[\w.\-:@+=,()\[\]/]", c)})
-        why = (f"has the character(s) {' '.join(repr(c) for c in bad)}" if bad else
-               "is empty" if not key else "is longer than 256 characters" if len(key) > 256 else
-               "has an empty path part (a leading, trailing or doubled '/')")
-        raise ValueError(f"run.log: {what} {key!r} {why}; use '/'-separated parts of letters, digits "
-                         "and _ - . : @ + = , ( ) [ ]")
-    return key
-
-
-def _number(key: str, v: Any) -> float | None:
-    """A metric value as a float, None for NaN/inf; a clear TypeError for anything else."""
-    if isinstance(v, (str, bytes)) or v is None:
-        raise TypeError(f"run.log: {key!r} is {type(v).__name__} {v!r:.40}, not a number "
-                        "(log numbers; put text in run.sample or run.event)")
-    item = getattr(v, "item", None)
-    if item is not None and getattr(v, "ndim", 0) in (0, 1) and getattr(v, "size", 1) in (1, None):
-        try:
-            v = item()
-        except (ValueError, RuntimeError):
-            pass
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        shape = getattr(v, "shape", None)
-        what = f"{type(v).__name__} of shape {tuple(shape)}" if shape is not None else type(v).__name__
-        raise TypeError(f"run.log: {key!r} is a {what}, not a number (log one scalar per key)") from None
-    return f if math.isfinite(f) else None
-
-
-def _plain(value: Any) -> Any:
-    """JSON for event/stage data: numpy/torch scalars become numbers, paths strings."""
-    item = getattr(value, "item", None)
-    if item is not None and getattr(value, "ndim", 0) == 0:
-        return item()
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON data")
-
-
-def _jsonable(where: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in data.items():
-        try:
-            out[str(k)] = json.loads(json.dumps(v, default=_plain, allow_nan=True))
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{where}: {k!r} cannot be stored ({exc}); pass numbers, strings, lists or dicts") from None
-    return out
-
-
-def _config_dict(config: Any) -> dict[str, Any] | None:
-    """A config (dict, pydantic model, dataclass, argparse Namespace) as plain JSON data."""
-    if config is None:
-        return None
-    if hasattr(config, "model_dump"):
-        config = config.model_dump(mode="json")
-    elif hasattr(config, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        config = asdict(config)
-    elif not isinstance(config, Mapping) and hasattr(config, "__dict__"):
-        config = vars(config)
-    if not isinstance(config, Mapping):
-        raise TypeError(f"init: config must be a mapping (dict, pydantic model, dataclass), not {type(config).__name__}")
-    return _jsonable("init: config", config)
-
-
-def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in values.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(_flatten(v, key + "/"))
-        else:
-            out[key] = v
-    return out
 
 
 class Run:
@@ -182,7 +102,7 @@ class Run:
         s = self._store
         old = s.meta() if exists else {}
         self.name = name or old.get("name") or self.dir.name
-        cfg = _config_dict(config)
+        cfg = config_dict(config)
         self.config: dict[str, Any] = cfg if cfg is not None else dict(old.get("config") or {})
         self._stages = list(stages if stages is not None else old.get("stages") or [])
         from .provenance import code_version
@@ -257,9 +177,7 @@ class Run:
         """The step of a write (``None``: the current step), refusing one that goes backwards."""
         if step is None:
             return max(self.step, 0)
-        if isinstance(step, bool) or not float(step).is_integer():
-            raise TypeError(f"{what}: step must be an integer, not {step!r}")
-        step = int(step)
+        step = step_number(step, what)
         if step < self.step:
             raise ValueError(f"{what}: step {step} is before step {self.step}, already written; steps only "
                              "go forward (write at the same step or a later one)")
@@ -285,9 +203,9 @@ class Run:
             for k, v in values.items():
                 if k not in ok:
                     if isinstance(v, Mapping):
-                        self.log({f"{k}/{kk}": vv for kk, vv in _flatten(v).items()}, step=step, commit=False)
+                        self.log({f"{k}/{kk}": vv for kk, vv in flatten(v).items()}, step=step, commit=False)
                         continue
-                    _check_key(k)
+                    check_key(k)
                     ok.add(k)
                 tv = type(v)
                 if tv is float:
@@ -295,7 +213,7 @@ class Run:
                 elif tv is int:
                     rows.append((step, k, v, t))
                 else:
-                    rows.append((step, k, _number(k, v), t))
+                    rows.append((step, k, number(k, v), t))
             for key in _COUNTERS:
                 if key in values and rows:
                     value = dict((r[1], r[2]) for r in rows).get(key)
@@ -308,10 +226,10 @@ class Run:
 
     def event(self, kind: str, step: int | None = None, **data: Any) -> None:
         """Record something that happened (a checkpoint, a spike, a probe) at ``step``."""
-        _check_key(kind, "event kind")
+        check_key(kind, "event kind")
         if kind in ("stage_start", "stage_end"):
             raise ValueError(f"run.event: {kind!r} is written by run.stage / run.stage_end (one schema)")
-        clean = _jsonable(f"run.event({kind!r})", data)
+        clean = jsonable(f"run.event({kind!r})", data)
         with self._lock:
             self._check_open()
             at = self._at(step, "run.event")
@@ -320,7 +238,7 @@ class Run:
 
     def sample(self, kind: str, prompt: str, text: str, step: int | None = None) -> None:
         """Record a generation (a probe, an eval answer) with its prompt."""
-        _check_key(kind, "sample kind")
+        check_key(kind, "sample kind")
         if not isinstance(prompt, str) or not isinstance(text, str):
             raise TypeError(f"run.sample({kind!r}): prompt and text must be strings")
         with self._lock:
@@ -334,7 +252,7 @@ class Run:
         with the start (mix, exit rule, ...). A stage still open is ended first (``requested``)."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"run.stage: name must be a non-empty string, not {name!r}")
-        clean = _jsonable(f"run.stage({name!r})", info)
+        clean = jsonable(f"run.stage({name!r})", info)
         with self._lock:
             self._check_open()
             at = self._at(step, "run.stage")
@@ -355,7 +273,7 @@ class Run:
         loop logs the cumulative ``train/tokens``/``train/samples``)."""
         if reason not in REASONS:
             raise ValueError(f"run.stage_end: reason {reason!r} is not one of {', '.join(REASONS)}")
-        clean = _jsonable(f"run.stage_end({reason!r})", evidence)
+        clean = jsonable(f"run.stage_end({reason!r})", evidence)
         with self._lock:
             self._check_open()
             if self._stage is None:
@@ -373,7 +291,7 @@ class Run:
 
     def set_meta(self, **values: Any) -> None:
         """Run-level facts beyond the config (e.g. a lab's spec and result), shown by readers."""
-        clean = _jsonable("run.set_meta", values)
+        clean = jsonable("run.set_meta", values)
         reserved = {"status", "stop_reason", "writer", "schema_version", "last_logged_step"} & set(clean)
         if reserved:
             raise ValueError(f"run.set_meta: {', '.join(sorted(reserved))} is written by the Run itself")

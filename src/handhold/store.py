@@ -1,9 +1,13 @@
 """The run store: one SQLite file per run, the seam between training and everything that reads it.
 
-Training appends metrics, events and samples; reports, the dashboard and analysis only read.
-WAL mode lets a reader open the file while the trainer writes. Writes are buffered and
-flushed in one transaction (every ``flush_every`` rows or ``flush_seconds``), and always
-before a checkpoint, so that a checkpoint never refers to rows that are not on disk.
+Two doors write it, both through this module: the live run (``handhold.init``,
+:mod:`handhold.run`: metrics, events, samples, stages; one writer per run, held by the run lock)
+and the amend door (``handhold.amend``, :mod:`handhold.amendment`: a re-scored checkpoint, a chat
+exchange, a person's label, written into an existing run in one short transaction). Reports,
+the dashboard and analysis only read. WAL mode lets readers and the amend door share the file
+with a trainer that is writing. The live run's writes are buffered and flushed in one
+transaction (every ``flush_every`` rows or ``flush_seconds``), and always before a checkpoint,
+so that a checkpoint never refers to rows that are not on disk.
 """
 
 from __future__ import annotations
@@ -35,7 +39,14 @@ CREATE TABLE IF NOT EXISTS metric_keys (key TEXT PRIMARY KEY, first_step INTEGER
 CREATE TABLE IF NOT EXISTS samples (step INTEGER NOT NULL, kind TEXT NOT NULL,
                                     prompt TEXT NOT NULL, text TEXT NOT NULL, time REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS samples_step ON samples (step);
+CREATE TABLE IF NOT EXISTS labels (step INTEGER NOT NULL, task TEXT NOT NULL, doc_id TEXT NOT NULL,
+                                   label TEXT NOT NULL, source TEXT NOT NULL, time REAL NOT NULL,
+                                   answer TEXT, PRIMARY KEY (step, task, doc_id, source));
 """
+# labels: a person's (or a check's) verdict on one item (step, task, doc_id); ``answer`` is a digest
+# of what was labelled, so a label never sticks to another answer under the same key (a resumed
+# run writes the steps after its checkpoint again). Stores written before labels joined the
+# schema have no such table (read as no labels) or one without ``answer`` (added on open).
 
 
 class StoreError(RuntimeError):
@@ -51,6 +62,17 @@ class Event:
 
 
 @dataclass(frozen=True)
+class Label:
+    step: int
+    task: str
+    doc_id: str
+    label: str
+    source: str
+    time: float
+    answer: str | None
+
+
+@dataclass(frozen=True)
 class Sample:
     step: int
     kind: str
@@ -60,10 +82,10 @@ class Sample:
 
 
 class RunStore:
-    """Append-only writer and reader of one run's ``run.db``.
+    """Writer and reader of one run's ``run.db``.
 
-    Open with ``RunStore.open`` to write (one writer: the main process)
-    or ``RunStore.reader`` for a read-only connection that never blocks the writer.
+    ``RunStore.open`` writes (called by the two doors only: :mod:`handhold.run` and
+    :mod:`handhold.amendment`); ``RunStore.reader`` is a read-only connection that never blocks a writer.
     """
 
     def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool,
@@ -81,11 +103,17 @@ class RunStore:
 
     # ----------------------------------------------------------------- opening
     @classmethod
-    def open(cls, run_dir: str | os.PathLike[str], **kw: Any) -> RunStore:
-        """Open (creating if needed) the writable store of a run directory."""
+    def open(cls, run_dir: str | os.PathLike[str], *, create: bool = True, timeout: float = 30.0,
+             **kw: Any) -> RunStore:
+        """Open the writable store of a run directory (``create``: make it if there is none).
+
+        ``timeout``: how long a write waits for another writer's transaction to end.
+        """
         path = db_path(run_dir)
+        if not create and not path.is_file():
+            raise StoreError(f"{path}: no run store here (expected the file {DB_NAME})")
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -99,7 +127,10 @@ class RunStore:
             store.set_meta("schema_version", SCHEMA_VERSION)
             store.set_meta("created", time.time())
         elif int(version) != SCHEMA_VERSION:
+            conn.close()
             raise StoreError(f"{path}: schema version {version}, this handhold reads {SCHEMA_VERSION}")
+        if "answer" not in {r[1] for r in conn.execute("PRAGMA table_info(labels)")}:
+            conn.execute("ALTER TABLE labels ADD COLUMN answer TEXT")  # the first review's labels table
         return store
 
     @classmethod
@@ -143,16 +174,6 @@ class RunStore:
         self._metrics.extend(rows)
         self._maybe_flush()
 
-    def replace_metrics(self, step: int, values: dict[str, float]) -> None:
-        """Write ``values`` at ``step``, replacing rows of the same keys there (a re-evaluation
-        of a checkpoint must not count a metric twice)."""
-        self.flush()
-        with self._transaction():
-            self._conn.executemany("DELETE FROM metrics WHERE key = ? AND step = ?",
-                                   [(k, step) for k in values])
-        self.log_metrics(step, values)
-        self.flush()
-
     def log_event(self, step: int, kind: str, data: dict[str, Any] | None = None) -> None:
         self._events.append((step, kind, json.dumps(data or {}, sort_keys=True), time.time()))
         self._maybe_flush()
@@ -173,26 +194,56 @@ class RunStore:
     def flush(self) -> None:
         """Write every buffered row in one transaction."""
         if self._metrics or self._events or self._samples:
-            new_keys = {}
-            for step, key, _, _ in self._metrics:
-                if key not in self._known_keys and key not in new_keys:
-                    new_keys[key] = step
-            top = max((r[0] for r in (*self._metrics, *self._events, *self._samples)), default=None)
             with self._transaction():
-                self._conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)", self._metrics)
-                # a small table of keys and the last step, so readers of huge runs need no scan
-                self._conn.executemany("INSERT OR IGNORE INTO metric_keys VALUES (?, ?)", new_keys.items())
-                if top is not None:
-                    self._conn.execute(
-                        "INSERT INTO meta VALUES ('last_logged_step', ?) ON CONFLICT(key) DO UPDATE "
-                        "SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))", (str(top),))
-                self._conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", self._events)
-                self._conn.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?)", self._samples)
+                new_keys = self._insert(self._metrics, self._events, self._samples)
             self._known_keys.update(new_keys)
             self._metrics.clear()
             self._events.clear()
             self._samples.clear()
         self._last_flush = time.monotonic()
+
+    def _insert(self, metrics: list[tuple[int, str, float | None, float]], events: list[tuple[int, str, str, float]],
+                samples: list[tuple[int, str, str, str, float]]) -> dict[str, int]:
+        """Insert rows inside the caller's transaction, with the key list and the last step;
+        returns the keys new to ``metric_keys`` (known once the transaction commits)."""
+        new_keys = {}
+        for step, key, _, _ in metrics:
+            if key not in self._known_keys and key not in new_keys:
+                new_keys[key] = step
+        top = max((r[0] for r in (*metrics, *events, *samples)), default=None)
+        self._conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)", metrics)
+        # a small table of keys and the last step, so readers of huge runs need no scan
+        self._conn.executemany("INSERT OR IGNORE INTO metric_keys VALUES (?, ?)", new_keys.items())
+        if top is not None:
+            self._conn.execute(
+                "INSERT INTO meta VALUES ('last_logged_step', ?) ON CONFLICT(key) DO UPDATE "
+                "SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))", (str(top),))
+        self._conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", events)
+        self._conn.executemany("INSERT INTO samples VALUES (?, ?, ?, ?, ?)", samples)
+        return new_keys
+
+    def amend(self, *, replace: list[tuple[str, int]] = (), metrics: list[tuple[int, str, float | None, float]] = (),
+              events: list[tuple[int, str, dict[str, Any], float]] = (), samples: list[tuple[int, str, str, str, float]] = (),
+              labels: list[tuple[int, str, str, str | None, str, float, str | None]] = ()) -> None:
+        """Write into an existing run in one transaction (the amend door's only write).
+
+        ``replace``: ``(key, step)`` metric rows deleted first (a re-score does not count a
+        metric twice); ``labels``: ``(step, task, doc_id, label, source, time, answer)``, each
+        replacing the item's label of that source (``label`` None deletes it).
+        """
+        self.flush()
+        with self._transaction():
+            self._conn.executemany("DELETE FROM metrics WHERE key = ? AND step = ?", list(replace))
+            new_keys = self._insert(list(metrics), [(s, k, json.dumps(d, sort_keys=True), t) for s, k, d, t in events],
+                         list(samples))
+            for step, task, doc_id, label, source, t, answer in labels:
+                self._conn.execute("DELETE FROM labels WHERE step = ? AND task = ? AND doc_id = ? AND source = ?",
+                                   (step, task, doc_id, source))
+                if label is not None:
+                    self._conn.execute("INSERT INTO labels (step, task, doc_id, label, source, time, answer) "
+                                       "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                       (step, task, doc_id, label, source, t, answer))
+        self._known_keys.update(new_keys)
 
     def truncate_after(self, step: int) -> int:
         """Delete rows logged after ``step`` (used on resume: they will be logged again).
@@ -220,7 +271,7 @@ class RunStore:
         """A raw SQL read, for views that aggregate in SQLite (downsampling a million rows).
 
         The tables are the contract (``metrics``, ``events``, ``samples``, ``meta``,
-        ``metric_keys``); on a reader the connection is read-only, so this cannot write.
+        ``metric_keys``, ``labels``); on a reader the connection is read-only, so this cannot write.
         """
         return self._conn.execute(sql, params)
 
@@ -283,6 +334,18 @@ class RunStore:
             args = (kind,)
         for row in self._conn.execute(q + " ORDER BY step, rowid", args):
             yield Sample(*row)
+
+    def labels(self, source: str | None = None) -> list[Label]:
+        """The labels (of one ``source``), in step order; none for a store without the table."""
+        cols = {r[1] for r in self._conn.execute("PRAGMA table_info(labels)")}
+        if not cols:
+            return []
+        q = f"SELECT step, task, doc_id, label, source, time, {'answer' if 'answer' in cols else 'NULL'} FROM labels"
+        args: tuple[Any, ...] = ()
+        if source is not None:
+            q += " WHERE source = ?"
+            args = (source,)
+        return [Label(*row) for row in self._conn.execute(q + " ORDER BY step, rowid", args)]
 
     def last_step(self) -> int | None:
         """The highest step with a metric, event or sample on disk."""

@@ -4,6 +4,7 @@ a finished run of other code is retrained (or, when asked, reused and flagged), 
 import yaml
 from typer.testing import CliRunner
 
+import handhold
 from handhold.cli import app
 from handhold.grok.config import load_grok_config
 from handhold.grok.experiment import run_experiment
@@ -25,8 +26,11 @@ TINY = {
 
 
 def _retag(run_dir, **code):
-    with RunStore.open(run_dir) as store:
-        store.set_meta("code_version", {**store.get_meta("code_version"), **code})
+    """Mark a finished run as made by other code (its ``code_version`` changed)."""
+    with RunStore.reader(run_dir) as store:
+        old = store.get_meta("code_version")
+    with handhold.init(run_dir, resume=True) as run:
+        run.set_meta(code_version={**old, **code})
 
 
 def test_runs_record_code_and_resolved_config_and_other_code_is_not_reused(tmp_path):

@@ -3,6 +3,7 @@
 import pytest
 from typer.testing import CliRunner
 
+import handhold
 from handhold.cli import app
 from handhold.config import load_config
 from handhold.store import RunStore
@@ -71,11 +72,12 @@ def test_samples_command_filters_by_prompt_id(run_dir):
 
 
 def test_samples_command_greps_text(tmp_path):
-    with RunStore.open(tmp_path) as s:
-        s.log_sample(52500, "probe", "How is it going?", "I feel so overwhelmed with the information")
-        s.log_sample(61500, "probe", "How is it going?", "what you're doing is all too much to do")
-        s.log_sample(90000, "probe", "How is it going?", "I would like broader data now")
-        s.log_sample(90000, "chat", "hello", "Overwhelmed? no")
+    with handhold.init(tmp_path) as run:
+        run.sample("probe", "How is it going?", "I feel so overwhelmed with the information", step=52500)
+        run.sample("probe", "How is it going?", "what you're doing is all too much to do", step=61500)
+        run.sample("probe", "How is it going?", "I would like broader data now", step=90000)
+    with handhold.amend(tmp_path) as later:
+        later.sample("chat", "hello", "Overwhelmed? no", step=90000)
     runner = CliRunner()
     out = runner.invoke(app, ["samples", str(tmp_path), "--grep", "OVERWHELMED"], env={"COLUMNS": "200"})
     assert out.exit_code == 0

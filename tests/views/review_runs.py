@@ -1,11 +1,13 @@
-"""Hand-built runs for the wrong-answer review tests: ``answer`` events as the benchmark scorer
-writes them (the data contract), and a procedural eval suite's stored generations."""
+"""Runs for the wrong-answer review tests, built through the Run API: ``answer`` events as the
+benchmark scorer writes them (the data contract)."""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
-from handhold.store import RunStore
+import handhold
 
 CHOICES = ["a cat", "a dog", "a bird"]
 
@@ -18,30 +20,47 @@ def answer(task: str, doc: int, *, correct: bool = False, consistent: bool | Non
             "consistent": consistent}
 
 
-def answers_run(run_dir: Path, *, metrics: bool = True) -> Path:
+def answers_run(run_dir: Path, *, metrics: bool | Callable[[int], dict] = True) -> Path:
     """Step 10: arc_easy docs 0-4 (0 right; 1, 2 consistent; 3 inconsistent; 4 undecided) and
-    boolq doc 0 (inconsistent), plus one malformed event; step 20: arc_easy doc 0 (consistent)."""
-    s = RunStore.open(run_dir)
-    s.set_meta("name", run_dir.name)
-    s.set_meta("stages", ["general", "physics", "mixed"])
-    for i, stage in enumerate(("general", "physics", "mixed")):
-        s.log_event(10 * i, "stage_start", {"stage": stage, "index": i})
-    if metrics:
-        for step in range(1, 31):
-            m = {"train/loss": 3.0 - step / 30}
-            if step % 5 == 0:
-                m.update({"eval/loss/a": 2.0 + (step == 15), "eval/family/reasoning": step / 60,
-                          "eval/family/standard": 0.02})
-            s.log_metrics(step, m)
-    s.log_event(10, "answer", answer("arc_easy", 0, correct=True, choice=0))
-    s.log_event(10, "answer", answer("arc_easy", 1))
-    s.log_event(10, "answer", answer("arc_easy", 2, choice=2))
-    s.log_event(10, "answer", answer("arc_easy", 3, consistent=False))
-    s.log_event(10, "answer", answer("arc_easy", 4, consistent=None, choice=None))
-    s.log_event(10, "answer", answer("boolq", 0, consistent=False))
-    s.log_event(10, "answer", {"task": "arc_easy", "doc_id": "9", "correct": False, "choices": "not a list"})
-    s.log_event(20, "answer", answer("arc_easy", 0))
-    s.log_event(30, "stage_end", {"stage": "mixed", "index": 2, "reason": "budget"})
-    s.set_meta("status", "finished")
-    s.close()
+    boolq doc 0 (inconsistent), plus one malformed event; step 20: arc_easy doc 0 (consistent).
+    Stages general, physics, mixed start at steps 0, 10, 20; the last ends at 30. ``metrics``:
+    the default curves, none, or ``step -> {key: value}`` for steps 1-30."""
+    answers = {10: [answer("arc_easy", 0, correct=True, choice=0), answer("arc_easy", 1),
+                    answer("arc_easy", 2, choice=2), answer("arc_easy", 3, consistent=False),
+                    answer("arc_easy", 4, consistent=None, choice=None), answer("boolq", 0, consistent=False),
+                    {"task": "arc_easy", "doc_id": "9", "correct": False, "choices": "not a list"}],
+               20: [answer("arc_easy", 0)]}
+    with handhold.init(run_dir, name=run_dir.name, stages=["general", "physics", "mixed"]) as run:
+        for step in range(0, 31):
+            if step in (0, 10, 20):
+                if step:
+                    run.stage_end("budget", step=step)
+                run.stage(("general", "physics", "mixed")[step // 10], step=step)
+            if callable(metrics) and step:
+                run.log(metrics(step), step=step)
+            elif metrics and step:
+                m = {"train/loss": 3.0 - step / 30}
+                if step % 5 == 0:
+                    m.update({"eval/loss/a": 2.0 + (step == 15), "eval/family/reasoning": step / 60,
+                              "eval/family/standard": 0.02})
+                run.log(m, step=step)
+            for data in answers.get(step, []):
+                run.event("answer", step=step, **data)
+        run.stage_end("budget", step=30)
+    return run_dir
+
+
+def without_labels_table(run_dir: Path, *, legacy_table: bool = False) -> Path:
+    """Make ``run_dir`` a store as handhold wrote it before labels joined the schema: no ``labels``
+    table, or (``legacy_table``) the one the first review created, without the ``answer`` column."""
+    con = sqlite3.connect(run_dir / "run.db")
+    try:
+        con.execute("DROP TABLE labels")
+        if legacy_table:
+            con.execute("CREATE TABLE labels (step INTEGER NOT NULL, task TEXT NOT NULL, doc_id TEXT NOT NULL, "
+                        "label TEXT NOT NULL, source TEXT NOT NULL, time REAL NOT NULL, "
+                        "PRIMARY KEY (step, task, doc_id, source))")
+        con.commit()
+    finally:
+        con.close()
     return run_dir

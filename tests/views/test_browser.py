@@ -41,6 +41,7 @@ def server(tmp_path):
 
 
 def test_dashboard_end_to_end(browser, server, tiny_config, tmp_path, monkeypatch):
+    import handhold
     from handhold.config import load_config
     from handhold.store import RunStore
     from handhold.train.runner import start
@@ -50,10 +51,10 @@ def test_dashboard_end_to_end(browser, server, tiny_config, tmp_path, monkeypatc
     run = runs / "tiny"
     state = start(load_config(tiny_config()), run, progress=False)
     assert state.status == "finished"
-    with RunStore.open(run) as store:  # probe generations, as the probes callback stores them
+    with handhold.amend(run) as later:  # probe generations at the steps the probes callback writes them
         for step in (8, 16, 24):
-            store.log_sample(step, "probe", "How is your training going?", f"learning, step {step}")
-            store.log_sample(step, "probe", "F = m * a; m = 2, a = 3; F =", f"{step % 5}")
+            later.sample("probe", "How is your training going?", f"learning, step {step}", step=step)
+            later.sample("probe", "F = m * a; m = 2, a = 3; F =", f"{step % 5}", step=step)
 
     shutil.copytree(run, runs / "tiny-copy")  # a second run to overlay
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -136,9 +137,9 @@ def test_dashboard_end_to_end(browser, server, tiny_config, tmp_path, monkeypatc
 
     # live: rows a writer adds appear within ~2 s, without a reload
     page.evaluate("window.__same_page = true")
-    with RunStore.open(run) as store:
+    with handhold.init(run, resume=True) as live:
         for step in range(25, 31):
-            store.log_metrics(step, {"train/loss/general": 1.0, "eval/loss/general": 1.5})
+            live.log({"train/loss/general": 1.0, "eval/loss/general": 1.5}, step=step)
     t0 = time.monotonic()
     page.wait_for_function("document.querySelector('#run-title').dataset.lastStep === '30'", timeout=5_000)
     page.wait_for_function("""() => document.querySelector('.panel').data

@@ -49,17 +49,18 @@ def server(tmp_path, monkeypatch):
     fake.analyze_store = lambda store: PHASES
     monkeypatch.setitem(sys.modules, "handhold.phases", fake)
     runs = tmp_path / "runs"
-    run = answers_run(runs / "bench", metrics=False)
-    with RunStore.open(run) as s:
-        for step in range(1, 31):
-            m = {"train/loss/a": 3.0 - step / 20, "train/loss": 3.0 - step / 20}
-            if step > 10:
-                m["train/loss/b"] = 3.5 - step / 30
-            if step % 2 == 0:
-                m.update({"eval/loss/a": 2.5 - step / 30 + 0.5 * (step in (12, 22)), "eval/loss/b": 2.8 - step / 40,
-                          "eval/family/reasoning": step / 50, "eval/family/standard": 0.02 * (step % 4 == 0),
-                          "eval/arc_easy/acc": 0.25 + step / 100})
-            s.log_metrics(step, m)
+
+    def metrics(step):
+        m = {"train/loss/a": 3.0 - step / 20, "train/loss": 3.0 - step / 20}
+        if step > 10:
+            m["train/loss/b"] = 3.5 - step / 30
+        if step % 2 == 0:
+            m.update({"eval/loss/a": 2.5 - step / 30 + 0.5 * (step in (12, 22)), "eval/loss/b": 2.8 - step / 40,
+                      "eval/family/reasoning": step / 50, "eval/family/standard": 0.02 * (step % 4 == 0),
+                      "eval/arc_easy/acc": 0.25 + step / 100})
+        return m
+
+    run = answers_run(runs / "bench", metrics=metrics)
     srv = uvicorn.Server(uvicorn.Config(create_app(runs, phases_process=False), host="127.0.0.1", port=0,
                                         log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)

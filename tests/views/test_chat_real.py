@@ -14,6 +14,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
+import handhold  # noqa: E402
 from handhold.cli import app as cli_app  # noqa: E402
 from handhold.store import RunStore  # noqa: E402
 from handhold.views.chat import Chat, ChatLimits  # noqa: E402
@@ -41,9 +42,8 @@ def checkpoint(run_dir: Path, step: int, *, n_positions: int = 64, seed: int = 0
 @pytest.fixture
 def runs(tmp_path):
     run = tmp_path / "runs" / "demo"
-    store = RunStore.open(run)
-    store.log_metrics(1, {"train/loss": 1.0})
-    store.close()
+    with handhold.init(run) as live:
+        live.log({"train/loss": 1.0}, step=1)
     checkpoint(run, 10)
     checkpoint(run, 20, seed=1)
     return tmp_path / "runs"

@@ -16,6 +16,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient as _TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
+import handhold  # noqa: E402
 from handhold.cli import app as cli_app  # noqa: E402
 from handhold.store import RunStore  # noqa: E402
 from handhold.views.chat import ChatLimits  # noqa: E402
@@ -33,31 +34,34 @@ class TestClient(_TestClient):
         super().__init__(app, base_url=base_url, **kw)
 
 
-def build_run(run_dir: Path, *, steps: int = 30, finished: bool = True, name: str = "demo") -> Path:
-    """Three stages of ``steps // 3`` steps; train loss every step, eval every 5; two probes."""
-    s = RunStore.open(run_dir)
-    s.set_meta("name", name)
-    stages = ["general", "physics", "mixed"]
-    s.set_meta("stages", stages)
+STAGES = ["general", "physics", "mixed"]
+
+
+def write_run(run, *, steps: int = 30, finished: bool = True) -> None:
+    """Three stages of ``steps // 3`` steps; train loss every step, eval every 5; two probes.
+    Not ``finished``: the last stage stays open."""
     per = steps // 3
-    for i, stage in enumerate(stages):
-        s.log_event(per * i, "stage_start", {"stage": stage, "index": i})
+    run.stage(STAGES[0], step=0)
     for step in range(1, steps + 1):
         m = {"train/loss": 3.0 - step / steps, "train/loss/a": 3.0, "train/lr": 1e-3,
              "train/grad_norm": 1.0 + (step == 17) * 9.0}
         if step % 5 == 0:
             m.update({"eval/loss/a": 2.0, "eval/loss/b": 2.5, "eval/physics/answer_acc": step / steps})
-        s.log_metrics(step, m)
+        run.log(m, step=step)
         if step % 10 == 0:
-            s.log_sample(step, "probe", "How is your training going?", f"fine at {step}")
-            s.log_sample(step, "probe", "2 + 2 =", f"{step % 7} 100%_done")
-    for i, stage in enumerate(stages):
-        if finished or i < 2:
-            s.log_event(per * (i + 1), "stage_end", {"stage": stage, "index": i, "reason": "budget"})
-    if finished:
-        s.set_meta("status", "finished")
-        s.set_meta("stop_reason", "curriculum complete")
-    s.close()
+            run.sample("probe", "How is your training going?", f"fine at {step}", step=step)
+            run.sample("probe", "2 + 2 =", f"{step % 7} 100%_done", step=step)
+        if step % per == 0 and (finished or step < steps):
+            run.stage_end("budget", step=step)
+            if step < steps:
+                run.stage(STAGES[step // per], step=step)
+
+
+def build_run(run_dir: Path, *, steps: int = 30, name: str = "demo") -> Path:
+    """A finished run (:func:`write_run`) written through the Run API."""
+    with handhold.init(run_dir, name=name, stages=STAGES) as run:
+        write_run(run, steps=steps)
+        run.finish("finished", "curriculum complete")
     return run_dir
 
 
@@ -81,9 +85,13 @@ def tiny_checkpoint(run_dir: Path, step: int) -> Path:
 
 @pytest.fixture
 def root(tmp_path):
+    """``demo``, finished, and ``other``, still being written (its last stage open)."""
     build_run(tmp_path / "runs" / "demo")
-    build_run(tmp_path / "runs" / "other", finished=False, name="other")
-    return tmp_path / "runs"
+    live = handhold.init(tmp_path / "runs" / "other", name="other", stages=STAGES)
+    write_run(live, finished=False)
+    live.flush()
+    yield tmp_path / "runs"
+    live.finish()
 
 
 @pytest.fixture
@@ -237,14 +245,13 @@ def test_metrics_events_samples(client):
 # ------------------------------------------------------------------------ downsampling
 def test_metrics_call_downsamples_long_series_and_keeps_spikes(tmp_path):
     n = 120_000
-    s = RunStore.open(tmp_path / "runs" / "long", flush_every=50_000)
     rng = np.random.default_rng(0)
     values = np.sin(np.arange(n) / 5000.0) + rng.normal(0, 0.01, n)
     values[77_777] = 40.0  # a spike
     values[1000] = float("nan")  # stored as NULL, never sent
-    for step, v in enumerate(values, start=1):
-        s.log_metrics(step, {"train/grad_norm": v})
-    s.close()
+    with handhold.init(tmp_path / "runs" / "long", flush_every=50_000) as run:
+        for step, v in enumerate(values.tolist(), start=1):
+            run.log({"train/grad_norm": v}, step=step)
     client = TestClient(create_app(tmp_path / "runs", phases_process=False))
     r = client.get("/api/runs/long/metrics", params={"keys": "train/grad_norm", "max_points": 1000}).json()
     got = r["series"]["train/grad_norm"]
@@ -275,11 +282,10 @@ def test_metrics_call_downsamples_long_series_and_keeps_spikes(tmp_path):
 def test_gaps_in_a_long_series_stay_gaps(tmp_path):
     from handhold.views.downsample import read_series
 
-    s = RunStore.open(tmp_path, flush_every=50_000)
     steps = [*range(1, 30_001), *range(90_001, 120_001)]
-    for step in steps:
-        s.log_metrics(step, {"k": 7.0 + step * 1e-9, "tiny": 1e-300 * step})
-    s.close()
+    with handhold.init(tmp_path, flush_every=50_000) as run:
+        for step in steps:
+            run.log({"k": 7.0 + step * 1e-9, "tiny": 1e-300 * step}, step=step)
     with RunStore.reader(tmp_path) as store:
         got = read_series(store, "k", max_points=400)
         tiny = read_series(store, "tiny", max_points=400)
@@ -293,10 +299,9 @@ def test_gaps_in_a_long_series_stay_gaps(tmp_path):
 def test_exact_downsampling_of_mid_sized_series(tmp_path):
     from handhold.views.downsample import read_series
 
-    s = RunStore.open(tmp_path, flush_every=10_000)
-    for step in range(1, 10_001):
-        s.log_metrics(step, {"k": 1.0 if step != 4321 else -5.0})
-    s.close()
+    with handhold.init(tmp_path, flush_every=10_000) as run:
+        for step in range(1, 10_001):
+            run.log({"k": 1.0 if step != 4321 else -5.0}, step=step)
     with RunStore.reader(tmp_path) as store:
         got = read_series(store, "k", max_points=100)
     assert got.downsampled and len(got.steps) <= 100
@@ -376,8 +381,8 @@ def test_reads_while_a_run_writes(tmp_path):
     """A writer flushing every 20 rows while the API polls: every read succeeds, the writer's
     flushes stay fast, and the rows the poller assembles are exactly the rows written."""
     run = tmp_path / "runs" / "live"
-    writer = RunStore.open(run, flush_every=20, flush_seconds=0.05)
-    writer.log_metrics(0, {"train/loss": 5.0})
+    writer = handhold.init(run, flush_every=20, flush_seconds=0.05)
+    writer.log({"train/loss": 5.0}, step=0)
     writer.flush()
     client = TestClient(create_app(tmp_path / "runs", phases_process=False))
     stop = threading.Event()
@@ -387,11 +392,11 @@ def test_reads_while_a_run_writes(tmp_path):
     def write():
         for step in range(1, total + 1):
             t = time.perf_counter()
-            writer.log_metrics(step, {"train/loss": 5.0 - step / total})
+            writer.log({"train/loss": 5.0 - step / total}, step=step)
             flush_times.append(time.perf_counter() - t)
             if step % 20 == 0:
                 time.sleep(0.01)  # ~1.5 s of "training" in all
-        writer.close()
+        writer.finish()
         stop.set()
 
     thread = threading.Thread(target=write)
@@ -461,14 +466,14 @@ def test_chat_is_bounded_in_time_and_context(chat_root):
 
 
 def test_chat_saves_while_a_trainer_writes(chat_root):
-    trainer = RunStore.open(chat_root / "demo", flush_every=1)  # a writer holding the file open
+    trainer = handhold.init(chat_root / "demo", resume=True, flush_every=1)  # a live run, holding its lock
     client = TestClient(create_app(chat_root, chat_limits=ChatLimits(max_new_tokens=4), phases_process=False))
     try:
-        trainer.log_metrics(31, {"train/loss": 1.0})
+        trainer.log({"train/loss": 1.0}, step=31)
         assert client.post("/api/runs/demo/chat", json={"message": "hi"}).status_code == 200
-        trainer.log_metrics(32, {"train/loss": 1.0})
+        trainer.log({"train/loss": 1.0}, step=32)
     finally:
-        trainer.close()
+        trainer.finish()
     with RunStore.reader(chat_root / "demo") as store:
         assert len(list(store.samples("chat"))) == 1 and store.last_step() == 32
 

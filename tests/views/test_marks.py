@@ -89,14 +89,15 @@ def test_report_has_one_toggle_script_only_when_there_are_marks(tmp_path, monkey
     import sys
     import types
 
-    from handhold.store import RunStore
+    import handhold
     from handhold.views.report import write_report
 
-    with RunStore.open(tmp_path / "r") as s:
+    with handhold.init(tmp_path / "r") as run:
+        run.stage("one", step=0)
         for step in range(1, 21):
-            s.log_metrics(step, {"eval/loss/a": 2.0 - step / 40, "train/loss": 3.0})
-        s.log_event(0, "stage_start", {"stage": "one", "index": 0})
-        s.log_event(10, "stage_start", {"stage": "two", "index": 1})
+            run.log({"eval/loss/a": 2.0 - step / 40, "train/loss": 3.0}, step=step)
+            if step == 10:
+                run.stage("two", step=step)
     fake = types.ModuleType("handhold.phases")
     fake.analyze_store = lambda store: {"metrics": {"eval/loss/a": {"segments": [], "changepoints": [],
                                                                      "shocks": [shock(10)]}}}

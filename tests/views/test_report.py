@@ -7,18 +7,17 @@ import json
 import numpy as np
 from plotly.offline import get_plotlyjs
 
+import handhold
 from handhold.store import RunStore
 from handhold.views.report import build_figures, downsample, smooth, write_report
 
 EVIL = "<script>alert(1)</script>"
 
 
-def _build(tmp_path, *, evals=True, names=("general", "physics", "mixed"), nan_at=None,
-           extra=None, finished=True):
-    """Three stages of 10 steps; sources a (every step) and b (from stage 1 on)."""
-    s = RunStore.open(tmp_path)
-    s.set_meta("name", "demo")
-    s.set_meta("stages", list(names))
+def _write(run, *, evals=True, names=("general", "physics", "mixed"), nan_at=None, extra=None, samples=None):
+    """Three stages of 10 steps; sources a (every step) and b (from stage 1 on); ``samples``:
+    ``{step: [(kind, prompt, text)]}``."""
+    run.stage(names[0], step=0)
     for step in range(1, 31):
         m = {"train/loss": 3.0, "train/loss/a": 3.0, "train/lr": 1e-3, "train/grad_norm": 1.0,
              "train/tokens": 100.0 * step}
@@ -29,17 +28,23 @@ def _build(tmp_path, *, evals=True, names=("general", "physics", "mixed"), nan_a
             if evals:
                 m.update({"eval/loss/a": 2.0, "eval/loss/b": 5.0})
         m.update((extra or {}).get(step, {}))
-        s.log_metrics(step, m)
+        run.log(m, step=step)
         if step == nan_at:
-            s.log_event(step, "nan", {"loss": "nan"})
-    for i, name in enumerate(names):
-        s.log_event(10 * i, "stage_start", {"stage": name, "index": i})
-        s.log_event(10 * i + 10, "stage_end", {"stage": name, "index": i, "reason": f"budget {EVIL}"})
-    if finished:
-        s.log_event(30, "fit_end", {"status": "finished", "reason": "curriculum complete"})
-        s.set_meta("status", "finished")
-    s.close()
-    return tmp_path
+            run.event("nan", step=step, loss="nan")
+        for kind, prompt, text in (samples or {}).get(step, []):
+            run.sample(kind, prompt, text, step=step)
+        if step % 10 == 0:
+            run.stage_end("budget", step=step, note=EVIL)
+            if step < 30:
+                run.stage(names[step // 10], step=step)
+
+
+def _build(run_dir, **kw):
+    """A finished run of :func:`_write`, written through the Run API."""
+    with handhold.init(run_dir, name="demo") as run:
+        _write(run, **kw)
+        run.finish("finished", "curriculum complete")
+    return run_dir
 
 
 def _rects(fig):
@@ -129,11 +134,13 @@ def test_run_without_eval_metrics(tmp_path):
 
 
 def test_running_run_and_empty_run(tmp_path):
-    run = _build(tmp_path / "running", finished=False)
-    text = write_report(run).read_text(encoding="utf-8")
-    assert "demo — running" in text
-    RunStore.open(tmp_path / "empty").close()
-    text = write_report(tmp_path / "empty").read_text(encoding="utf-8")
+    with handhold.init(tmp_path / "running", name="demo") as live:  # still being written
+        _write(live)
+        live.flush()
+        text = write_report(tmp_path / "running").read_text(encoding="utf-8")
+        assert "demo — running" in text
+        with handhold.init(tmp_path / "empty") as empty:  # just started
+            text = write_report(empty.dir).read_text(encoding="utf-8")
     assert "No stage has started yet" in text and "No metrics logged yet" in text
 
 
@@ -155,14 +162,12 @@ def test_downsample_keeps_extremes_and_bounds_points():
 
 
 def test_probe_timeline_in_the_report(tmp_path):
-    run = _build(tmp_path)
-    s = RunStore.open(run)
-    for step in (10, 20, 30):
-        s.log_sample(step, "probe", "How is training going?", f"step {step}: {EVIL}")
-        s.log_sample(step, "probe", "2 + 2 =", str(step % 7))
-    s.log_sample(30, "chat", "hi", "hello")
-    s.log_sample(30, "eval/arith", "1 + 1 =", "2")  # eval generations are not probes
-    s.close()
+    probes = {step: [("probe", "How is training going?", f"step {step}: {EVIL}"), ("probe", "2 + 2 =", str(step % 7))]
+              for step in (10, 20, 30)}
+    run = _build(tmp_path, samples=probes)
+    with handhold.amend(run) as later:  # written after training: a chat, an eval of the last checkpoint
+        later.sample("chat", "hi", "hello", step=30)
+        later.sample("eval/arith", "1 + 1 =", "2", step=30)  # eval generations are not probes
     text = write_report(run).read_text(encoding="utf-8")
     timeline = text[text.index("<h2>Probe timeline</h2>"):]
     assert timeline.count("<details") == 3 and "id=tl-search" in timeline

@@ -3,18 +3,17 @@ share of sound reasoning with its Wilson interval, the report section and `handh
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 from typer.testing import CliRunner
 
+import handhold
 from handhold.cli import app as cli_app
 from handhold.store import RunStore
 from handhold.views.review import (has_labels_table, read_labels, save_label, share_rows, wilson_interval,
                                    wrong_answers)
 
 from handhold.summary import StageRow
-from review_runs import answer, answers_run  # tests/views/review_runs.py
+from review_runs import answer, answers_run, without_labels_table  # tests/views/review_runs.py
 
 ROWS_10_20 = [StageRow(name=n, index=i, start=a, end=b, steps=b - a, tokens=None, end_reason="budget")
               for i, (n, a, b) in enumerate([("general", 0, 10), ("physics", 10, 20)])]
@@ -55,7 +54,7 @@ def test_wrong_answers_from_answer_events(tmp_path):
     run = answers_run(tmp_path / "r")
     with RunStore.reader(run) as store:
         items, notes = wrong_answers(store, run)
-        assert not has_labels_table(store) and read_labels(store) == {}  # a store that never had labels
+        assert has_labels_table(store) and read_labels(store) == {}  # the table is there, empty
     assert [(i.step, i.task, i.doc_id) for i in items] == [
         (10, "arc_easy", "1"), (10, "arc_easy", "2"), (10, "arc_easy", "3"), (10, "arc_easy", "4"),
         (10, "boolq", "0"), (20, "arc_easy", "0")]  # the right answer (doc 0 at step 10) is not listed
@@ -77,9 +76,9 @@ def test_wrong_answers_from_answer_events(tmp_path):
 
 
 def test_an_inconsistent_answer_whose_reasoning_concluded_the_gold_is_a_slip(tmp_path):
-    with RunStore.open(tmp_path / "r") as s:
-        s.log_event(5, "answer", {**answer("arc_easy", 1, consistent=False), "conclusion": 0})  # gold
-        s.log_event(5, "answer", {**answer("arc_easy", 2, consistent=False), "conclusion": 2})
+    with handhold.init(tmp_path / "r") as run:
+        run.event("answer", step=5, **{**answer("arc_easy", 1, consistent=False), "conclusion": 0})  # gold
+        run.event("answer", step=5, **{**answer("arc_easy", 2, consistent=False), "conclusion": 2})
     with RunStore.reader(tmp_path / "r") as store:
         items, notes = wrong_answers(store, tmp_path / "r")
     assert [(i.doc_id, i.auto) for i in items] == [("1", "sound"), ("2", "unsound")] and notes == []
@@ -107,8 +106,8 @@ def test_a_human_label_overrides_the_automatic_one_and_can_be_cleared(tmp_path):
     save_label(run, 10, "arc_easy", "1", None)  # cleared: the automatic label counts again
     items, row = arc_row()
     assert items[0].human is None and items[0].label == "sound" and items[0].to_dict()["label_source"] == "auto"
-    with sqlite3.connect(run / "run.db") as con:
-        assert con.execute("SELECT step, task, doc_id, label, source FROM labels").fetchall() == [
+    with RunStore.reader(run) as store:
+        assert [(r.step, r.task, r.doc_id, r.label, r.source) for r in store.labels()] == [
             (10, "arc_easy", "4", "sound", "human")]
     with pytest.raises(ValueError, match="label must be one of sound, unsound"):
         save_label(run, 10, "arc_easy", "1", "good")
@@ -121,14 +120,29 @@ def test_a_label_does_not_stick_to_another_answer_under_the_same_key(tmp_path):
     with RunStore.reader(run) as store:
         (old,) = wrong_answers(store, run, step=20)[0]
     save_label(run, 20, "arc_easy", "0", "unsound", digest=old.digest)
-    with RunStore.open(run) as store:
-        store.truncate_after(19)
-        store.log_event(19, "resume", {})
-        store.log_event(20, "answer", answer("arc_easy", 0, choice=2))  # a different answer now
+    with handhold.init(run, resume=True, resume_from=19) as resumed:  # rows after step 19 go
+        resumed.event("answer", step=20, **answer("arc_easy", 0, choice=2))  # a different answer now
     with RunStore.reader(run) as store:
         (new,) = wrong_answers(store, run, step=20)[0]
         assert read_labels(store) == {(20, "arc_easy", "0"): "unsound"}  # still stored
     assert new.digest != old.digest and new.human is None and new.label == "sound"
+
+
+@pytest.mark.parametrize("legacy_table", [False, True], ids=["no table", "table without answer"])
+def test_a_store_written_before_labels_joined_the_schema_reads_and_takes_labels(tmp_path, legacy_table):
+    """Runs written by an older handhold have no labels table, or the first review's one without
+    the ``answer`` column: they read as unlabelled, and a label is saved (the table made whole)."""
+    run = without_labels_table(answers_run(tmp_path / "r"), legacy_table=legacy_table)
+    with RunStore.reader(run) as store:
+        assert has_labels_table(store) is legacy_table and read_labels(store) == {}
+        assert store.labels() == []
+        items, _ = wrong_answers(store, run, step=10, task="arc_easy")
+    assert [i.human for i in items] == [None] * 4
+    save_label(run, 10, "arc_easy", "4", "sound", digest=items[3].digest)
+    with RunStore.reader(run) as store:
+        assert read_labels(store, digests=True) == {(10, "arc_easy", "4"): ("sound", items[3].digest)}
+        items, _ = wrong_answers(store, run, step=10, task="arc_easy")
+    assert share_rows(items)[0].human == 1 and items[3].label == "sound"
 
 
 def test_share_figure_draws_each_task_with_its_interval(tmp_path):
@@ -153,7 +167,7 @@ def test_procedural_eval_generations_are_reviewable_with_the_audit_as_prefill(tm
     from handhold.config import load_config
     from handhold.data.sources import build_sources
     from handhold.evals.audit import audit
-    from handhold.evals.suite import task_examples
+    from handhold.evals.examples import task_examples
 
     run = tmp_path / "demo"
     run.mkdir()
@@ -166,10 +180,10 @@ def test_procedural_eval_generations_are_reviewable_with_the_audit_as_prefill(tm
     texts = {right.prompt: right.solution,  # correct: not listed
              slip.prompt: slip.solution.rsplit("Answer:", 1)[0] + f"Answer: {wrong_answer}",  # valid chain, wrong copy
              junk.prompt: " = = 7\nAnswer: 7"}  # no parseable reasoning
-    with RunStore.open(run) as store:
+    with handhold.init(run) as live:
         for prompt, text in texts.items():
-            store.log_sample(8, "eval/general", prompt, text)
-        store.log_sample(8, "eval/general", "Q: not an eval prompt\nA:", "x")  # ignored
+            live.sample("eval/general", prompt, text, step=8)
+        live.sample("eval/general", "Q: not an eval prompt\nA:", "x", step=8)  # ignored
     with RunStore.reader(run) as store:
         items, notes = wrong_answers(store, run)
     assert notes == []
@@ -213,9 +227,9 @@ def test_report_has_the_review_and_opens_on_the_family_panel(tmp_path):
 def test_report_without_answers_has_no_review_section(tmp_path):
     from handhold.views.report import write_report
 
-    with RunStore.open(tmp_path / "r") as s:
+    with handhold.init(tmp_path / "r") as run:
         for step in range(1, 9):
-            s.log_metrics(step, {"train/loss": 1.0 / step})
+            run.log({"train/loss": 1.0 / step}, step=step)
     assert "Wrong-answer review" not in write_report(tmp_path / "r").read_text(encoding="utf-8")
 
 
@@ -231,3 +245,40 @@ def test_cli_review(tmp_path):
     assert res.exit_code == 1 and "no wrong answers to review at step 11" in res.output
     res = CliRunner().invoke(cli_app, ["review", str(tmp_path / "nowhere")])
     assert res.exit_code == 2 and "no run store here" in res.output
+
+
+# ------------------------------------------------------------------------ no torch in a view
+def test_the_review_never_imports_torch(tmp_path, tiny_config):
+    """The review rebuilds the procedural suite's examples and audits generations without loading
+    torch, at import and at call time: run in a fresh interpreter, it leaves torch unloaded."""
+    import subprocess
+    import sys
+
+    from handhold.config import load_config
+    from handhold.data.sources import build_sources
+    from handhold.evals.examples import task_examples
+
+    run = answers_run(tmp_path / "r")
+    evals = {"tasks": [{"name": "general", "source": "general", "examples": 3, "metrics": ["answer_acc"]}]}
+    (run / "config.yaml").write_text(tiny_config(evals=evals).read_text())
+    cfg = load_config(run / "config.yaml")
+    (example, *_) = task_examples(cfg.evals.tasks[0], build_sources(cfg))
+    with handhold.amend(run) as later:
+        later.sample("eval/general", example.prompt, " = = 7\nAnswer: 7", step=30)
+    script = """
+import sys
+from pathlib import Path
+from handhold.store import RunStore
+from handhold.views import review
+run = Path(sys.argv[1])
+with RunStore.reader(run) as store:
+    items, notes = review.wrong_answers(store, run)
+assert any(i.origin == "eval" for i in items) and any(i.origin == "answer" for i in items), items
+review.save_label(run, 30, "general", "0", "sound", digest=items[-1].digest)
+rows, _ = review.review_summary(run)
+review.share_figure(rows)
+print("torch" in sys.modules, sorted({m.split(".")[0] for m in sys.modules} & {"torch", "transformers"}))
+"""
+    out = subprocess.run([sys.executable, "-c", script, str(run)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[0] == "False", out.stdout

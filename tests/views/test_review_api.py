@@ -11,16 +11,18 @@ import pytest
 pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
+import handhold  # noqa: E402
 from handhold.store import RunStore  # noqa: E402
 from handhold.views.dashboard import create_app  # noqa: E402
-from review_runs import answers_run  # noqa: E402  (tests/views/review_runs.py)
+from review_runs import answers_run, without_labels_table  # noqa: E402  (tests/views/review_runs.py)
 
 
 @pytest.fixture
 def root(tmp_path):
     answers_run(tmp_path / "runs" / "bench")
-    with RunStore.open(tmp_path / "runs" / "plain") as s:  # no answers, no config, no labels table
-        s.log_metrics(1, {"train/loss": 1.0})
+    with handhold.init(tmp_path / "runs" / "plain") as run:  # no answers, no config
+        run.log({"train/loss": 1.0}, step=1)
+    without_labels_table(tmp_path / "runs" / "plain")  # and no labels table, as older runs
     return tmp_path / "runs"
 
 
@@ -76,9 +78,8 @@ def test_labelling_updates_the_share(client, root):
     line = next(t for t in r["figure"]["data"] if t["name"] == "arc_easy")  # the figure follows
     assert line["x"] == [10, 20] and line["y"] == [0.5, 1.0]
     assert put(doc_id="1", label=None).json()["item"]["label_source"] == "auto"  # cleared
-    con = sqlite3.connect(root / "bench" / "run.db")
-    assert con.execute("SELECT doc_id, label, source FROM labels").fetchall() == [("4", "sound", "human")]
-    con.close()
+    with RunStore.reader(root / "bench") as store:
+        assert [(r.doc_id, r.label, r.source) for r in store.labels()] == [("4", "sound", "human")]
 
 
 @pytest.mark.parametrize("body, status, says", [
@@ -98,7 +99,7 @@ def test_bad_labels_get_4xx_and_write_nothing(client, root, body, status, says):
     assert res.status_code == status, res.text
     assert says in str(res.json()["detail"])
     with RunStore.reader(root / "bench") as store:
-        assert store.query("SELECT 1 FROM sqlite_master WHERE name = 'labels'").fetchone() is None
+        assert store.labels() == []
 
 
 @pytest.mark.parametrize("path, status", [
@@ -134,7 +135,7 @@ def test_reading_never_writes_and_labels_touch_only_their_table(client, root):
     for path in ("/api/runs/bench/review", "/api/runs/bench/review?step=10&task=boolq",
                  "/api/runs/plain/review", "/api/runs/bench/panels"):
         assert client.get(path).status_code == 200
-    assert db.read_bytes() == before  # a store without a labels table is read as it is
+    assert db.read_bytes() == before  # a store is read as it is (plain's, without a labels table, too)
     rows = _dump(db)
     assert client.put("/api/runs/bench/review/label",
                       json={"step": 10, "task": "boolq", "doc_id": "0", "label": "sound"}).status_code == 200

@@ -88,7 +88,7 @@ def audit(
 ) -> None:
     """Audit wrong final answers: was the reasoning sound (a slip, another valid route) or not?"""
     from .audit import audit_table, format_audit_examples, format_audit_table
-    from .suite import task_examples
+    from .examples import task_examples
 
     cfg = _run_config(run_dir)
     store = _reader(run_dir)
@@ -130,7 +130,8 @@ def eval_checkpoint(
     cot_limit: Annotated[int, typer.Option(help="with --benchmarks: documents per task read by chain of thought")] = 8,
 ) -> None:
     """Evaluate a checkpoint (built-in suite, real benchmarks, or lm-eval tasks) and record the results in the run store."""
-    from ..store import RunStore, StoreError
+    from ..amendment import amend
+    from ..store import StoreError
     from ..train import checkpoint as ckpt
 
     found = dict(ckpt.list_checkpoints(run_dir))
@@ -155,9 +156,9 @@ def eval_checkpoint(
     else:
         metrics = _builtin_suite(run_dir, found[at])
     try:
-        with RunStore.open(run_dir) as store:  # a short-lived writer: WAL lets a trainer write alongside
-            store.replace_metrics(at, metrics)
-            store.log_event(at, "eval", {"checkpoint": str(found[at].name), "lm_eval": lm_eval_task or []})
+        with amend(run_dir) as run:  # the amend door: safe beside a trainer still writing the run
+            run.replace(metrics, step=at)
+            run.event("eval", step=at, checkpoint=str(found[at].name), lm_eval=lm_eval_task or [])
     except StoreError as exc:
         _fail(str(exc))
     table = Table("metric", "value", title=f"step {at}")
@@ -167,8 +168,9 @@ def eval_checkpoint(
 
 
 def _benchmarks(run_dir: Path, step: int, checkpoint: Path, spec: str, limit: int | None, cot_limit: int) -> None:
+    from ..amendment import amend
     from ..config import ConfigError
-    from ..store import RunStore
+    from ..store import StoreError
     from .benchmarks.command import print_result, run_checkpoint, store_result
     from .benchmarks.data import BenchmarkDataError
 
@@ -176,15 +178,19 @@ def _benchmarks(run_dir: Path, step: int, checkpoint: Path, spec: str, limit: in
         result, tasks = run_checkpoint(checkpoint, spec, limit=limit, cot_limit=cot_limit)
     except (BenchmarkDataError, ConfigError) as exc:
         _fail(str(exc))
-    with RunStore.open(run_dir) as store:
-        store_result(store, step, result)
-        store.log_event(step, "eval", {"checkpoint": str(checkpoint.name), "benchmarks": spec})
+    try:
+        with amend(run_dir) as run:
+            store_result(run, step, result)
+            run.event("eval", step=step, checkpoint=str(checkpoint.name), benchmarks=spec)
+    except StoreError as exc:
+        _fail(str(exc))
     print_result(console, step, result, tasks)
 
 
 def _builtin_suite(run_dir: Path, checkpoint: Path) -> dict[str, float]:
     from ..rundir import CheckpointError, load_model
-    from .suite import score_task, summarize, task_examples
+    from .examples import task_examples
+    from .suite import score_task, summarize
 
     cfg = _run_config(run_dir)
     if not cfg.evals.tasks:

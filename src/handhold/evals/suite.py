@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import EvalSuiteConfig, EvalTask
-from ..data.sources import Source
 from ..data.tasks.base import Example
+from .examples import task_examples  # noqa: F401 - the suite's examples, also read without torch
 from .generation import choice_logprobs, generate
 
 REASONING = ("answer_acc", "step_validity", "coherence", "format")
@@ -32,15 +32,6 @@ class ExampleRecord:
     scores: dict[str, float | None] = field(default_factory=dict)
     generation: str | None = None
     n_choices: int = 0
-
-
-def task_examples(task: EvalTask, sources: dict[str, Source]) -> list[Example]:
-    items = sources[task.source].heldout(task.examples)
-    examples = [item.meta for item in items]
-    if not all(isinstance(e, Example) for e in examples):
-        raise ValueError(f"eval task {task.name!r}: source {task.source!r} has no worked solutions "
-                         "(only procedural sources can be scored)")
-    return examples
 
 
 def score_task(model: Any, tokenizer: Any, task: EvalTask, examples: list[Example], indices: list[int],

@@ -11,10 +11,8 @@ chat template (an instruction-tuned one, e.g. SmolLM2) is spoken to through it; 
 streamed as they come (:meth:`Chat.start`), with temperature and top-p sampling.
 
 Every exchange is saved to the run store as a sample of kind ``chat`` at the checkpoint's step,
-through a short-lived writer (``RunStore.open`` for one insert, then closed): SQLite in WAL mode
-lets it share the file with a trainer that is still writing, and the 30 s busy timeout of
-``RunStore.open`` waits out the trainer's flush transaction (milliseconds) instead of failing.
-This is the only write the views ever make to a run.
+through the amend door (:func:`handhold.amend`: one short transaction, safe beside a trainer
+that is still writing the run, whose flush it waits out instead of failing).
 """
 
 from __future__ import annotations
@@ -28,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..store import RunStore
+from ..amendment import amend
 
 CHAT_KIND = "chat"
 
@@ -266,9 +264,6 @@ def _trim_history(history: Sequence[tuple[str, str]], limit: int) -> list[tuple[
 
 
 def save_exchange(run_dir: Path, step: int, message: str, reply: str) -> None:
-    """One ``chat`` sample, written through a writer opened for this insert alone."""
-    store = RunStore.open(run_dir)
-    try:
-        store.log_sample(step, CHAT_KIND, message, reply)
-    finally:
-        store.close()  # flushes: one short BEGIN IMMEDIATE transaction
+    """One ``chat`` sample at the checkpoint's ``step``, written through the amend door."""
+    with amend(run_dir) as run:
+        run.sample(CHAT_KIND, message, reply, step=step)

@@ -3,7 +3,7 @@
 The seed's "66% of wrong answers had good reasoning" made measurable: for every wrong answer at
 a step, the model's reasoning, its choice and the gold are listed; a person marks each
 ``sound`` or ``unsound``; the share of sound reasoning among the labelled wrong answers is
-reported per task and step with a Wilson 95% interval.
+reported per task and step with a Wilson 95% interval (counted and drawn in :mod:`.review_share`).
 
 Where the wrong answers come from (read only; the store is never changed by reading):
 
@@ -22,69 +22,38 @@ consistency check (the choice follows from the reasoning's own conclusion: ``sou
 contradicts it: ``unsound``, unless that conclusion was the gold; no conclusion found: no
 label; see :func:`_consistency_label`); for the procedural suite, the
 audit of :mod:`handhold.evals.audit` (a slip or another valid route: ``sound``). A human label
-overrides it. Human labels live in their own table, created on the first write::
+overrides it. Labels live in the store's ``labels`` table::
 
-    labels(step, task, doc_id, label, source, time)   -- one row per item and source
+    labels(step, task, doc_id, label, source, time, answer)   -- one row per item and source
 
-:func:`save_label` is the only writer here (the dashboard's one other write besides chat);
-readers cope with stores that have no ``labels`` table.
+:func:`save_label` writes one through the amend door (:func:`handhold.amend`), safe beside a
+trainer still writing the run; stores written before the table joined the schema read as
+unlabelled. The examples of the procedural suite are rebuilt without torch
+(:mod:`handhold.evals.examples`): a view never loads a model library.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import json
-import math
 import os
-import sqlite3
 import threading
-import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any
 
-from ..store import RunStore, StoreError, db_path
+from ..store import RunStore
+from .review_share import ALL_TASKS, ShareRow, share_figure, share_rows, wilson_interval  # noqa: F401 - the review's API
 
 LABELS = ("sound", "unsound")
 HUMAN = "human"
 AUTO = "auto"
 ANSWER_KIND = "answer"
 EVAL_SAMPLE_PREFIX = "eval/"
-ALL_TASKS = "all"
-
-# answer: a digest of what was labelled (reasoning and choice), so a label never sticks to another
-# answer under the same key (a resumed run writes the steps after its checkpoint again)
-_LABELS_DDL = """CREATE TABLE IF NOT EXISTS labels (
-    step INTEGER NOT NULL, task TEXT NOT NULL, doc_id TEXT NOT NULL, label TEXT NOT NULL,
-    source TEXT NOT NULL, time REAL NOT NULL, answer TEXT,
-    PRIMARY KEY (step, task, doc_id, source))"""
 
 
 class ReviewError(ValueError):
     """A label that cannot be saved as asked (bad label, no such wrong answer)."""
-
-
-# ------------------------------------------------------------------------------ statistics
-def wilson_interval(k: int, n: int, confidence: float = 0.95) -> tuple[float, float] | None:
-    """The Wilson score interval of ``k`` successes in ``n`` trials (None when ``n == 0``).
-
-    Unlike the normal approximation it stays inside [0, 1] and is honest for small ``n`` and
-    shares near 0 or 1, which is what a few dozen hand labels give. The closed form (Wilson 1927;
-    the same numbers as ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``, which the
-    tests check) costs microseconds, where importing scipy.stats would cost a dashboard request
-    seconds.
-    """
-    if n == 0:
-        return None
-    if not 0 <= k <= n:
-        raise ValueError(f"wilson_interval: need 0 <= k <= n, got k={k}, n={n}")
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p, z2 = k / n, z * z
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 # ------------------------------------------------------------------------------ items
@@ -231,7 +200,7 @@ class ReviewCache:
 def _load_examples(path: Path) -> tuple[dict[str, dict[str, tuple[int, Any]]], str]:
     from ..config import ConfigError, load_config
     from ..data.sources import DataError, build_sources
-    from ..evals.suite import task_examples
+    from ..evals.examples import task_examples
 
     try:
         cfg = load_config(path)
@@ -343,99 +312,20 @@ def has_labels_table(store: RunStore) -> bool:
 def read_labels(store: RunStore, source: str = HUMAN, *, digests: bool = False) -> dict[tuple[int, str, str], Any]:
     """``{(step, task, doc_id): label}`` (with ``digests``: ``(label, digest of the answer)``);
     empty for a store without the ``labels`` table."""
-    if not has_labels_table(store):
-        return {}
-    rows = store.query("SELECT step, task, doc_id, label, answer FROM labels WHERE source = ?", (source,))
-    return {(s, t, d): (lab, dig) if digests else lab for s, t, d, lab, dig in rows if lab in LABELS}
+    return {(r.step, r.task, r.doc_id): (r.label, r.answer) if digests else r.label
+            for r in store.labels(source) if r.label in LABELS}
 
 
 def save_label(run_dir: str | os.PathLike[str], step: int, task: str, doc_id: str,
                label: str | None, *, digest: str | None = None) -> None:
-    """Set (or, with ``None``, clear) the human label of one item; creates ``labels`` if needed.
-    ``digest`` (:attr:`ReviewItem.digest`) ties the label to the answer it was given to.
+    """Set (or, with ``None``, clear) the human label of one item, through the amend door.
+    ``digest`` (:attr:`ReviewItem.digest`) ties the label to the answer it was given to."""
+    from ..amendment import amend
 
-    A short-lived connection with a 30 s busy timeout, as the chat's writer: it shares the file
-    with a trainer that is still writing (WAL) and waits out its flushes.
-    """
     if label is not None and label not in LABELS:
         raise ReviewError(f"label must be one of {', '.join(LABELS)} (or null to clear), got {label!r}")
-    path = db_path(run_dir)
-    if not path.is_file():
-        raise StoreError(f"{path}: no run store here")
-    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(_LABELS_DDL)
-            if label is None:
-                conn.execute("DELETE FROM labels WHERE step = ? AND task = ? AND doc_id = ? AND source = ?",
-                             (step, task, doc_id, HUMAN))
-            else:
-                conn.execute("INSERT OR REPLACE INTO labels (step, task, doc_id, label, source, time, answer) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?)", (step, task, doc_id, label, HUMAN, time.time(), digest))
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
-
-
-# ------------------------------------------------------------------------------ the share
-@dataclass
-class ShareRow:
-    """The share of sound reasoning among the wrong answers of one task (or all) at one step."""
-
-    step: int
-    task: str
-    wrong: int
-    sound: int
-    unsound: int
-    unlabelled: int
-    human: int  # how many of the labels are a person's (the rest are automatic)
-    share: float | None  # sound / (sound + unsound); None when nothing is labelled
-    low: float | None
-    high: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def describe(self) -> str:
-        """``"67% sound (95% CI 21–94%) of 3 labelled wrong answers (1 by hand); 1 unlabelled"``."""
-        labelled = self.sound + self.unsound
-        if self.share is None:
-            return f"{self.wrong} wrong, none labelled"
-        text = (f"{100 * self.share:.0f}% sound (95% CI {100 * self.low:.0f}–{100 * self.high:.0f}%) "
-                f"of {labelled} labelled wrong answer{'s' * (labelled != 1)} ({self.human} by hand)")
-        return text + (f"; {self.unlabelled} unlabelled" if self.unlabelled else "")
-
-
-def share_rows(items: list[ReviewItem]) -> list[ShareRow]:
-    """One row per task and step, in step order; and an ``all`` row per step with several tasks."""
-    groups: dict[tuple[int, str], list[ReviewItem]] = {}
-    for item in items:
-        groups.setdefault((item.step, item.task), []).append(item)
-    by_step: dict[int, list[str]] = {}
-    for s, t in groups:
-        by_step.setdefault(s, []).append(t)
-    rows = []
-    for s in sorted(by_step):
-        tasks = sorted(by_step[s])
-        for t in tasks:
-            rows.append(_row(s, t, groups[(s, t)]))
-        if len(tasks) > 1:
-            rows.append(_row(s, ALL_TASKS, [i for t in tasks for i in groups[(s, t)]]))
-    return rows
-
-
-def _row(step: int, task: str, items: list[ReviewItem]) -> ShareRow:
-    sound = sum(i.label == "sound" for i in items)
-    unsound = sum(i.label == "unsound" for i in items)
-    ci = wilson_interval(sound, sound + unsound)
-    return ShareRow(step, task, len(items), sound, unsound, len(items) - sound - unsound,
-                    sum(i.human is not None for i in items),
-                    sound / (sound + unsound) if sound + unsound else None,
-                    *(ci if ci is not None else (None, None)))
+    with amend(run_dir) as run:
+        run.label(step, task, doc_id, label, answer=digest, source=HUMAN)
 
 
 def review_summary(run_dir: str | os.PathLike[str], *, step: int | None = None,
@@ -444,32 +334,3 @@ def review_summary(run_dir: str | os.PathLike[str], *, step: int | None = None,
     with RunStore.reader(run_dir) as store:
         items, notes = wrong_answers(store, run_dir, step=step, task=task)
     return share_rows(items), notes
-
-
-def share_figure(rows: list[ShareRow], stages: list[Any] = ()) -> dict[str, Any]:
-    """The share of sound reasoning among wrong answers over the steps, one line per task (``all``
-    dashed), Wilson 95% intervals as error bars, the stages as bands: a plotly figure as a dict,
-    drawn by the report (``go.Figure(**fig)``) and the dashboard (``Plotly.react``) alike."""
-    from .panels import COLORS, PanelSpec, panel_layout
-
-    tasks = sorted({r.task for r in rows}, key=lambda t: (t == ALL_TASKS, t))
-    data = []
-    for i, task in enumerate(tasks):
-        mine = [r for r in rows if r.task == task and r.share is not None]
-        if not mine:
-            continue
-        color = "#333" if task == ALL_TASKS else COLORS[i % len(COLORS)]
-        data.append({
-            "type": "scatter", "mode": "lines+markers", "name": task, "x": [r.step for r in mine],
-            "y": [r.share for r in mine], "line": {"color": color, "width": 2, "dash": "dash" if task == ALL_TASKS else "solid"},
-            "error_y": {"type": "data", "symmetric": False, "array": [r.high - r.share for r in mine],
-                        "arrayminus": [r.share - r.low for r in mine], "thickness": 1, "width": 3},
-            "customdata": [[r.sound, r.sound + r.unsound, r.human, r.low, r.high] for r in mine],
-            "hovertemplate": "%{y:.0%} sound (%{customdata[3]:.0%}–%{customdata[4]:.0%}): "
-                             "%{customdata[0]} of %{customdata[1]} labelled, %{customdata[2]} by hand"
-                             f"<extra>{html.escape(task)}</extra>"})
-    panel = PanelSpec("review:share", "sound reasoning among wrong answers (Wilson 95% interval)", [], height=340)
-    layout = panel_layout(panel, list(stages), [], None)
-    layout["yaxis"] = {**layout.get("yaxis", {}), "range": [-0.02, 1.02], "tickformat": ".0%",
-                       "title": {"text": "share sound"}}
-    return {"data": data, "layout": layout}

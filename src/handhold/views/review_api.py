@@ -3,12 +3,12 @@
 - ``GET runs/{run}/review?step=&task=&offset=&limit=``: the steps and tasks that have wrong
   answers, the wrong answers of one step (default: the latest; ``total`` of them, ``limit`` from
   ``offset`` listed), and the share of sound reasoning per task and step for the whole run, with
-  its figure (:func:`.review.share_figure`, the report's too)
+  its figure (:func:`.review_share.share_figure`, the report's too)
 - ``PUT runs/{run}/review/label``: ``{"step", "task", "doc_id", "label": "sound"|"unsound"|null}``
   sets (or clears) a person's label; answers the item and its step's share rows
 
-Reading never writes; the label is the one write besides chat. An unknown step, task or
-document is a 404, a bad label a 422.
+Reading never writes; a label is written through the amend door (:func:`handhold.amend`).
+An unknown step, task or document is a 404, a bad label a 422.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from pydantic import BaseModel, Field
 
 from ..store import RunStore
 from ..summary import stage_table
-from .review import ReviewCache, save_label, share_figure, share_rows, wrong_answers
+from .review import ReviewCache, save_label, wrong_answers
+from .review_share import share_figure, share_rows
 
 
 class LabelRequest(BaseModel):

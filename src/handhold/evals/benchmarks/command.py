@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from .suite import BenchmarkResult, LoadedTask, evaluate, prepare, resolve_suite
+
+if TYPE_CHECKING:
+    from ...amendment import Amend
 
 
 def run_checkpoint(checkpoint: Path, spec: str, *, limit: int | None, cot_limit: int | None,
@@ -24,17 +27,18 @@ def run_checkpoint(checkpoint: Path, spec: str, *, limit: int | None, cot_limit:
     return result, tasks
 
 
-def store_result(store: Any, step: int, result: BenchmarkResult) -> None:
-    """Metrics replace those of the same keys at ``step``; samples and answer events already
-    stored for this step (a re-evaluation) are not written twice."""
-    store.replace_metrics(step, {**result.metrics, "eval/benchmarks_time_s": result.seconds})
-    seen_answers = {(e.data.get("task"), e.data.get("doc_id")) for e in store.events("answer") if e.step == step}
-    seen_samples = {(s.kind, s.prompt) for s in store.samples() if s.step == step}
+def store_result(run: Amend, step: int, result: BenchmarkResult) -> None:
+    """Write a checkpoint's result through the amend door (:func:`handhold.amend`): metrics
+    replace those of the same keys at ``step``; samples and answer events already stored for this
+    step (a re-evaluation) are not written twice."""
+    run.replace({**result.metrics, "eval/benchmarks_time_s": result.seconds}, step=step)
+    seen_answers = {(e.data.get("task"), e.data.get("doc_id")) for e in run.store.events("answer") if e.step == step}
+    seen_samples = {(s.kind, s.prompt) for s in run.store.samples() if s.step == step}
     for rec in result.records:
         if rec.generation is not None and (f"eval/{rec.task}", rec.prompt) not in seen_samples:
-            store.log_sample(step, f"eval/{rec.task}", rec.prompt, rec.generation)
+            run.sample(f"eval/{rec.task}", rec.prompt, rec.generation, step=step)
         if rec.answer is not None and (rec.answer["task"], rec.answer["doc_id"]) not in seen_answers:
-            store.log_event(step, "answer", rec.answer)
+            run.event("answer", step=step, **rec.answer)
 
 
 def print_result(console: Console, step: int, result: BenchmarkResult, tasks: list[LoadedTask]) -> None:
