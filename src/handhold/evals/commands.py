@@ -132,9 +132,9 @@ def eval_checkpoint(
     """Evaluate a checkpoint (built-in suite, real benchmarks, or lm-eval tasks) and record the results in the run store."""
     from ..amendment import amend
     from ..store import StoreError
-    from ..train import checkpoint as ckpt
+    from ..rundir import complete_checkpoints
 
-    found = dict(ckpt.list_checkpoints(run_dir))
+    found = dict(complete_checkpoints(run_dir))
     if not found:
         _fail(f"{run_dir}: no checkpoints")
     at = step if step is not None else max(found)
