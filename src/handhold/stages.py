@@ -35,7 +35,7 @@ from typing import Any
 
 from .rules import Decision, Detector, RunStop, cap, detector, rule_from_until, run_decision, stop_detector
 
-__all__ = ["Counts", "StagePlan", "StageTracker"]
+__all__ = ["Counts", "StagePlan", "StageTracker", "tracker_state"]
 
 #: What a stage's budget can count. ``steps`` and ``tokens`` are the trainer's, ``samples`` the
 #: lab's (one per training example through a forward/backward).
@@ -93,6 +93,23 @@ class StagePlan:
         names = list(self.mix or {})
         total = sum(float(self.mix[n]) for n in names) if names else 1.0
         return names, [float(self.mix[n]) / total for n in names]
+
+
+def tracker_state(index: int, start: Counts, now: Counts | None = None,
+                  detector: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A state for :meth:`StageTracker.load_state_dict` from its parts: the stage ``index``
+    (``len(stages)`` once finished), the counters where that stage started and after the last step
+    (``now``, default ``start``), and its readiness detector's state. Loops whose checkpoints hold
+    these numbers in their own shape convert them with it.
+
+    >>> t = StageTracker([StagePlan("a", {"steps": 5}), StagePlan("b", {"steps": 5})])
+    >>> t.load_state_dict(tracker_state(1, Counts(5, 640)))
+    >>> t.stage.name, t.after_step(10, tokens=1280).evidence
+    ('b', {'steps': 5})
+    """
+    now = now if now is not None else start
+    return {"index": int(index), "start": vars(start).copy(), "now": vars(now).copy(),
+            "detector": dict(detector) if detector else None, "stop_detector": None, "stop_first": None}
 
 
 class StageTracker:
