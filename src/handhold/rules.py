@@ -232,17 +232,6 @@ def cap(det: Detector, steps: int) -> Decision | None:
     return Decision("max_steps", {"steps": steps, "max_steps": m, "rule": det.kind, **det.summary()})
 
 
-def step_decision(until: Any, det: Detector | None, steps: int, tokens: int | None) -> Decision | None:
-    """What ends a stage after a training step, for loops that count budgets themselves (the
-    Trainer and Lightning callbacks): its ``steps`` or ``tokens`` budget (``tokens`` = the stage's
-    tokens so far, ``None`` when unknown), else the readiness rule's ``max_steps`` cap."""
-    if until.steps is not None and steps >= until.steps:
-        return Decision("budget", {"steps": steps})
-    if until.tokens is not None:
-        return Decision("budget", {"tokens": tokens}) if tokens is not None and tokens >= until.tokens else None
-    return cap(det, steps) if det is not None else None
-
-
 # ------------------------------------------------------------------------------ the whole run
 @dataclass(frozen=True)
 class RunStop:

@@ -26,7 +26,7 @@ def fit(tmp_path, stages=STAGES, max_steps=40, ckpt_path=None, save=None):
 
     from handhold.config import ModelConfig
     from handhold.integrations.hf import CurriculumDataset
-    from handhold.integrations.lightning import HandholdCallback
+    from handhold.integrations.lightning import HandholdLightningCallback
     from handhold.models import build_model, char_tokenizer
 
     torch.set_num_threads(1)
@@ -50,7 +50,7 @@ def fit(tmp_path, stages=STAGES, max_steps=40, ckpt_path=None, save=None):
         def configure_optimizers(self):
             return torch.optim.AdamW(self.parameters(), lr=3e-3)
 
-    callback = HandholdCallback(tmp_path / "run", curriculum=dataset)
+    callback = HandholdLightningCallback(tmp_path / "run", curriculum=dataset)
     trainer = pl.Trainer(max_steps=max_steps, val_check_interval=4, limit_val_batches=1, num_sanity_val_steps=0,
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, log_every_n_steps=2, accelerator="cpu", callbacks=[callback])
@@ -69,7 +69,7 @@ def test_stages_end_on_readiness_and_the_last_one_stops_the_fit(tmp_path):
     assert trainer.global_step == 16 and s.get_meta("status") == "finished"
     assert s.series("val_loss")[0] == [4, 8, 12, 16] and s.series("train_loss")[0][:2] == [2, 4]
     saved = callback.state_dict()
-    assert saved["stage"] == 1 and saved["done"] and saved["rows"] == 16 * 4
+    assert saved["tracker"]["index"] == 2 and saved["rows"] == 16 * 4  # finished after its second (last) stage
     assert saved["dataset"]["row"] == 64  # the sampler as it was after the rows training consumed
 
 
