@@ -128,6 +128,12 @@ class HandholdLightningCallback(Callback):
             self.run.event("checkpoint", step=trainer.global_step)
             self.run.flush()
 
+    @property
+    def state_key(self) -> str:
+        """Where Lightning checkpoints keep this callback's state: a fixed key, not the class name,
+        so a checkpoint resumes whatever the class is called."""
+        return "HandholdCallback"
+
     def state_dict(self) -> dict[str, Any]:
         if self.stages is None:
             return {"step": self._step}
