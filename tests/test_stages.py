@@ -85,3 +85,18 @@ def test_run_stop_budget_first_then_the_rule_after_its_patience():
     b = StageTracker([StagePlan("only")], stop=RunStop(samples=512))
     b.after_step(3, samples=512)
     assert explain(b.should_stop()) == "budget spent (512 samples)"
+
+
+def test_a_state_made_from_its_parts_resumes_mid_stage_with_the_detector():
+    from handhold.stages import Counts, tracker_state
+
+    plans = [StagePlan("a", {"steps": 4}), StagePlan("b", {"threshold": "acc", "value": 0.5, "evals": 2}),
+             StagePlan("c", {"tokens": 100})]
+    t = StageTracker(plans)
+    t.load_state_dict(tracker_state(1, Counts(4, 40), detector={"history": [[2, 0.9]]}))
+    assert t.stage.name == "b" and t.after_eval(7, {"acc": 0.8}).evidence["first_step"] == 2
+    t.advance(7, tokens=70)
+    assert t.after_step(8, tokens=169) is None and t.after_step(9, tokens=170).evidence == {"tokens": 100}
+    done = StageTracker(plans)
+    done.load_state_dict(tracker_state(3, Counts(9, 170)))
+    assert done.finished and done.after_step(10, tokens=10**6) is None
