@@ -49,6 +49,14 @@ def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def _unlogged(stage: str, metric: str, logged: dict[str, float], run: Run | None) -> None:
+    message = (f"HandholdLightningCallback: stage {stage!r} ends on {metric!r}, which the module did not log at "
+               f"validation (it logged: {', '.join(sorted(logged))}); self.log({metric!r}, ...) in validation_step")
+    if run is not None:
+        run.finish("failed", message)
+    raise ValueError(message)
+
+
 class HandholdLightningCallback(Callback):
     """Metrics, stages and exit rules of a Lightning fit, into the run store at ``run_dir``.
 
@@ -104,12 +112,7 @@ class HandholdLightningCallback(Callback):
             self.run.log(values, step=step)
         metric = self.stages.tracker.metric if self.stages is not None else None
         if metric is not None and metric not in values:
-            message = (f"HandholdLightningCallback: stage {self.stages.tracker.stage.name!r} ends on {metric!r}, "
-                       f"which the module did not log at validation (it logged: {', '.join(sorted(every))}); "
-                       f"self.log({metric!r}, ...) in validation_step")
-            if self.run is not None:
-                self.run.finish("failed", message)
-            raise ValueError(message)
+            _unlogged(self.stages.tracker.stage.name, metric, every, self.run)
         if metric is not None and self.stages.after_eval(step, values, self._rows):
             trainer.should_stop = True
 
@@ -129,9 +132,7 @@ class HandholdLightningCallback(Callback):
             self.run.flush()
 
     @property
-    def state_key(self) -> str:
-        """Where Lightning checkpoints keep this callback's state: a fixed key, not the class name,
-        so a checkpoint resumes whatever the class is called."""
+    def state_key(self) -> str:  # fixed, not the class name: a checkpoint resumes whatever the class is called
         return "HandholdCallback"
 
     def state_dict(self) -> dict[str, Any]:
