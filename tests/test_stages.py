@@ -100,3 +100,25 @@ def test_a_state_made_from_its_parts_resumes_mid_stage_with_the_detector():
     done = StageTracker(plans)
     done.load_state_dict(tracker_state(3, Counts(9, 170)))
     assert done.finished and done.after_step(10, tokens=10**6) is None
+
+
+def test_an_eval_at_the_step_a_later_stage_started_is_no_evidence_for_it():
+    """A framework that evaluates after its step hook ended the previous stage hands the tracker
+    that eval; the new stage decides as if it came before the switch (handhold's loop order)."""
+    def play(eval_at_switch):
+        t = StageTracker([StagePlan("a", {"steps": 8}), StagePlan("b", {"plateau": "acc", "patience": 1})])
+        out = []
+        for step in range(1, 25):
+            d = t.after_step(step)
+            if d is None and step % 4 == 0:
+                d = t.after_eval(step, {"acc": min(step, 12) / 12})
+            if d is not None:
+                out.append((step, d.reason, d.evidence.get("evals")))
+                t.advance(step)
+                if eval_at_switch and step % 4 == 0:
+                    assert t.after_eval(step, {"acc": step / 12}) is None
+        return out
+
+    assert play(True) == play(False) == [(8, "budget", None), (16, "plateau", 2)]
+    first = StageTracker([StagePlan("a", {"threshold": "acc", "value": 0.5})])
+    assert first.after_eval(0, {"acc": 0.9}).reason == "threshold"  # the first stage: an eval before any step counts

@@ -199,11 +199,16 @@ class StageTracker:
     def after_eval(self, step: int, metrics: Mapping[str, Any]) -> Decision | None:
         """Feed one eval's metrics to the stage's readiness rule (and the run's stop rule); the
         stage's end if the rule fires now, else ``None``. A metric missing from ``metrics`` is no
-        evidence: the detector is not fed (see :attr:`metric` to check that a loop reports it)."""
+        evidence: the detector is not fed (see :attr:`metric` to check that a loop reports it).
+        Nor is an eval at the very step a later stage started: it measured the previous stage's
+        training (a framework that evaluates after its step hook ended that stage calls this then;
+        a loop that evaluates before it advances never does)."""
         self._count(step, None, None)
         self._feed_stop(step, metrics)
         det = self._detector
         if det is None or det.rule.metric not in metrics or metrics[det.rule.metric] is None:
+            return None
+        if self.index > 0 and step <= self.start.steps:
             return None
         decision = det.update(self.stage_counts().steps, metrics[det.rule.metric]).decide()
         if decision is None:

@@ -23,7 +23,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 EVERY = 4  # an eval every 4 steps, in every loop
 METRIC = "eval/physics/acc"
 STAGES = [
-    {"name": "warm", "mix": {"general": 1.0}, "until": {"steps": 5}},
+    {"name": "warm", "mix": {"general": 1.0}, "until": {"steps": 8}},
     {"name": "plateau", "mix": {"general": 0.5, "physics": 0.5},
      "until": {"plateau": METRIC, "patience": 2, "max_steps": 100}},
     {"name": "threshold", "mix": {"physics": 1.0},
@@ -31,10 +31,12 @@ STAGES = [
     {"name": "capped", "mix": {"physics": 1.0}, "until": {"threshold": METRIC, "value": 2.0, "max_steps": 6}},
     {"name": "tail", "mix": {"general": 1.0}, "until": {"steps": 3}},
 ]
-# warm: 5 steps. plateau: the metric climbs to 0.5 at step 20 and stays: 2 evals later (28) it ends.
+# warm: 8 steps, ending where an eval falls (the Trainer and Lightning evaluate after their step
+# hook ended it: that eval is no evidence for the next stage, as in handhold's loop, which evaluates
+# first). plateau: the metric climbs to 0.5 at step 20 and stays: 2 evals later (28) it ends.
 # threshold: 0.9 at step 32, 1.0 at 36: two evals in a row. capped: never 2.0, ends at 36 + 6 = 42.
 # tail: 3 steps, and the last stage's end ends training at 45.
-EXPECTED = [(5, "warm", "budget"), (28, "plateau", "plateau"), (36, "threshold", "threshold"),
+EXPECTED = [(8, "warm", "budget"), (28, "plateau", "plateau"), (36, "threshold", "threshold"),
             (42, "capped", "max_steps"), (45, "tail", "budget")]
 MAX_STEPS = 60
 
@@ -152,7 +154,8 @@ def test_the_four_loops_end_every_stage_alike(tmp_path, tiny_config):
     runs = {name: decisions(d) for name, d in [("handhold", own), ("hf", hf), ("lightning", pl), ("lab", grok)]}
     ends, starts = runs["handhold"]
     assert [(step, stage, reason) for step, stage, reason, _ in ends] == EXPECTED
-    assert ends[1][3]["best_global_step"] == 20 and ends[2][3]["first_step"] == 32 - 28
+    assert ends[1][3]["best_global_step"] == 20 and ends[1][3]["evals"] == 5  # 12 .. 28
+    assert ends[2][3]["first_step"] == 32 - 28
     for name, (other_ends, other_starts) in runs.items():
         assert other_ends == ends, name
         assert other_starts == starts, name
