@@ -3,7 +3,7 @@
     PYTHONPATH=src python benchmarks/hf_callback_overhead.py [--steps 200] [--repeat 2]
 
 The same tiny GPT-2 trains ``--steps`` steps twice, timed in the same run: once on handhold's
-``CurriculumDataset`` (two stages, rows drawn and tokenized on the fly) with ``HandholdCallback``
+``CurriculumDataset`` (two stages, rows drawn and tokenized on the fly) with ``HandholdTrainerCallback``
 (metrics into the run store, per-source losses on logging steps, stage rules after every step),
 once on a plain iterable dataset of the same rows (drawn beforehand, the stage switch included),
 pre-tokenized, with no callback. Throughput is steps per second of ``trainer.train()``; the best
@@ -50,7 +50,7 @@ def train(steps: int, out: Path, dataset, model, handhold: bool) -> float:
     from transformers import Trainer, TrainingArguments
     from transformers.trainer_callback import PrinterCallback
 
-    from handhold.integrations.hf import HandholdCallback
+    from handhold.integrations.hf import HandholdTrainerCallback
 
     class Plain(IterableDataset):
         def __init__(self, rows):
@@ -65,7 +65,7 @@ def train(steps: int, out: Path, dataset, model, handhold: bool) -> float:
                              use_cpu=True, seed=0, dataloader_num_workers=0, disable_tqdm=True)
     if handhold:
         trainer = Trainer(model=model(), args=args, train_dataset=ds, data_collator=ds.collate,
-                          callbacks=[HandholdCallback(out / "run", curriculum=ds)])
+                          callbacks=[HandholdTrainerCallback(out / "run", curriculum=ds)])
     else:
         stream = iter(ds)  # the same rows, drawn beforehand: the first stage's 100 steps, then the second
         rows = [next(stream) for _ in range(100 * 8)]
@@ -98,8 +98,8 @@ def main() -> None:
     plain, hh = a.steps / best[False], a.steps / best[True]
     ratio = hh / plain
     print(f"{a.steps} steps, batch 8 x seq <= 64, tiny GPT-2 (2 layers, d 64), best of {a.repeat}")
-    print(f"plain dataset, no callback:               {plain:7.1f} steps/s")
-    print(f"CurriculumDataset + HandholdCallback:     {hh:7.1f} steps/s")
+    print(f"plain dataset, no callback:                  {plain:7.1f} steps/s")
+    print(f"CurriculumDataset + HandholdTrainerCallback: {hh:7.1f} steps/s")
     print(f"throughput ratio = {ratio:.3f}  (target >= 0.97: {'met' if ratio >= 0.97 else 'MISSED'})")
 
 

@@ -50,20 +50,59 @@ def test_budgets_in_steps_and_tokens():
     stages = [{"name": "a", "mix": {"general": 1}, "until": {"steps": 3}},
               {"name": "b", "mix": {"physics": 1}, "until": {"tokens": 250}}]
     _, cur = make(stages)
-    for _ in range(2):
-        cur.record_step(100)
-        assert cur.budget_spent() is None
-    cur.record_step(100)
-    assert cur.budget_spent().evidence == {"steps": 3}
+    for step in (1, 2):
+        assert cur.after_step(step, 100 * step) is None
+    assert cur.after_step(3, 300).evidence == {"steps": 3}
     cur.advance(3, 300)
     assert cur.stage.name == "b" and cur.progress.start_step == 3
     assert all(i.source == "physics" for i in cur.next_batch())
-    cur.record_step(200)
-    assert cur.budget_spent() is None
-    cur.record_step(60)
-    assert cur.budget_spent().evidence == {"tokens": 260}
+    assert cur.after_step(4, 500) is None
+    assert cur.progress.steps == 1 and cur.progress.tokens == 200
+    assert cur.after_step(5, 560).evidence == {"tokens": 260}  # the stage's own tokens
     cur.advance(5, 560)
     assert cur.finished
+
+
+def test_an_eval_logs_the_readiness_metric_and_an_extra_eval_is_no_evidence():
+    stages = [{"name": "a", "mix": {"general": 1},
+               "until": {"threshold": "eval/acc", "value": 0.5, "evals": 2, "max_steps": 100}}]
+    _, cur = make(stages)
+    assert cur.after_eval(4, {"eval/acc": 0.6}) is None
+    assert cur.after_eval(6, {"eval/acc": 0.7}, extra=True) is None  # only a --max-steps cap falls here
+    d = cur.after_eval(8, {"eval/acc": 0.8})
+    assert d.reason == "threshold" and d.evidence["streak"] == 2 and d.evidence["global_step"] == 8
+
+
+def test_a_checkpoint_that_stored_the_stage_progress_still_resumes():
+    """Curriculum state as checkpoints held it: the stage's counters under ``progress`` and the
+    readiness detector's history under ``readiness``."""
+    stages = [{"name": "a", "mix": {"general": 1}, "until": {"steps": 3}},
+              {"name": "b", "mix": {"physics": 1},
+               "until": {"threshold": "eval/acc", "value": 0.5, "evals": 2, "max_steps": 20}},
+              {"name": "c", "mix": {"general": 1}, "until": {"tokens": 1000}}]
+    _, cur = make(stages)
+    for _ in range(2):
+        cur.next_batch()
+    cur.advance(3, 300)
+    cur.after_eval(7, {"eval/acc": 0.7})
+    cur.after_step(8, 800)
+    old = {"progress": {"index": 1, "steps": 5, "tokens": 500, "start_step": 3, "start_tokens": 300},
+           "cursors": dict(cur.cursors), "rng": cur.rng.bit_generator.state,
+           "readiness": {"stage": 1, "history": [[4, 0.7]]}}
+    expected = [texts(cur.next_batch()) for _ in range(2)]
+    _, resumed = make(stages)
+    resumed.load_state_dict(old)
+    assert resumed.stage.name == "b" and [texts(resumed.next_batch()) for _ in range(2)] == expected
+    assert resumed.tracker.state_dict() == cur.tracker.state_dict()
+    assert vars(resumed.progress) == {"index": 1, "steps": 5, "tokens": 500, "start_step": 3, "start_tokens": 300}
+    d = resumed.after_eval(9, {"eval/acc": 0.9})  # the stored eval at stage step 4 counts toward the streak
+    assert d.reason == "threshold" and d.evidence["first_step"] == 4 and d.evidence["stage_step"] == 6
+    resumed.advance(9, 900)
+    assert resumed.after_step(10, 1899) is None and resumed.after_step(11, 1900).evidence == {"tokens": 1000}
+    stale = {**old, "readiness": {"stage": 0, "history": [[1, 0.9]]}}  # another stage's detector: not used
+    _, other = make(stages)
+    other.load_state_dict(stale)
+    assert other.after_eval(9, {"eval/acc": 0.9}) is None
 
 
 def test_heldout_never_appears_in_training():

@@ -232,15 +232,64 @@ def cap(det: Detector, steps: int) -> Decision | None:
     return Decision("max_steps", {"steps": steps, "max_steps": m, "rule": det.kind, **det.summary()})
 
 
-def step_decision(until: Any, det: Detector | None, steps: int, tokens: int | None) -> Decision | None:
-    """What ends a stage after a training step, for loops that count budgets themselves (the
-    Trainer and Lightning callbacks): its ``steps`` or ``tokens`` budget (``tokens`` = the stage's
-    tokens so far, ``None`` when unknown), else the readiness rule's ``max_steps`` cap."""
-    if until.steps is not None and steps >= until.steps:
-        return Decision("budget", {"steps": steps})
-    if until.tokens is not None:
-        return Decision("budget", {"tokens": tokens}) if tokens is not None and tokens >= until.tokens else None
-    return cap(det, steps) if det is not None else None
+# ------------------------------------------------------------------------------ the whole run
+@dataclass(frozen=True)
+class RunStop:
+    """What ends a whole run rather than a stage: a budget on the run's totals (``steps``,
+    ``samples`` or ``tokens``), and/or a readiness ``rule`` that ends the run ``after_steps``
+    steps after it first holds (the grokking lab's "stop once validation accuracy reaches 0.99").
+    ``label`` names the rule's metric in the run's closing sentence (:func:`explain`)."""
+
+    steps: int | None = None
+    samples: int | None = None
+    tokens: int | None = None
+    rule: Rule | None = None
+    after_steps: int = 0
+    label: str | None = None
+
+
+def stop_detector(stop: RunStop | None) -> Detector | None:
+    """A fresh detector for a run's stop rule (``None`` without one)."""
+    return detector(stop.rule) if stop is not None and stop.rule is not None else None
+
+
+def run_decision(stop: RunStop, steps: int, samples: int | None, tokens: int | None,
+                 det: Detector | None, first_step: int | None) -> Decision | None:
+    """The run's end at these totals: its budget spent (reason ``budget``), or its rule held since
+    ``first_step`` for ``after_steps`` steps (the rule's own reason); else ``None``."""
+    for unit, limit, now in (("steps", stop.steps, steps), ("samples", stop.samples, samples),
+                             ("tokens", stop.tokens, tokens)):
+        if limit is not None and now is not None and now >= limit:
+            return Decision("budget", {unit: limit, "scope": "run"})
+    if det is not None and first_step is not None and steps >= first_step + stop.after_steps:
+        return Decision(det.kind, {**det.summary(), "first_step": first_step, "after_steps": stop.after_steps,
+                                   "label": stop.label or det.rule.metric, "scope": "run"})
+    return None
+
+
+def explain(decision: Decision) -> str:
+    """One sentence for a run's or stage's end, as a run's closing reason reads it.
+
+    >>> explain(Decision("budget", {"samples": 40000}))
+    'budget spent (40,000 samples)'
+    >>> explain(Decision("threshold", {"label": "validation accuracy", "op": ">=", "value": 0.99, "first_step": 1200}))
+    'validation accuracy >= 0.99 at step 1200'
+    """
+    ev = decision.evidence
+    if decision.reason == "budget":
+        for unit in ("steps", "samples", "tokens"):
+            if ev.get(unit) is not None:
+                n = ev[unit]
+                return f"budget spent ({n} steps)" if unit == "steps" else f"budget spent ({n:,} {unit})"
+    name = ev.get("label") or ev.get("metric", "")
+    at = ev.get("first_step", ev.get("global_step", ev.get("stage_step")))
+    if decision.reason == "threshold":
+        return f"{name} {ev.get('op', '>=')} {ev.get('value')} at step {at}"
+    if decision.reason == "plateau":
+        return f"{name} plateaued (best {ev.get('best')} at step {ev.get('best_step')}) by step {at}"
+    if decision.reason == "max_steps":
+        return f"stage cap of {ev.get('max_steps')} steps reached"
+    return decision.reason
 
 
 def rule_from_until(until: Any) -> Rule | None:

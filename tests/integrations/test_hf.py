@@ -76,6 +76,43 @@ def test_a_killed_and_resumed_trainer_matches_an_uninterrupted_one(tmp_path):
     assert b.get_meta("status") == "finished" and [e.step for e in b.events("resume")] == [10]
 
 
+def test_a_checkpoint_holding_the_callbacks_stage_numbers_still_resumes(tmp_path):
+    """Trainer checkpoints whose curriculum file holds the callback's own stage numbers (``stage``,
+    ``stage_step``, ``stage_tokens``, ``detector``, ``done``) resume in the same stage."""
+    import json
+
+    first, _ = tiny_trainer.build(str(tmp_path), max_steps=10)
+    first.train()
+    path = tmp_path / "trainer" / "checkpoint-10" / "handhold_curriculum.json"
+    saved = json.loads(path.read_text())
+    tracker = saved["tracker"]
+    assert (tracker["index"], tracker["start"]["steps"]) == (1, 8)  # in the physics stage, since step 8
+    path.write_text(json.dumps({"dataset": saved["dataset"], "callback": {
+        "stage": 1, "stage_step": 8, "stage_tokens": tracker["start"]["tokens"], "detector": None, "done": False}}))
+    resumed, _ = tiny_trainer.build(str(tmp_path))
+    resumed.train(resume_from_checkpoint=True)
+    s = RunStore.reader(tmp_path / "run")
+    assert [(e.step, e.data["stage"], e.data["reason"]) for e in s.events("stage_end")] == [
+        (8, "general", "threshold"), (16, "physics", "budget")]  # 8 steps of physics, counted from step 8
+    assert resumed.state.global_step == 16 and [e.step for e in s.events("resume")] == [10]
+
+
+def test_the_old_callback_name_still_works_and_warns_once(monkeypatch):
+    import warnings
+
+    from handhold.integrations import hf
+
+    monkeypatch.setattr(hf, "_warned", False)
+    with pytest.warns(DeprecationWarning, match="use HandholdTrainerCallback"):
+        assert hf.HandholdCallback is hf.HandholdTrainerCallback
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        from handhold.integrations.hf import HandholdCallback  # noqa: F401
+    assert seen == []
+    with pytest.raises(AttributeError):
+        hf.NoSuchCallback
+
+
 def _dataset(**kw):
     from handhold.integrations.hf import CurriculumDataset
     from handhold.models import char_tokenizer

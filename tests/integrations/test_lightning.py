@@ -26,7 +26,7 @@ def fit(tmp_path, stages=STAGES, max_steps=40, ckpt_path=None, save=None):
 
     from handhold.config import ModelConfig
     from handhold.integrations.hf import CurriculumDataset
-    from handhold.integrations.lightning import HandholdCallback
+    from handhold.integrations.lightning import HandholdLightningCallback
     from handhold.models import build_model, char_tokenizer
 
     torch.set_num_threads(1)
@@ -50,7 +50,7 @@ def fit(tmp_path, stages=STAGES, max_steps=40, ckpt_path=None, save=None):
         def configure_optimizers(self):
             return torch.optim.AdamW(self.parameters(), lr=3e-3)
 
-    callback = HandholdCallback(tmp_path / "run", curriculum=dataset)
+    callback = HandholdLightningCallback(tmp_path / "run", curriculum=dataset)
     trainer = pl.Trainer(max_steps=max_steps, val_check_interval=4, limit_val_batches=1, num_sanity_val_steps=0,
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, log_every_n_steps=2, accelerator="cpu", callbacks=[callback])
@@ -69,7 +69,7 @@ def test_stages_end_on_readiness_and_the_last_one_stops_the_fit(tmp_path):
     assert trainer.global_step == 16 and s.get_meta("status") == "finished"
     assert s.series("val_loss")[0] == [4, 8, 12, 16] and s.series("train_loss")[0][:2] == [2, 4]
     saved = callback.state_dict()
-    assert saved["stage"] == 1 and saved["done"] and saved["rows"] == 16 * 4
+    assert saved["tracker"]["index"] == 2 and saved["rows"] == 16 * 4  # finished after its second (last) stage
     assert saved["dataset"]["row"] == 64  # the sampler as it was after the rows training consumed
 
 
@@ -90,3 +90,31 @@ def test_a_fit_resumed_from_a_checkpoint_matches_an_uninterrupted_one(tmp_path):
     assert a.series("train_loss")[0] == b.series("train_loss")[0]
     assert a.series("train_loss")[1] == pytest.approx(b.series("train_loss")[1], rel=1e-5)
     assert [e.step for e in b.events("resume")] == [10]
+
+
+def test_a_checkpoint_holding_the_callbacks_stage_numbers_still_resumes(tmp_path):
+    """Lightning checkpoints whose callback state holds the stage numbers itself (``stage``,
+    ``stage_step``, ``stage_tokens``, ``detector``, ``done``) resume in the same stage."""
+    import torch
+
+    fit(tmp_path, max_steps=10, save=tmp_path / "cut.ckpt")
+    ckpt = torch.load(tmp_path / "cut.ckpt", weights_only=False)
+    state = ckpt["callbacks"]["HandholdCallback"]
+    assert (state["tracker"]["index"], state["tracker"]["start"]["steps"]) == (1, 8)
+    ckpt["callbacks"]["HandholdCallback"] = {
+        "dataset": state["dataset"], "stage": 1, "step": 10, "stage_step": 8,
+        "stage_tokens": state["tracker"]["start"]["tokens"], "rows": state["rows"], "done": False, "detector": None}
+    torch.save(ckpt, tmp_path / "old.ckpt")
+    trainer, _ = fit(tmp_path, ckpt_path=tmp_path / "old.ckpt")
+    s = RunStore.reader(tmp_path / "run")
+    assert [(e.step, e.data["reason"]) for e in s.events("stage_end")] == [(8, "threshold"), (16, "budget")]
+    assert trainer.global_step == 16
+
+
+def test_the_old_callback_name_still_works_and_warns_once(monkeypatch):
+    from handhold.integrations import lightning
+
+    monkeypatch.setattr(lightning, "_warned", False)
+    with pytest.warns(DeprecationWarning, match="use HandholdLightningCallback"):
+        assert lightning.HandholdCallback is lightning.HandholdLightningCallback
+    assert lightning.HandholdCallback is lightning.HandholdLightningCallback  # no second warning (see the HF test)

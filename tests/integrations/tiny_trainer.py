@@ -23,7 +23,7 @@ def build(out: str, *, stages=None, max_steps: int = 40, save_steps: int = 5, ex
     from transformers import Trainer, TrainingArguments
 
     from handhold.config import ModelConfig
-    from handhold.integrations.hf import CurriculumDataset, HandholdCallback
+    from handhold.integrations.hf import CurriculumDataset, HandholdTrainerCallback
     from handhold.models import build_model, char_tokenizer
 
     torch.set_num_threads(1)
@@ -36,7 +36,7 @@ def build(out: str, *, stages=None, max_steps: int = 40, save_steps: int = 5, ex
         logging_steps=2, eval_strategy="steps", eval_steps=4, save_strategy="steps", save_steps=save_steps,
         per_device_eval_batch_size=16, report_to="none", use_cpu=True, seed=0, dataloader_num_workers=0,
         disable_tqdm=True, **args)
-    callback = HandholdCallback(f"{out}/run", curriculum=dataset)
+    callback = HandholdTrainerCallback(f"{out}/run", curriculum=dataset)
     trainer = Trainer(model=model, args=targs, train_dataset=dataset, data_collator=dataset.collate,
                       eval_dataset=dataset.eval_datasets(8), callbacks=[callback, *extra_callbacks])
     from transformers.trainer_callback import PrinterCallback

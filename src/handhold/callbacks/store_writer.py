@@ -38,9 +38,8 @@ class StoreWriter(Callback):
         self.run.set_meta(processes=state.accelerator.num_processes)
 
     def on_stage_start(self, state: State) -> None:
-        c = state.curriculum
-        self.run.stage(c.stage.name, step=state.step, index=c.progress.index, mix=c.stage.mix,
-                       until=c.stage.until.model_dump(exclude_none=True))
+        tracker = state.curriculum.tracker
+        self.run.stage(tracker.stage.name, step=state.step, **tracker.describe())
 
     def on_metrics(self, state: State) -> None:
         self.run.log(state.logs, step=state.step)

@@ -2,18 +2,19 @@
 
     dataset = CurriculumDataset("curriculum.yaml", tokenizer)
     trainer = Trainer(model, args, train_dataset=dataset, data_collator=dataset.collate,
-                      eval_dataset=dataset.eval_datasets(), callbacks=[HandholdCallback("runs/x", curriculum=dataset)])
+                      eval_dataset=dataset.eval_datasets(),
+                      callbacks=[HandholdTrainerCallback("runs/x", curriculum=dataset)])
     trainer.train()
 
-- :class:`CurriculumDataset` is an ``IterableDataset`` that draws the curriculum's stages,
-  mixtures and sources row by row (each row tagged with its ``source``); a stage changes when
-  the callback says so, from the next row drawn.
-- :class:`HandholdCallback` records the Trainer's logs and eval metrics in the run store (through
-  :mod:`handhold.run`), checks each stage's exit rule (step/token budgets after every step, the
-  ``plateau``/``threshold`` readiness rules after every evaluate), so a stage ends *during*
-  ``trainer.train()``; logs the mean training loss per source on logging steps; saves the
-  curriculum's state in every Trainer checkpoint and restores it on ``resume_from_checkpoint``,
-  so a resumed run draws the same rows as an uninterrupted one.
+- :class:`~handhold.integrations.dataset.CurriculumDataset` is an ``IterableDataset`` that draws
+  the curriculum's stages, mixtures and sources row by row (each row tagged with its ``source``);
+  a stage changes when the callback says so, from the next row drawn.
+- :class:`HandholdTrainerCallback` records the Trainer's logs and eval metrics in the run store
+  (through :mod:`handhold.run`), checks each stage's exit rule (step/token budgets after every
+  step, the ``plateau``/``threshold`` readiness rules after every evaluate), so a stage ends
+  *during* ``trainer.train()``; logs the mean training loss per source on logging steps; saves
+  the curriculum's state in every Trainer checkpoint and restores it on
+  ``resume_from_checkpoint``, so a resumed run draws the same rows as an uninterrupted one.
 
 Requirements (checked, with a clear error): ``dataloader_num_workers=0`` (the curriculum lives in
 the main process, where the callback changes it), ``max_steps`` set (an endless dataset), and
@@ -28,192 +29,25 @@ from __future__ import annotations
 
 import json
 import os
-from bisect import bisect_right
-from collections import deque
-from collections.abc import Iterator
-from itertools import islice
+import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-from torch.utils.data import IterableDataset
-
-from ..config import RunConfig, load_config, validate_config
-from ..data.sources import build_sources
-from ..models import BatchEncoder
-from ..rules import Decision, detector, rule_from_until, step_decision
 from ..run import Run
+from .dataset import CurriculumDataset
+from .source_losses import SourceLosses
+from .stage_driver import StageDriver, open_run
 
 try:
     from transformers import TrainerCallback
 except ImportError as exc:  # pragma: no cover - transformers is a core dependency
     raise ImportError("handhold.integrations.hf needs transformers: pip install transformers") from exc
 
+__all__ = ["CurriculumDataset", "HandholdTrainerCallback", "STATE_FILE"]
+
 STATE_FILE = "handhold_curriculum.json"
 
 
-def _load(config: Any, base_dir: str | os.PathLike[str] | None) -> tuple[RunConfig, Path | None]:
-    if isinstance(config, RunConfig):
-        return config, Path(base_dir) if base_dir else None
-    if isinstance(config, dict):
-        return validate_config(config), Path(base_dir) if base_dir else None
-    path = Path(config)
-    return load_config(path), Path(base_dir) if base_dir else path.parent
-
-
-class CurriculumDataset(IterableDataset):
-    """Rows ``{"input_ids": [...], "source": name}`` drawn by handhold's curriculum, forever.
-
-    ``config``: a curriculum YAML path, a dict or a :class:`~handhold.config.RunConfig` (its
-    ``stages``, ``sources``, ``seed`` and ``train.seq_len`` are used; model/optim are the
-    Trainer's business). Each row is ``<bos> text <eos>`` cut to ``seq_len`` tokens.
-    """
-
-    def __init__(self, config: Any, tokenizer: Any, *, seq_len: int | None = None,
-                 base_dir: str | os.PathLike[str] | None = None, rank: int | None = None,
-                 world_size: int | None = None) -> None:
-        super().__init__()
-        self.cfg, base = _load(config, base_dir)
-        self.tokenizer = tokenizer
-        self.seq_len = seq_len or self.cfg.train.seq_len
-        self._enc = BatchEncoder(tokenizer, self.seq_len)
-        self.sources = build_sources(self.cfg, base)
-        self.names = list(self.sources)
-        self.stages = self.cfg.stages
-        self.rank, self.world = (rank or 0), (world_size or 1)
-        self.stage_index = 0
-        self.rng = np.random.Generator(np.random.PCG64(self.cfg.seed))
-        self.cursors = {n: 0 for n in self.names}
-        self.row = 0  # rows drawn from the global stream
-        self.tokens = 0  # tokens in those rows
-        self.switches: list[tuple[int, int]] = []  # (row, stage index): stage changes scheduled or done
-        self.snapshot_every = 1  # the callback sets it to the rows of one micro-batch
-        self._snapshots: deque[tuple[int, dict[str, Any]]] = deque(maxlen=256)
-        self._rows: deque[tuple[int, int, int]] = deque(maxlen=1 << 16)  # (row, source index, tokens)
-        self.skip_rows = 0  # placeholder rows for a Trainer that fast-forwards on resume
-        self._mix_cache: dict[int, tuple[list[str], list[float]]] = {}
-
-    # ------------------------------------------------------------------ drawing
-    @property
-    def stage(self) -> Any:
-        return self.stages[min(self.stage_index, len(self.stages) - 1)]
-
-    def _mixture(self) -> tuple[list[str], list[float]]:
-        i = min(self.stage_index, len(self.stages) - 1)
-        if i not in self._mix_cache:
-            names = list(self.stages[i].mix)
-            w = np.array([self.stages[i].mix[n] for n in names], dtype=np.float64)
-            self._mix_cache[i] = (names, np.cumsum(w / w.sum()).tolist())
-        return self._mix_cache[i]
-
-    def _sampler_state(self) -> dict[str, Any]:
-        return {"stage": self.stage_index, "cursors": dict(self.cursors), "rng": self.rng.bit_generator.state,
-                "tokens": self.tokens}
-
-    def _draw(self) -> dict[str, Any]:
-        for at, k in self.switches:
-            if at == self.row and k > self.stage_index:
-                self.stage_index = k
-        if self.row % self.snapshot_every == 0:
-            self._snapshots.append((self.row, self._sampler_state()))
-        names, cum = self._mixture()
-        name = names[min(bisect_right(cum, self.rng.random()), len(names) - 1)]
-        item, self.cursors[name] = self.sources[name].draw("train", self.cursors[name])
-        ids = self._encode(item.text)
-        self._rows.append((self.row, self.names.index(name), len(ids)))
-        self.row += 1
-        self.tokens += len(ids)
-        return {"input_ids": ids, "source": name}
-
-    def _encode(self, text: str) -> list[int]:
-        e = self._enc
-        seq = ([e.bos_id] if e.bos_id is not None else []) + e.encode([text])[0] + [e.eos_id]
-        return seq[: self.seq_len]
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        while True:
-            if self.skip_rows > 0:  # the Trainer discards these batches while it fast-forwards
-                self.skip_rows -= 1
-                yield {"input_ids": [self._enc.eos_id], "source": None}
-                continue
-            row_index = self.row
-            row = self._draw()
-            if row_index % self.world == self.rank:
-                yield row
-
-    # ------------------------------------------------------------------ batches
-    def collate(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-        """Pad to the longest row: ``input_ids``, ``attention_mask``, ``labels`` (-100 on padding)."""
-        pad = self._enc.pad_id
-        width = max(len(r["input_ids"]) for r in rows)
-        ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, r in enumerate(rows):
-            n = len(r["input_ids"])
-            ids[i, :n] = torch.as_tensor(r["input_ids"], dtype=torch.long)
-            mask[i, :n] = 1
-        labels = ids.masked_fill(mask == 0, -100)
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
-
-    def eval_datasets(self, examples: int | None = None) -> dict[str, list[dict[str, Any]]]:
-        """One held-out eval set per source (``eval_dataset=`` of the Trainer): its metrics come
-        back as ``eval_<source>_loss``, stored as ``eval/loss/<source>``."""
-        n = examples or self.cfg.eval.examples
-        return {name: [{"input_ids": self._encode(item.text), "source": name} for item in src.heldout(n)]
-                for name, src in self.sources.items()}
-
-    # ------------------------------------------------------------------ stages and state
-    def advance(self) -> int:
-        """Move to the next stage from the next row drawn; returns that row."""
-        self.switches.append((self.row, self.stage_index + 1))
-        return self.row
-
-    def rows(self, start: int, n: int) -> list[tuple[int, int]] | None:
-        """(source index, tokens) of global rows ``start .. start+n-1``; None if not kept."""
-        if not self._rows or self._rows[0][0] > start or self._rows[-1][0] < start + n - 1:
-            return None
-        first = start - self._rows[0][0]
-        return [(s, t) for _, s, t in islice(self._rows, first, first + n)]
-
-    def tokens_at(self, row: int) -> int | None:
-        """Tokens in the rows before global row ``row`` (None if that far back is not kept)."""
-        if row == self.row:
-            return self.tokens
-        for at, snap in reversed(self._snapshots):
-            if at == row:
-                return snap["tokens"]
-        return None
-
-    def state_at(self, row: int) -> dict[str, Any]:
-        """The sampler as it was before drawing global row ``row`` (a micro-batch boundary), with
-        the stage changes scheduled after it: what a checkpoint at that point must hold."""
-        later = row if row == self.row else row + 1  # a snapshot is taken after the switches at its row
-        if row == self.row:
-            snap = self._sampler_state()
-        else:
-            found = [s for at, s in self._snapshots if at == row]
-            if not found:
-                raise RuntimeError(f"curriculum state at row {row} is no longer kept (drawn up to {self.row}); "
-                                   "is dataloader_num_workers 0 and the collator dataset.collate?")
-            snap = found[-1]
-        return {"row": row, "sampler": snap, "switches": [[a, k] for a, k in self.switches if a >= later]}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        snap = state["sampler"]
-        missing = set(self.names) - set(snap["cursors"])
-        if missing:
-            raise ValueError(f"saved curriculum state has no cursor for sources {sorted(missing)}")
-        self.row, self.tokens = int(state["row"]), int(snap["tokens"])
-        self.stage_index = int(snap["stage"])
-        self.cursors = {k: int(snap["cursors"][k]) for k in self.names}
-        self.rng.bit_generator.state = snap["rng"]
-        self.switches = [(int(a), int(k)) for a, k in state.get("switches", [])]
-        self._snapshots.clear()
-        self._rows.clear()
-
-
-# ------------------------------------------------------------------------------ callback
 def _metric_name(key: str, sources: set[str]) -> str:
     """The Trainer's log key in handhold's naming (``eval_physics_loss`` -> ``eval/loss/physics``)."""
     if key.startswith("eval_"):
@@ -233,7 +67,69 @@ def _metric_name(key: str, sources: set[str]) -> str:
     return "train/" + key
 
 
-class HandholdCallback(TrainerCallback):
+def _check_args(args: Any) -> None:
+    if args.dataloader_num_workers:
+        raise ValueError(f"HandholdTrainerCallback: dataloader_num_workers={args.dataloader_num_workers}; the "
+                         "curriculum dataset must be drawn in the main process (set it to 0)")
+    if args.max_steps is None or args.max_steps <= 0:
+        raise ValueError("HandholdTrainerCallback: set TrainingArguments(max_steps=N): the curriculum dataset "
+                         "is endless (stages end by their rules; the last one ends the training)")
+
+
+def _default_config(dataset: CurriculumDataset | None, args: Any) -> dict[str, Any]:
+    """The run's config: the curriculum's and the Trainer's scalar arguments."""
+    return {"curriculum": dataset.cfg.model_dump(mode="json") if dataset is not None else None,
+            "trainer": {k: v for k, v in args.to_dict().items() if isinstance(v, (int, float, str, bool))}}
+
+
+def _state_file(args: Any, step: int) -> Path:
+    return Path(args.output_dir) / f"checkpoint-{step}" / STATE_FILE
+
+
+def _read_state(args: Any, step: int) -> dict[str, Any]:
+    path = _state_file(args, step)
+    if not path.is_file():
+        raise FileNotFoundError(f"HandholdTrainerCallback: resuming at step {step} but {path} is missing "
+                                "(was the checkpoint written with this callback?)")
+    return json.loads(path.read_text())
+
+
+def _write_state(args: Any, step: int, state: dict[str, Any]) -> None:
+    path = _state_file(args, step)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(state))
+    tmp.replace(path)
+
+
+class _Evaluations:
+    """Which metrics the evaluate(s) of the last eval step reported (a Trainer with several eval
+    sets evaluates once per set), so a rule whose metric none of them reported is an error."""
+
+    def __init__(self) -> None:
+        self.step: int | None = None
+        self.fed: int | None = None  # the last eval step that reported the rule's metric
+        self.reported: set[str] = set()
+
+    def saw(self, step: int, metrics: dict[str, Any], fed: bool) -> None:
+        if self.step != step:
+            self.step, self.reported = step, set()
+        self.reported |= set(metrics)
+        if fed:
+            self.fed = step
+
+    def check(self, tracker: Any, run: Run | None) -> None:
+        if self.step is None or self.fed == self.step or tracker.metric is None:
+            return
+        message = (f"HandholdTrainerCallback: stage {tracker.stage.name!r} ends on {tracker.metric!r}, which the "
+                   f"evaluate at step {self.step} did not report (it reported: {', '.join(sorted(self.reported))}); "
+                   "pass eval_dataset=dataset.eval_datasets() or name a reported metric (Trainer or handhold naming)")
+        if run is not None:
+            run.finish("failed", message)
+        raise ValueError(message)
+
+
+class HandholdTrainerCallback(TrainerCallback):
     """Trainer logs, eval metrics, stages and their exit rules, into the run store at ``run_dir``.
 
     ``curriculum``: the :class:`CurriculumDataset` the Trainer trains on (optional: without it,
@@ -243,227 +139,89 @@ class HandholdCallback(TrainerCallback):
 
     def __init__(self, run_dir: str | os.PathLike[str], curriculum: CurriculumDataset | None = None, *,
                  name: str | None = None, config: Any = None, per_source_loss: bool = True) -> None:
-        self.run_dir = Path(run_dir)
-        self.curriculum = curriculum
-        self.name, self.config = name, config
+        self.run_dir, self.curriculum, self.name, self.config = Path(run_dir), curriculum, name, config
+        self.stages = StageDriver(curriculum) if curriculum is not None else None
         self.per_source_loss = per_source_loss and curriculum is not None
         self.run: Run | None = None
-        self._main = True
-        self._stage = 0
-        self._stage_step = 0
-        self._stage_tokens = 0
-        self._detector: Any = None
-        self._micro = 0
-        self._rows_per_micro = 1
-        self._ga = 1
-        self._acc: dict[int, list[float]] = {}
-        self._off: str | None = None
-        self._hook: Any = None
-        self._state: Any = None
-        self._args: Any = None
-        self._done = False
-        self._eval_step: int | None = None  # the last step with an evaluate, and the last that fed the rule
-        self._fed_step: int | None = None
-        self._reported: set[str] = set()
+        self.losses: SourceLosses | None = None
+        self._main, self._rows_per_step, self._evals = True, 1, _Evaluations()
 
-    # ------------------------------------------------------------------ helpers
-    def _sources(self) -> set[str]:
-        return set(self.curriculum.names) if self.curriculum is not None else set()
-
-    def _stage_info(self) -> dict[str, Any]:
-        st = self.curriculum.stages[self._stage]
-        return {"index": self._stage, "mix": st.mix, "until": st.until.model_dump(exclude_none=True)}
-
-    def _new_detector(self) -> None:
-        rule = rule_from_until(self.curriculum.stages[self._stage].until) if self.curriculum else None
-        self._detector = detector(rule) if rule is not None else None
-
-    def _rows_at(self, step: int) -> int:
-        return step * self._ga * self._rows_per_micro
-
-    def _callback_state(self) -> dict[str, Any]:
-        return {"stage": self._stage, "stage_step": self._stage_step, "stage_tokens": self._stage_tokens,
-                "detector": self._detector.state_dict() if self._detector is not None else None}
-
-    # ------------------------------------------------------------------ Trainer events
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
-        self._main = state.is_world_process_zero
-        self._state, self._args = state, args
-        self._ga = args.gradient_accumulation_steps
-        self._rows_per_micro = args.per_device_train_batch_size * max(1, args.world_size)
-        resumed = state.global_step > 0
-        cur = self.curriculum
-        if cur is not None:
-            if args.dataloader_num_workers:
-                raise ValueError(f"HandholdCallback: dataloader_num_workers={args.dataloader_num_workers}; the "
-                                 "curriculum dataset must be drawn in the main process (set it to 0)")
-            if args.max_steps is None or args.max_steps <= 0:
-                raise ValueError("HandholdCallback: set TrainingArguments(max_steps=N): the curriculum dataset "
-                                 "is endless (stages end by their rules; the last one ends the training)")
-            cur.snapshot_every = self._rows_per_micro
-            if resumed:
-                self._restore(args, state)
-            else:
-                self._new_detector()
+        self._main, step, cur = state.is_world_process_zero, state.global_step, self.curriculum
+        micro_rows, ga = args.per_device_train_batch_size * max(1, args.world_size), args.gradient_accumulation_steps
+        self._rows_per_step = ga * micro_rows
+        if self.stages is not None:
+            _check_args(args)
+            cur.keep_states(every=micro_rows)
+            if step > 0:
+                self.stages.load_state_dict(_read_state(args, step))
+                if not args.ignore_data_skip:  # the Trainer will discard this many batches: give it placeholders
+                    cur.skip_rows = step * ga * args.per_device_train_batch_size
         if self._main:
-            config = self.config if self.config is not None else {
-                "curriculum": cur.cfg.model_dump(mode="json") if cur is not None else None,
-                "trainer": {k: v for k, v in args.to_dict().items() if isinstance(v, (int, float, str, bool))}}
-            self.run = Run(self.run_dir, config=config, name=self.name or (cur.cfg.name if cur else None),
-                           resume=resumed, resume_from=state.global_step if resumed else None,
-                           stages=[s.name for s in cur.stages] if cur is not None else None)
-            if cur is not None and not resumed:
-                self.run.stage(cur.stages[0].name, step=0, **self._stage_info())
-        self._micro = state.global_step * self._ga
+            self.run = open_run(self.run_dir, self.stages, name=self.name, resumed=step > 0, step=step,
+                                config=self.config if self.config is not None else _default_config(cur, args))
         if self.per_source_loss and model is not None:
+            self.losses = SourceLosses(cur, grad_accum=ga, logging_steps=args.logging_steps, micro=step * ga)
             if args.world_size > 1:
-                self._off = "several processes: per-source loss is measured in one process only"
-            self._hook = model.register_forward_hook(self._on_forward, with_kwargs=True)
-
-    def _restore(self, args: Any, state: Any) -> None:
-        path = Path(args.output_dir) / f"checkpoint-{state.global_step}" / STATE_FILE
-        if not path.is_file():
-            raise FileNotFoundError(f"HandholdCallback: resuming at step {state.global_step} but {path} is missing "
-                                    "(was the checkpoint written with this callback?)")
-        saved = json.loads(path.read_text())
-        self.curriculum.load_state_dict(saved["dataset"])
-        cb = saved["callback"]
-        self._stage, self._stage_step, self._stage_tokens = cb["stage"], cb["stage_step"], cb["stage_tokens"]
-        self._done = bool(cb.get("done"))
-        self._new_detector()
-        if self._detector is not None and cb.get("detector"):
-            self._detector.load_state_dict(cb["detector"])
-        if not args.ignore_data_skip:  # the Trainer will discard this many batches: give it placeholders
-            self.curriculum.skip_rows = state.global_step * self._ga * args.per_device_train_batch_size
-
-    def _on_forward(self, module: Any, args: Any, kwargs: dict[str, Any], output: Any) -> None:
-        """Per-row token losses of training forwards on logging steps, summed per source."""
-        if not module.training:
-            return
-        m = self._micro
-        self._micro += 1
-        if self._off or self._state is None:
-            return
-        step = m // self._ga + 1  # the optimizer step this micro-batch belongs to
-        every = self._args.logging_steps
-        if isinstance(every, (int, float)) and every >= 1 and step % int(every):
-            return
-        labels, logits = kwargs.get("labels"), getattr(output, "logits", None)
-        if labels is None or logits is None:
-            self._off = "the model was called without labels"
-            return
-        B = labels.shape[0]
-        rows = self.curriculum.rows(m * B, B)
-        with torch.no_grad():
-            tgt = labels[:, 1:]
-            counts = (tgt != -100).sum(1)
-            if rows is None or [t - 1 for _, t in rows] != counts.tolist():
-                self._off = ("batches do not line up with the curriculum's rows (use data_collator=dataset.collate, "
-                             "no shuffling sampler)")
-                return
-            V = logits.shape[-1]
-            loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, V).float(), tgt.reshape(-1),
-                                                     ignore_index=-100, reduction="none").view(B, -1).sum(1)
-            for (src, _), s, c in zip(rows, loss.tolist(), counts.tolist()):
-                acc = self._acc.setdefault(src, [0.0, 0])
-                acc[0] += s
-                acc[1] += c
-
-    def _check_rule_fed(self) -> None:
-        """The evaluate(s) of the last eval step must have reported the rule's metric."""
-        if self._eval_step is None or self._fed_step == self._eval_step or self._detector is None:
-            return
-        metric = self._detector.rule.metric
-        message = (f"HandholdCallback: stage {self.curriculum.stages[self._stage].name!r} ends on {metric!r}, "
-                   f"which the evaluate at step {self._eval_step} did not report (it reported: "
-                   f"{', '.join(sorted(self._reported))}); pass eval_dataset=dataset.eval_datasets() or name a "
-                   "reported metric (Trainer or handhold naming)")
-        if self.run is not None:
-            self.run.finish("failed", message)
-        raise ValueError(message)
+                self.losses.off = "several processes: per-source loss is measured in one process only"
+            self.losses.attach(model)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         step = state.global_step
-        self._check_rule_fed()
-        if self._acc and self.run is not None:
-            names = self.curriculum.names
-            self.run.log({f"train/loss/{names[s]}": tot / n for s, (tot, n) in self._acc.items() if n}, step=step)
-        self._acc = {}
-        if self.curriculum is None or self._done:
-            return
-        until = self.curriculum.stages[self._stage].until
-        now = self.curriculum.tokens_at(self._rows_at(step)) if until.tokens is not None else None
-        decision = step_decision(until, self._detector, step - self._stage_step,
-                                 None if now is None else now - self._stage_tokens)
-        if decision is not None:
-            self._end_stage(decision, state, control)
+        if self.stages is not None:
+            self._evals.check(self.stages.tracker, self.run)
+        losses = self.losses.take() if self.losses is not None else {}
+        if losses and self.run is not None:
+            self.run.log(losses, step=step)
+        if self.stages is not None and self.stages.after_step(step, step * self._rows_per_step):
+            control.should_training_stop = True
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        if self.run is None or not logs:
-            return
-        src = self._sources()
-        values = {_metric_name(k, src): v for k, v in logs.items()
+        src = set(self.curriculum.names) if self.curriculum is not None else set()
+        values = {_metric_name(k, src): v for k, v in (logs or {}).items()
                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        if values:
+        if self.run is not None and values:
             self.run.log(values, step=state.global_step)
 
     def on_evaluate(self, args: Any, state: Any, control: Any, metrics: dict[str, float] | None = None,
                     **kwargs: Any) -> None:
-        if self._detector is None or self._done or not metrics:
+        metric, step = self.stages.tracker.metric if self.stages is not None else None, state.global_step
+        if metric is None or not metrics:
             return
-        rule = self._detector.rule
-        src = self._sources()
-        named = {**{_metric_name(k, src): v for k, v in metrics.items()}, **metrics}
-        if self._eval_step != state.global_step:  # a Trainer with several eval sets evaluates once per set
-            self._eval_step, self._reported = state.global_step, set()
-        self._reported |= set(metrics)
-        if rule.metric not in named:
-            return
-        self._fed_step = state.global_step
-        d = self._detector.update(state.global_step - self._stage_step, named[rule.metric]).decide()
-        if d is not None:
-            d.evidence["global_step"] = state.global_step
-            self._end_stage(d, state, control)
-
-    def _end_stage(self, decision: Decision, state: Any, control: Any) -> None:
-        step, cur = state.global_step, self.curriculum
-        if self.run is not None:
-            self.run.stage_end(decision.reason, step=step, **decision.evidence)
-        cur.advance()
-        self._stage += 1
-        if self._stage >= len(cur.stages):
-            self._done = True
-            self._stage = len(cur.stages) - 1
-            self._detector = None
+        named = {**{_metric_name(k, set(self.curriculum.names)): v for k, v in metrics.items()}, **metrics}
+        self._evals.saw(step, metrics, fed=metric in named)
+        if self.stages.after_eval(step, named, step * self._rows_per_step):
             control.should_training_stop = True
-            return
-        self._stage_step = step
-        self._stage_tokens = cur.tokens_at(self._rows_at(step)) or 0
-        self._new_detector()
-        if self.run is not None:
-            self.run.stage(cur.stages[self._stage].name, step=step, **self._stage_info())
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.run is not None:
             self.run.event("checkpoint", step=state.global_step)
             self.run.flush()
-        if self.curriculum is None or not self._main:
-            return
-        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        folder.mkdir(parents=True, exist_ok=True)
-        saved = {"dataset": self.curriculum.state_at(self._rows_at(state.global_step)),
-                 "callback": {**self._callback_state(), "done": self._done}}
-        tmp = folder / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps(saved))
-        tmp.replace(folder / STATE_FILE)
+        if self.stages is not None and self._main:
+            _write_state(args, state.global_step, self.stages.state_dict(state.global_step * self._rows_per_step))
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        self._check_rule_fed()
-        if self._hook is not None:
-            self._hook.remove()
-            self._hook = None
+        if self.stages is not None:
+            self._evals.check(self.stages.tracker, self.run)
+        if self.losses is not None:
+            self.losses.detach()
         if self.run is not None:
-            if self._off and self.per_source_loss:
-                self.run.event("note", step=state.global_step, per_source_loss_off=self._off)
-            reason = "curriculum complete" if self._done else f"max_steps={args.max_steps} reached"
-            self.run.finish("finished", reason)
+            if self.losses is not None and self.losses.off:
+                self.run.event("note", step=state.global_step, per_source_loss_off=self.losses.off)
+            done = self.stages is not None and self.stages.tracker.finished
+            self.run.finish("finished", "curriculum complete" if done else f"max_steps={args.max_steps} reached")
+
+
+_warned = False
+
+
+def __getattr__(name: str) -> Any:
+    """``HandholdCallback``: the deprecated name of :class:`HandholdTrainerCallback` (warns once)."""
+    global _warned
+    if name != "HandholdCallback":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if not _warned:
+        _warned = True
+        warnings.warn("handhold.integrations.hf.HandholdCallback is deprecated: use HandholdTrainerCallback",
+                      DeprecationWarning, stacklevel=2)
+    return HandholdTrainerCallback

@@ -161,7 +161,6 @@ def fit(state: State, callbacks: list[Callback]) -> State:
 
             state.step += 1
             state.tokens += n_global
-            cur.record_step(n_global)
             dt = time.perf_counter() - t0
             state.log({"train/loss": loss, "train/lr": lr, "train/grad_norm": float(grad_norm),
                        "train/tokens": state.tokens, "train/step_time_s": dt,
@@ -172,7 +171,7 @@ def fit(state: State, callbacks: list[Callback]) -> State:
                     state.log({f"train/loss/{name}": stats[1 + i] / count})
             fire(Event.BATCH_END)
 
-            state.decision = cur.budget_spent()
+            state.decision = cur.after_step(state.step, state.tokens)
             last = state.decision is not None or state.should_stop or state.step == max_steps
             scheduled = (state.step % cfg.eval.every == 0 or state.decision is not None
                          or any(cb.wants_eval(state) for cb in callbacks))
@@ -181,7 +180,8 @@ def fit(state: State, callbacks: list[Callback]) -> State:
             if scheduled or last:
                 fire(Event.EVAL)
             if state.decision is None:
-                state.decision = (cur.ready(state) if scheduled or last else None) or state._advance
+                state.decision = (cur.after_eval(state.step, state.logs, extra=state.eval_is_extra)
+                                  if scheduled or last else None) or state._advance
                 if state.decision is not None and not (scheduled or last):
                     fire(Event.EVAL)  # a stage that ends has its eval, once
             if state.decision is not None or last:
