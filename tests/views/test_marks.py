@@ -4,7 +4,8 @@ the top edge, a name per kind for the toggles; the family panel first."""
 from __future__ import annotations
 
 from handhold.summary import StageRow
-from handhold.views.panels import (MARK_KINDS, mark_kinds, panel_layout, panel_specs, shock_groups)
+from handhold.views.marks import mark_kinds, shock_groups
+from handhold.views.panels import panel_layout, panel_specs
 
 
 def _row(i, name, start, end):
@@ -70,7 +71,7 @@ def test_marks_on_the_panels():
     hover = next(a for a in family["annotations"] if a.get("name") == "phase:divergence")["hovertext"]
     assert hover.count("divergence eval/family/reasoning vs eval/family/standard") == 2
     # every mark has a name a toggle covers
-    toggled = {n for _, names in MARK_KINDS.values() for n in names}
+    toggled = {n for kind in mark_kinds() for n in kind["names"]}
     named = {m["name"] for lay in layouts.values() for m in (*lay["shapes"], *lay["annotations"])
              if m.get("name", "").startswith("phase:")}
     assert named == toggled
