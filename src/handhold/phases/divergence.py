@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from itertools import combinations
-from typing import TYPE_CHECKING, TypedDict, Union
+from typing import TypedDict, Union
 
 import numpy as np
 
 from .grokking import split_role
 
-if TYPE_CHECKING:
-    from .spec import Context
+from .spec import Context
 
 GAP_SHARE = 0.05  # a gap smaller than this share of the larger range is not reported
 GAP_SIGMAS = 3.0

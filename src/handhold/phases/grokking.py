@@ -29,16 +29,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Optional, TypedDict, Union
+from typing import Any, Optional, TypedDict, Union
 
 import numpy as np
 
 from .prepare import Prepared, finite_series, prepare
 from .segment import _as_step
-
-if TYPE_CHECKING:
-    from .analyze import MetricAnalysis
-    from .spec import Context
+from .spec import Context
 
 Step = Union[int, float]
 
@@ -296,7 +293,7 @@ def grokking_entries(context: Context, pair: tuple[str, ...]) -> list[dict]:
     return [det.with_raw(context.series[t], context.series[v]).predict().to_dict()]
 
 
-def moved_direction(result: MetricAnalysis) -> str | None:
+def moved_direction(result: Any) -> str | None:
     """For a pair of unknown direction: the train curve improves the way it moved."""
     c = result.prepared.clean
     if len(c) < 2 or c[-1] == c[0]:

@@ -30,10 +30,9 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Optional, TypedDict, Union
+from typing import Any, Optional, TypedDict, Union
 
-if TYPE_CHECKING:
-    from .spec import Context
+from .spec import Context
 
 Step = Union[int, float]
 

@@ -20,10 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
-
-if TYPE_CHECKING:
-    from .analyze import MetricAnalysis
+from typing import Any, Union
 
 Entry = dict[str, Any]
 Group = tuple[str, ...]
@@ -35,12 +32,12 @@ class Context:
     the caller's options (``pairs``, ``auto_pairs``, ``acc_level``)."""
 
     series: Mapping[str, tuple[Any, Any]]
-    metrics: dict[str, MetricAnalysis]
+    metrics: dict[str, Any]  # name -> its MetricAnalysis (segments, prepared series, track())
     directions: dict[str, str | None]
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def usable(self) -> dict[str, MetricAnalysis]:
+    def usable(self) -> dict[str, Any]:
         """The metrics with at least one segment (enough points to read a trend)."""
         return {k: r for k, r in self.metrics.items() if r.segments}
 
