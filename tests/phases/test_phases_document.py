@@ -11,7 +11,7 @@ import pytest
 
 from handhold.phases import document, registry
 from handhold.phases.analyze import analyze
-from handhold.phases.command import tables
+from handhold.phases.command import tables, write_plot
 from handhold.phases.grokking import GrokkingDoc
 from handhold.phases.spec import Column, Detector, Lines, fmt
 
@@ -69,13 +69,15 @@ def crossing(monkeypatch):
     monkeypatch.setitem(registry.DETECTORS, "crossing", CROSSING)
 
 
-def test_a_registered_detector_reaches_the_document_and_the_tables(crossing):
+def test_a_registered_detector_reaches_the_document_the_tables_and_the_plot(crossing, tmp_path):
     doc = analyze(series())
     assert tuple(doc)[-1] == "crossing" and document.sections()[-1] == "crossing"
     assert doc["crossing"] == [{"metric": "train/acc", "crossed_at": 20}, {"metric": "val/acc", "crossed_at": 150}]
     (table,) = [t for t in tables(doc) if str(t.title) == "half-way crossings"]
     assert [c.header for c in table.columns] == ["metric", "crossed at"]
     assert list(table.columns[1].cells) == ["20", "150"]
+    page = write_plot(tmp_path / "p.html", series(), doc, title="t").read_text(encoding="utf-8")
+    assert page.count('"text":"crossed"') == 2  # `handhold analyze --plot` draws its steps as lines
     with pytest.raises(ValueError, match="'crossing' entry has key.*CrossingDoc"):
         document.check_sections({**doc, "crossing": [{"metric": "a", "crossed_at": 1, "x": 2}]})
 

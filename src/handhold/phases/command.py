@@ -160,7 +160,8 @@ def _plain_table(title: str, rows: list[dict[str, Any]]) -> Any:
 
 
 def write_plot(path: Path, series: dict[str, Any], doc: dict[str, Any], *, title: str) -> Path:
-    """One panel per metric: the curve (binned), phases as bands, change points, shocks."""
+    """One panel per metric: the curve (binned), phases as bands, change points, shocks, and the
+    steps of detectors drawn as lines (memorized / generalized)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -187,15 +188,28 @@ def write_plot(path: Path, series: dict[str, Any], doc: dict[str, Any], *, title
                                      name=f"{name} shocks", showlegend=False,
                                      hovertext=[f"{s.get('kind', 'shock')}: peak {s['peak']:.4g} vs "
                                                 f"{s['baseline']:.4g}" for s in m["shocks"]]), row=row, col=1)
-        for g in doc["grokking"]:
-            if name in (g["train"], g["val"]):
-                for what in ("memorized_at", "generalized_at"):
-                    if g[what] is not None:
-                        fig.add_vline(x=g[what], line_color="#8e44ad", line_dash="dash", row=row, col=1,
-                                      annotation_text=what.split("_")[0], annotation_font_size=10)
+        for entry, what in _step_marks(doc, name):  # memorized / generalized, ...
+            fig.add_vline(x=entry[what], line_color="#8e44ad", line_dash="dash", row=row, col=1,
+                          annotation_text=what.split("_")[0], annotation_font_size=10)
     fig.update_layout(title=title, height=260 * max(1, len(names)) + 80, showlegend=False,
                       template="plotly_white", margin={"l": 60, "r": 20, "t": 80, "b": 40})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.write_html(str(path), include_plotlyjs=True, full_html=True)
     return path
+
+
+def _step_marks(doc: dict[str, Any], name: str) -> list[tuple[dict[str, Any], str]]:
+    """(entry, step field) of every detector drawn as lines at steps whose entry is about ``name``."""
+    from .registry import DETECTORS
+    from .spec import Lines, keys_of
+
+    out = []
+    for section, detector in DETECTORS.items():
+        style = detector.marks
+        if not isinstance(style, Lines):
+            continue
+        for entry in detector.clean(doc.get(section)):
+            if name in keys_of(entry, style.keys):
+                out += [(entry, what) for what in style.steps if entry.get(what) is not None]
+    return out

@@ -4,14 +4,17 @@ A *metric family* is one callback that adds a group of metrics to ``state.logs``
 training (held-out loss, the eval suite, probes, internal measures, ...). The runner builds
 one callback per entry of :data:`FAMILIES`, in its order, then the user's own callbacks, then
 the store writer (it persists what they logged). A family is added in two places: its module
-(a :class:`~handhold.train.events.Callback`) and one entry here::
+(a :class:`~handhold.train.events.Callback`, and its pydantic settings if it has any) and one
+line in :data:`FAMILIES`::
 
-    FAMILIES["grad_noise"] = MetricFamily("grad_noise", GradNoise, settings=GradNoiseSettings)
+    MetricFamily("grad_noise", GradNoise, settings=GradNoiseSettings),
+
+after which a run config may say ``metric_families: {grad_noise: {every: 50}}``.
 
 A family of the run schema reads its own section of the config (``section`` says which, for a
 reader). A family added outside the schema declares a pydantic ``settings`` model instead: its
 values are read from the run config's ``metric_families.<name>`` mapping and validated here, so
-a typo in a YAML key is a located error before the first step; the callback is then built as
+a typo in a YAML key is an error naming its key path before the model loads; the callback is then built as
 ``callback(settings)``.
 """
 
@@ -73,7 +76,7 @@ def read_settings(cfg: RunConfig, family: MetricFamily) -> BaseModel:
 
 
 def family_sections(cfg: RunConfig) -> dict[str, Any]:
-    return dict(getattr(cfg, SETTINGS_KEY, None) or {})
+    return dict(cfg.metric_families)
 
 
 def check_families(cfg: RunConfig) -> None:
