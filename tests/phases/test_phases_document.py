@@ -1,6 +1,6 @@
 """The phases document is typed once (phases/document.py, from the detectors of phases/registry.py):
 analyze writes exactly its sections and entries, and a detector registered in one entry (here, in
-the test) reaches the document, the CLI tables, the HTML report and the dashboard API."""
+the test) reaches the document, the CLI tables and plot, the HTML report and the dashboard API."""
 
 from __future__ import annotations
 
