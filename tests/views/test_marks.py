@@ -108,3 +108,15 @@ def test_report_has_one_toggle_script_only_when_there_are_marks(tmp_path, monkey
     assert text.index("<div id=mark-toggles") < text.index("plotly-graph-div")
     fake.analyze_store = lambda store: {"metrics": {}}
     assert "HandholdMarks" not in write_report(tmp_path / "r").read_text(encoding="utf-8")
+
+
+def test_the_pages_read_the_detector_registry_without_loading_the_detectors_numerics():
+    """The dashboard process draws marks from the registry; the analysis itself runs in a worker,
+    so serving a page must not pay for ruptures or scipy (seconds on a cold start)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, handhold.views.dashboard, handhold.views.report; "
+            "print(sorted(m for m in ('ruptures', 'scipy', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

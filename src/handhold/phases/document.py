@@ -55,7 +55,8 @@ def sections() -> tuple[str, ...]:
 
 def document_type() -> type:
     """The document's ``TypedDict``, built from the core sections and the registered detectors."""
-    return TypedDict("PhasesDoc", {**CORE, **{name: list[d.entry] for name, d in DETECTORS.items()}})  # type: ignore[operator]
+    fields = {**CORE, **{name: list[d.entry] for name, d in DETECTORS.items()}}  # type: ignore[name-defined]
+    return TypedDict("PhasesDoc", fields)  # type: ignore[operator]
 
 
 PhasesDoc = document_type()

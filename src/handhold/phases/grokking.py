@@ -33,8 +33,7 @@ from typing import Any, Optional, TypedDict, Union
 
 import numpy as np
 
-from .prepare import Prepared, finite_series, prepare
-from .segment import _as_step
+from .prepare import Prepared, as_step, finite_series, prepare
 from .spec import Context
 
 Step = Union[int, float]
@@ -222,8 +221,8 @@ class GrokkingDetector:
         first = float(min(train.first[0], val.first[0]))
         last = float(max(train.last[-1], val.last[-1]))
         grokked, verdict = real_delay(mem, gen, progress, first, last)
-        mem, gen = (None if v is None else _as_step(v) for v in (mem, gen))
-        delay = None if mem is None or gen is None else _as_step(float(gen) - float(mem))
+        mem, gen = (None if v is None else as_step(v) for v in (mem, gen))
+        delay = None if mem is None or gen is None else as_step(float(gen) - float(mem))
         return Grokking(self.names[0], self.names[1], mem, gen, delay, grokked, rule,
                         None if progress is None else round(progress, 4), verdict)
 
