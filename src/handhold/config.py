@@ -362,6 +362,8 @@ class RunConfig(StrictModel):
     evals: EvalSuiteConfig = Field(default_factory=EvalSuiteConfig)
     probes: ProbesConfig = Field(default_factory=ProbesConfig)
     measures: MeasuresConfig = Field(default_factory=MeasuresConfig)
+    metric_families: dict[str, dict[str, Any]] = Field(default_factory=dict, description="settings of the "
+                                                       "metric families registered in handhold.train.families")
 
     @model_validator(mode="before")
     @classmethod

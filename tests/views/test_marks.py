@@ -4,7 +4,8 @@ the top edge, a name per kind for the toggles; the family panel first."""
 from __future__ import annotations
 
 from handhold.summary import StageRow
-from handhold.views.panels import (MARK_KINDS, mark_kinds, panel_layout, panel_specs, shock_groups)
+from handhold.views.marks import mark_kinds, shock_groups
+from handhold.views.panels import panel_layout, panel_specs
 
 
 def _row(i, name, start, end):
@@ -70,7 +71,7 @@ def test_marks_on_the_panels():
     hover = next(a for a in family["annotations"] if a.get("name") == "phase:divergence")["hovertext"]
     assert hover.count("divergence eval/family/reasoning vs eval/family/standard") == 2
     # every mark has a name a toggle covers
-    toggled = {n for _, names in MARK_KINDS.values() for n in names}
+    toggled = {n for kind in mark_kinds() for n in kind["names"]}
     named = {m["name"] for lay in layouts.values() for m in (*lay["shapes"], *lay["annotations"])
              if m.get("name", "").startswith("phase:")}
     assert named == toggled
@@ -108,3 +109,15 @@ def test_report_has_one_toggle_script_only_when_there_are_marks(tmp_path, monkey
     assert text.index("<div id=mark-toggles") < text.index("plotly-graph-div")
     fake.analyze_store = lambda store: {"metrics": {}}
     assert "HandholdMarks" not in write_report(tmp_path / "r").read_text(encoding="utf-8")
+
+
+def test_the_pages_read_the_detector_registry_without_loading_the_detectors_numerics():
+    """The dashboard process draws marks from the registry; the analysis itself runs in a worker,
+    so serving a page must not pay for ruptures or scipy (seconds on a cold start)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, handhold.views.dashboard, handhold.views.report; "
+            "print(sorted(m for m in ('ruptures', 'scipy', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -18,9 +18,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from ..plotting import PLOTLY_CONFIG, downsample
 from ..store import RunStore
-from ..views.downsample import downsample
-from ..views.report import PLOTLY_CONFIG
 from .experiment import run_dir_for
 
 COLORS = qualitative.Plotly

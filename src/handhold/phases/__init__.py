@@ -1,9 +1,11 @@
 """Reading curves with numbers: change points, trend labels, shocks, divergence, grokking, readiness.
 
 Modules: ``prepare`` (bin, noise, spikes), ``segment`` (change points, a ruptures cost),
-``trends``, ``shocks``, ``divergence``, ``grokking``, ``readiness`` (the online plateau rule
-the curriculum uses), ``sources`` (run directory, CSV, TensorBoard), ``analyze`` (the whole
-document), ``command`` (``handhold analyze``), ``synthetic`` (labeled curves for scoring).
+``trends``, ``shocks``, ``divergence``, ``grokking``, ``indicator``, ``readiness`` (the online
+plateau rule the curriculum uses), ``sources`` (run directory, CSV, TensorBoard), ``registry``
+(the detectors that add a section to the document; ``spec``: what an entry declares),
+``document`` (the document's type), ``analyze`` (the whole document), ``command``
+(``handhold analyze``), ``synthetic`` (labeled curves for scoring).
 
 The names below load lazily, so the trainer can use ``readiness`` without importing ruptures.
 """

@@ -26,7 +26,8 @@ lead over validation accuracy reaching 95% where that is logged too.
 absolute ``acc_level``, losses a share of their improvement; a pair that moves together is not
 grokking).
 
-The type is :class:`handhold.phases.document.PhasesDoc` (one place for every reader).
+The sections after ``stage_switches`` are the detectors of :mod:`handhold.phases.registry`, in
+its order; the type is :mod:`handhold.phases.document`'s (one place for every reader).
 
 Steps are the series' own steps; a change point is the last step of the phase before it (for
 a stage switch, the step of its ``stage_start`` event); consecutive segments share that step.
@@ -42,13 +43,14 @@ from typing import Any
 import numpy as np
 
 from .direction import infer_direction
-from .divergence import Track, divergences, family_pairs
+from .divergence import Track
 from .document import check_sections
-from .grokking import ACC_LEVEL, GrokkingDetector, train_val_pairs
-from .indicator import indicator_entries
+from .grokking import ACC_LEVEL
 from .prepare import MAX_POINTS, Prepared, finite_series, prepare, too_large
 from .segment import PENALTY, Segmentation, _as_step, changepoint_steps, segment
+from .registry import DETECTORS
 from .shocks import Shock, break_shocks, spike_shocks
+from .spec import Context
 from .trends import Segment, label, mark_mastery
 
 Series = tuple[Any, Any]
@@ -121,36 +123,11 @@ def analyze(series: Mapping[str, Series], *, stage_switches: Iterable[float] = (
     dirs.update({k: v for k, v in (directions or {}).items() if k in series})
     results = {k: analyze_metric(k, s, v, switches=switches, direction=dirs[k], penalty=penalty,
                                  max_points=max_points) for k, (s, v) in series.items()}
-    usable = {k: r for k, r in results.items() if r.segments}
-
-    divs = []
-    for a, b in family_pairs(list(usable), dirs):
-        divs += [d.to_dict() for d in divergences(usable[a].track(), usable[b].track())]
-
-    wanted = list(pairs) + (train_val_pairs(list(usable)) if auto_pairs else [])
-    groks, seen = [], set()
-    for t, v in wanted:
-        if (t, v) in seen or t not in usable or v not in usable:
-            continue
-        seen.add((t, v))
-        direction = dirs.get(t) or dirs.get(v) or _moved(usable[t])
-        if direction is None:
-            continue
-        det = GrokkingDetector(direction, acc_level=acc_level, names=(t, v),
-                               preps=(usable[t].prepared, usable[v].prepared))
-        groks.append(det.with_raw(series[t], series[v]).predict().to_dict())
-    doc = {"metrics": {k: r.to_dict() for k, r in results.items()}, "stage_switches": switches,
-           "divergences": sorted(divs, key=lambda d: (d["start"], d["a"], d["b"])), "grokking": groks,
-           "indicator": indicator_entries(series)}
+    context = Context(series, results, dirs, {"pairs": list(pairs), "auto_pairs": auto_pairs, "acc_level": acc_level})
+    doc: dict[str, Any] = {"metrics": {k: r.to_dict() for k, r in results.items()}, "stage_switches": switches}
+    for name, detector in DETECTORS.items():  # divergences, grokking, the indicator, ... (phases/registry.py)
+        doc[name] = detector.run(context)
     return check_sections(_finite(doc))
-
-
-def _moved(result: MetricAnalysis) -> str | None:
-    """For a pair of unknown direction: the train curve improves the way it moved."""
-    c = result.prepared.clean
-    if len(c) < 2 or c[-1] == c[0]:
-        return None
-    return "higher" if c[-1] > c[0] else "lower"
 
 
 def _finite(obj: Any) -> Any:

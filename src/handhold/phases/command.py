@@ -13,7 +13,6 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-DRAWN = ("metrics", "stage_switches", "divergences", "grokking", "indicator")  # sections `tables` lays out itself
 TREND_COLORS = {"rising": "rgba(46,160,67,0.10)", "plateau": "rgba(128,128,128,0.10)",
                 "declining": "rgba(31,95,139,0.10)"}
 
@@ -99,13 +98,14 @@ def _pair(text: str, series: dict[str, Any], origin: str) -> tuple[str, str]:
 
 
 def _fmt(v: Any) -> str:
-    if v is None:
-        return "never"
-    return f"{v:.4g}" if isinstance(v, float) and not float(v).is_integer() else str(int(v)) if isinstance(v, float) else str(v)
+    from .spec import fmt
+
+    return fmt(v)
 
 
 def tables(doc: dict[str, Any]) -> list[Any]:
-    """Rich tables: one row per metric (its phases and shocks), then divergences and grokking."""
+    """Rich tables: one row per metric (its phases and shocks), the stages, then one table per
+    detector section (divergences, grokking, ...: the columns its registry entry declares)."""
     from rich.table import Table
 
     out = []
@@ -132,48 +132,36 @@ def tables(doc: dict[str, Any]) -> list[Any]:
                            for k, v in row["evidence"].items() if not isinstance(v, (dict, list)))
             st.add_row(row["stage"], f"{_fmt(row['start'])}-{_fmt(row['end'])}", str(row["reason"]), ev)
         out.append(st)
-    if doc["divergences"]:
-        d = Table("ahead", "behind", "from", "to", "gap", title="divergences", title_justify="left")
-        for row in doc["divergences"]:
-            d.add_row(row["a"], row["b"], _fmt(row["start"]), _fmt(row["end"]), f"{row['gap']:.4g}")
-        out.append(d)
-    if doc["grokking"]:
-        g = Table("train", "val", "memorized at", "generalized at", "delay", "verdict",
-                  title="train/validation pairs (grokking only where the delay is real)", title_justify="left")
-        for row in doc["grokking"]:
-            verdict = row.get("verdict") or ""
-            g.add_row(row["train"], row["val"], _fmt(row["memorized_at"]), _fmt(row["generalized_at"]),
-                      "" if row["delay"] is None else _fmt(row["delay"]),
-                      f"[bold]{verdict}[/]" if row.get("grokked") else verdict)
-        out.append(g)
-    for row in doc.get("indicator") or []:
-        i = Table("signals", "generalization coming at", "evidence", "val ≥ 95% at", "lead (steps)",
-                  title="leading indicator (training-side signals only)", title_justify="left")
-        ev = row.get("evidence")
-        evidence = ("" if ev is None else f"weight norm {ev['norm_drop']:.0%} below its peak (step "
-                    f"{_fmt(ev['peak_step'])}), embedding Gini +{ev['gini_rise']:.3f}")
-        i.add_row("\n".join(row["signals"]), "not announced" if row["announced_at"] is None else _fmt(row["announced_at"]),
-                  evidence, "" if "val" not in row else _fmt(row["val_reached_at"]),
-                  "" if row.get("lead") is None else _fmt(row["lead"]))
-        out.append(i)
-    from .document import SECTIONS
+    from .registry import DETECTORS
 
-    for section in SECTIONS:  # a section no table above knows yet: shown plainly, not dropped
-        rows = doc.get(section)
-        if section in DRAWN or not rows or not isinstance(rows, list):
+    for name, detector in DETECTORS.items():  # divergences, grokking, ...: as their entries say
+        rows = detector.clean(doc.get(name))
+        if not rows:
             continue
-        cols = list(dict.fromkeys(k for row in rows if isinstance(row, dict) for k in row))
-        extra = Table(*cols, title=section, title_justify="left")
+        if not detector.columns:  # a detector that declares no columns: every field, plainly
+            out.append(_plain_table(name, rows))
+            continue
+        table = Table(*[c.header for c in detector.columns], title=detector.title or name, title_justify="left")
         for row in rows:
-            if isinstance(row, dict):
-                extra.add_row(*[_fmt(row.get(c)) if not isinstance(row.get(c), (dict, list))
-                                else json.dumps(row.get(c)) for c in cols])
-        out.append(extra)
+            table.add_row(*[c.cell(row) for c in detector.columns])
+        out.append(table)
     return out
 
 
+def _plain_table(title: str, rows: list[dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    cols = list(dict.fromkeys(k for row in rows for k in row))
+    table = Table(*cols, title=title, title_justify="left")
+    for row in rows:
+        table.add_row(*[_fmt(row.get(c)) if not isinstance(row.get(c), (dict, list))
+                        else json.dumps(row.get(c)) for c in cols])
+    return table
+
+
 def write_plot(path: Path, series: dict[str, Any], doc: dict[str, Any], *, title: str) -> Path:
-    """One panel per metric: the curve (binned), phases as bands, change points, shocks."""
+    """One panel per metric: the curve (binned), phases as bands, change points, shocks, and the
+    steps of detectors drawn as lines (memorized / generalized)."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -200,15 +188,28 @@ def write_plot(path: Path, series: dict[str, Any], doc: dict[str, Any], *, title
                                      name=f"{name} shocks", showlegend=False,
                                      hovertext=[f"{s.get('kind', 'shock')}: peak {s['peak']:.4g} vs "
                                                 f"{s['baseline']:.4g}" for s in m["shocks"]]), row=row, col=1)
-        for g in doc["grokking"]:
-            if name in (g["train"], g["val"]):
-                for what in ("memorized_at", "generalized_at"):
-                    if g[what] is not None:
-                        fig.add_vline(x=g[what], line_color="#8e44ad", line_dash="dash", row=row, col=1,
-                                      annotation_text=what.split("_")[0], annotation_font_size=10)
+        for entry, what in _step_marks(doc, name):  # memorized / generalized, ...
+            fig.add_vline(x=entry[what], line_color="#8e44ad", line_dash="dash", row=row, col=1,
+                          annotation_text=what.split("_")[0], annotation_font_size=10)
     fig.update_layout(title=title, height=260 * max(1, len(names)) + 80, showlegend=False,
                       template="plotly_white", margin={"l": 60, "r": 20, "t": 80, "b": 40})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.write_html(str(path), include_plotlyjs=True, full_html=True)
     return path
+
+
+def _step_marks(doc: dict[str, Any], name: str) -> list[tuple[dict[str, Any], str]]:
+    """(entry, step field) of every detector drawn as lines at steps whose entry is about ``name``."""
+    from .registry import DETECTORS
+    from .spec import Lines, keys_of
+
+    out = []
+    for section, detector in DETECTORS.items():
+        style = detector.marks
+        if not isinstance(style, Lines):
+            continue
+        for entry in detector.clean(doc.get(section)):
+            if name in keys_of(entry, style.keys):
+                out += [(entry, what) for what in style.steps if entry.get(what) is not None]
+    return out

@@ -13,13 +13,25 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from itertools import combinations
+from typing import TypedDict, Union
 
 import numpy as np
 
 from .grokking import split_role
 
+from .spec import Context
+
 GAP_SHARE = 0.05  # a gap smaller than this share of the larger range is not reported
 GAP_SIGMAS = 3.0
+
+
+class DivergenceDoc(TypedDict):
+    """One entry of the document's ``divergences`` section."""
+    a: str
+    b: str
+    start: Union[int, float]
+    end: Union[int, float]
+    gap: float
 
 
 @dataclass
@@ -113,3 +125,13 @@ def divergences(ta: Track, tb: Track) -> list[Divergence]:
 
 def _num(v: float) -> int | float:
     return int(v) if float(v).is_integer() else float(v)
+
+
+def divergence_pairs(context: Context) -> list[tuple[str, str]]:
+    """The family pairs among the metrics with a trend (what the detector needs)."""
+    return family_pairs(list(context.usable), context.directions)
+
+
+def divergence_entries(context: Context, pair: tuple[str, ...]) -> list[dict]:
+    a, b = (context.usable[k] for k in pair)
+    return [d.to_dict() for d in divergences(a.track(), b.track())]

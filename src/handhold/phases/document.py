@@ -1,15 +1,19 @@
 """The phases document, typed once: what ``analyze`` writes and every reader reads.
 
-``handhold analyze --json`` prints it, the report and the dashboard draw it (``views/panels``),
-the runs list sums it up. A detector that adds a section adds it to :class:`PhasesDoc` here;
-``analyze`` refuses a document whose sections differ from this type (so a new section cannot
-be left out of the type), and the readers pass on every section of the type, drawing the ones
-they know (so a new section cannot be dropped on the way to a page).
+``handhold analyze --json`` prints it, the report and the dashboard draw it (``views/marks``),
+the runs list sums it up. Its type is the per-metric reading (:class:`MetricDoc`), the stage
+switches, then one section per detector of :mod:`.registry`, a list of that detector's entry
+type. ``analyze`` refuses a document whose sections or entries differ from this type (so a new
+section cannot be left out of it), and the readers pass on every section of the type, drawing
+and tabling each one its registry entry describes (so a new section cannot be dropped on the
+way to a page).
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal, Optional, TypedDict, Union
+
+from .registry import DETECTORS
 
 Step = Union[int, float]
 
@@ -41,57 +45,39 @@ class MetricDoc(TypedDict):
     mastered_at: Optional[Step]
 
 
-class DivergenceDoc(TypedDict):
-    a: str
-    b: str
-    start: Step
-    end: Step
-    gap: float
+CORE: dict[str, Any] = {"metrics": dict[str, MetricDoc], "stage_switches": list[Step]}
 
 
-class GrokkingDoc(TypedDict):
-    train: str
-    val: str
-    memorized_at: Optional[Step]
-    generalized_at: Optional[Step]
-    delay: Optional[Step]
-    grokked: bool  # only a real delay (phases/grokking: a pair that moves together is not grokking)
-    rule: str
-    val_progress_at_memorized: Optional[float]
-    verdict: str
+def sections() -> tuple[str, ...]:
+    """The document's sections, in order: the core two, then one per registered detector."""
+    return (*CORE, *DETECTORS)
 
 
-class IndicatorDoc(TypedDict, total=False):
-    """The leading indicator (phases/indicator) on a run with training-side signals."""
-    signals: list[str]
-    rule: str
-    measurements: int
-    announced_at: Optional[Step]
-    evidence: Optional[dict[str, Any]]
-    val: str
-    val_level: float
-    val_reached_at: Optional[Step]
-    lead: Optional[Step]
+def document_type() -> type:
+    """The document's ``TypedDict``, built from the core sections and the registered detectors."""
+    fields = {**CORE, **{name: list[d.entry] for name, d in DETECTORS.items()}}  # type: ignore[name-defined]
+    return TypedDict("PhasesDoc", fields)  # type: ignore[operator]
 
 
-class PhasesDoc(TypedDict):
-    metrics: dict[str, MetricDoc]
-    stage_switches: list[Step]
-    divergences: list[DivergenceDoc]
-    grokking: list[GrokkingDoc]
-    indicator: list[IndicatorDoc]
-
-
-SECTIONS: tuple[str, ...] = tuple(PhasesDoc.__annotations__)
+PhasesDoc = document_type()
 
 
 def check_sections(doc: dict[str, Any]) -> dict[str, Any]:
-    """``doc`` itself when its sections are exactly :class:`PhasesDoc`'s; else a ValueError
-    naming the section to add to (or drop from) the type."""
-    extra = [k for k in doc if k not in SECTIONS]
-    missing = [k for k in SECTIONS if k not in doc]
+    """``doc`` itself when its sections are exactly the type's and every entry of a detector's
+    section has its entry type's keys; else a ValueError naming what to add to the type."""
+    names = sections()
+    extra = [k for k in doc if k not in names]
+    missing = [k for k in names if k not in doc]
     if extra or missing:
-        raise ValueError(f"phases document: section(s) {', '.join(extra)} not in PhasesDoc "
-                         f"(handhold/phases/document.py); add them there" if extra else
+        raise ValueError(f"phases document: section(s) {', '.join(extra)} not in PhasesDoc: register "
+                         f"a detector for them (handhold/phases/registry.py)" if extra else
                          f"phases document: section(s) {', '.join(missing)} missing")
+    for name, det in DETECTORS.items():
+        allowed, required = set(det.entry.__annotations__), set(getattr(det.entry, "__required_keys__", ()))
+        for entry in doc[name]:
+            odd, lacking = sorted(set(entry) - allowed), sorted(required - set(entry))
+            if odd or lacking:
+                raise ValueError(f"phases document: a {name!r} entry " + (
+                    f"has key(s) {', '.join(odd)} not in {det.entry.__name__}" if odd else
+                    f"lacks key(s) {', '.join(lacking)} of {det.entry.__name__}"))
     return doc

@@ -29,11 +29,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from typing import Any, Optional, TypedDict, Union
 
 import numpy as np
 
-from .prepare import Prepared, finite_series, prepare
-from .segment import _as_step
+from .prepare import Prepared, as_step, finite_series, prepare
+from .spec import Context
+
+Step = Union[int, float]
 
 ACC_LEVEL = 0.99
 LEVEL = 0.9
@@ -43,6 +46,19 @@ TRACKING = 0.5
 MIN_DELAY_RATIO = 1.0
 MIN_DELAY_SHARE = 0.05
 ACC_NAME = re.compile(r"acc", re.IGNORECASE)
+
+
+class GrokkingDoc(TypedDict):
+    """One entry of the document's ``grokking`` section (a train/validation pair)."""
+    train: str
+    val: str
+    memorized_at: Optional[Step]
+    generalized_at: Optional[Step]
+    delay: Optional[Step]
+    grokked: bool  # only a real delay (a pair that moves together is not grokking)
+    rule: str
+    val_progress_at_memorized: Optional[float]
+    verdict: str
 
 
 @dataclass
@@ -205,8 +221,8 @@ class GrokkingDetector:
         first = float(min(train.first[0], val.first[0]))
         last = float(max(train.last[-1], val.last[-1]))
         grokked, verdict = real_delay(mem, gen, progress, first, last)
-        mem, gen = (None if v is None else _as_step(v) for v in (mem, gen))
-        delay = None if mem is None or gen is None else _as_step(float(gen) - float(mem))
+        mem, gen = (None if v is None else as_step(v) for v in (mem, gen))
+        delay = None if mem is None or gen is None else as_step(float(gen) - float(mem))
         return Grokking(self.names[0], self.names[1], mem, gen, delay, grokked, rule,
                         None if progress is None else round(progress, 4), verdict)
 
@@ -248,3 +264,37 @@ def train_val_pairs(keys: list[str]) -> list[tuple[str, str]]:
         for t in roles.get("train", []):
             out.extend((t, v) for v in roles.get("val", []))
     return sorted(out, key=lambda p: keys.index(p[0]))
+
+
+# ------------------------------------------------------------------------------ in the document
+def grokking_pairs(context: Context) -> list[tuple[str, str]]:
+    """The (train, val) pairs to read: the caller's ``pairs``, then the ones found by name
+    (``auto_pairs``), each once, both curves with a trend."""
+    usable = context.usable
+    wanted = list(context.options.get("pairs", ()))
+    if context.options.get("auto_pairs", True):
+        wanted += train_val_pairs(list(usable))
+    out: list[tuple[str, str]] = []
+    for t, v in wanted:
+        if (t, v) not in out and t in usable and v in usable:
+            out.append((t, v))
+    return out
+
+
+def grokking_entries(context: Context, pair: tuple[str, ...]) -> list[dict]:
+    t, v = pair
+    usable = context.usable
+    direction = context.directions.get(t) or context.directions.get(v) or moved_direction(usable[t])
+    if direction is None:
+        return []
+    det = GrokkingDetector(direction, acc_level=context.options.get("acc_level", ACC_LEVEL), names=(t, v),
+                           preps=(usable[t].prepared, usable[v].prepared))
+    return [det.with_raw(context.series[t], context.series[v]).predict().to_dict()]
+
+
+def moved_direction(result: Any) -> str | None:
+    """For a pair of unknown direction: the train curve improves the way it moved."""
+    c = result.prepared.clean
+    if len(c) < 2 or c[-1] == c[0]:
+        return None
+    return "higher" if c[-1] > c[0] else "lower"

@@ -30,10 +30,27 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Optional, TypedDict, Union
+
+from .spec import Context
+
+Step = Union[int, float]
 
 WEIGHT_NORM = re.compile(r"^(.*?)/?(?:measure/)?weight_norm$")
 GINI = "gini_embed"
+
+
+class IndicatorDoc(TypedDict, total=False):
+    """One entry of the document's ``indicator`` section: the rule on one group of signals."""
+    signals: list[str]
+    rule: dict[str, Any]  # the IndicatorRule's thresholds
+    measurements: int
+    announced_at: Optional[Step]
+    evidence: Optional[dict[str, Any]]
+    val: str
+    val_level: float
+    val_reached_at: Optional[Step]
+    lead: Optional[Step]
 
 
 @dataclass(frozen=True)
@@ -144,24 +161,39 @@ def indicator_entries(series: Mapping[str, tuple[Any, Any]], rule: IndicatorRule
 
     The two signals are read at the steps where both were measured, in step order."""
     rule = rule or IndicatorRule()
-    keys = list(series)
-    out = []
-    for prefix, wkey, gkey in signal_groups(keys):
-        ws, wv = series[wkey]
-        gs, gv = series[gkey]
-        gini_at = {float(s): v for s, v in zip(gs, gv)}
-        rows = sorted((float(s), float(w), float(gini_at[float(s)])) for s, w in zip(ws, wv)
-                      if float(s) in gini_at and w is not None and gini_at[float(s)] is not None)
-        ind = GeneralizationIndicator(rule)
-        for s, w, g in rows:
-            ind.update(s, w, g)
-        found = ind.decide()
-        entry: dict[str, Any] = {"signals": [wkey, gkey], "rule": rule.to_dict(), "measurements": ind.measurements,
-                                 "announced_at": None if found is None else found["step"], "evidence": found}
-        val = _val_accuracy(prefix, keys)
-        if val is not None:
-            reached = first_at(*series[val], val_level)
-            entry.update({"val": val, "val_level": val_level, "val_reached_at": reached,
-                          "lead": None if reached is None or found is None else _step(reached - found["step"])})
-        out.append(entry)
-    return out
+    return [group_entry(series, prefix, wkey, gkey, rule, val_level)
+            for prefix, wkey, gkey in signal_groups(list(series))]
+
+
+def group_entry(series: Mapping[str, tuple[Any, Any]], prefix: str, wkey: str, gkey: str,
+                rule: IndicatorRule, val_level: float = 0.95) -> dict[str, Any]:
+    """The indicator on one (weight norm, Gini) group (see :func:`indicator_entries`)."""
+    ws, wv = series[wkey]
+    gs, gv = series[gkey]
+    gini_at = {float(s): v for s, v in zip(gs, gv)}
+    rows = sorted((float(s), float(w), float(gini_at[float(s)])) for s, w in zip(ws, wv)
+                  if float(s) in gini_at and w is not None and gini_at[float(s)] is not None)
+    ind = GeneralizationIndicator(rule)
+    for s, w, g in rows:
+        ind.update(s, w, g)
+    found = ind.decide()
+    entry: dict[str, Any] = {"signals": [wkey, gkey], "rule": rule.to_dict(), "measurements": ind.measurements,
+                             "announced_at": None if found is None else found["step"], "evidence": found}
+    val = _val_accuracy(prefix, list(series))
+    if val is not None:
+        reached = first_at(*series[val], val_level)
+        entry.update({"val": val, "val_level": val_level, "val_reached_at": reached,
+                      "lead": None if reached is None or found is None else _step(reached - found["step"])})
+    return entry
+
+
+# ------------------------------------------------------------------------------ in the document
+def indicator_groups(context: Context) -> list[tuple[str, str]]:
+    """(weight-norm key, Gini key) of every prefix that logs both (what the indicator needs)."""
+    return [(wkey, gkey) for _, wkey, gkey in signal_groups(list(context.series))]
+
+
+def indicator_entry(context: Context, group: tuple[str, ...]) -> list[dict[str, Any]]:
+    wkey, gkey = group
+    m = WEIGHT_NORM.match(wkey)
+    return [group_entry(context.series, m.group(1) if m else "", wkey, gkey, IndicatorRule())]

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import median_filter
 
 MAX_POINTS = 400
 SPIKE_SIGMAS = 6.0
@@ -110,6 +109,8 @@ def find_spikes(y: np.ndarray, sigma: float, max_width: int, *, sigmas: float = 
     window = 2 * max_width + 1
     if window > n:
         window = n if n % 2 else n - 1
+    from scipy.ndimage import median_filter  # here: the detector registry loads without scipy
+
     med = median_filter(y, size=window, mode="nearest")
     resid = y - med
     floor = sigma if sigma > 0 else float(np.median(np.abs(resid))) * 1.4826
@@ -156,3 +157,9 @@ def prepare(steps: object, values: object, switches: object = (), max_points: in
         sigma = noise_sigma(clean, stages)
     return Prepared(x=x, y=y, first=first, last=last, clean=clean, sigma=sigma, spikes=spikes,
                     fixed=fixed, n_raw=len(v))
+
+
+def as_step(v: float) -> int | float:
+    """A step as the series wrote it: an integer when it is one."""
+    f = float(v)
+    return int(f) if f.is_integer() else f

@@ -22,6 +22,7 @@ from ruptures.base import BaseCost
 from ruptures.exceptions import BadSegmentationParameters
 
 from .prepare import MAX_POINTS, Prepared, min_phase, noise_sigma, prepare
+from .prepare import as_step as _as_step
 
 POWERS = (1.0, 0.75, 0.5, 0.25, 0.0, -0.25, -0.5, -0.75, -1.0, -1.5, -2.0, -3.0)
 PENALTY = 4.0  # BIC multiplier: a split must remove penalty * sigma^2 * log(n) of squared error
@@ -210,8 +211,3 @@ def _prune(cost: DeceleratingCost, edges: list[int], pen: float, min_size: int) 
 def changepoint_steps(seg: Segmentation) -> list[int | float]:
     """Each break as the last raw step of the phase before it (a stage switch's own step)."""
     return [_as_step(seg.prepared.last[i - 1]) for i in seg.breaks]
-
-
-def _as_step(v: float) -> int | float:
-    f = float(v)
-    return int(f) if f.is_integer() else f

@@ -1,4 +1,4 @@
-"""Start or resume a run: the run directory, its store, the default callbacks, then ``fit``."""
+"""Start or resume a run: the run directory, its store, the metric families' callbacks, then ``fit``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from ..rundir import CONFIG_NAME, DAMAGED_PREFIX, checkpoint_problem, set_aside,
 from ..run import Run, RunError
 from ..store import RunStore, StoreError, db_path
 from . import checkpoint as ckpt
+from .callbacks.progress import ProgressBar
+from .callbacks.store_writer import StoreWriter
 from .events import Callback
+from .families import check_families, family_callbacks
 from .loop import fit, restore, setup
 from .state import State
 
@@ -21,15 +24,9 @@ class RunDirError(RuntimeError):
 
 
 def _callbacks(state: State, store: Run | None, progress: bool, extra: Sequence[Callback]) -> list[Callback]:
-    from ..callbacks.benchmarks import BenchmarkEvals
-    from ..callbacks.evaluate import EvalSuite, LmEvalMilestones
-    from ..callbacks.heldout import HeldOutLoss
-    from ..callbacks.measures import Measures
-    from ..callbacks.probes import Probes
-    from ..callbacks.progress import ProgressBar
-    from ..callbacks.store_writer import StoreWriter
-
-    callbacks: list[Callback] = [HeldOutLoss(), EvalSuite(), LmEvalMilestones(), BenchmarkEvals(), Probes(), Measures(), *extra]
+    """The metric families (:mod:`.families`, in registry order), the caller's own callbacks,
+    then the store writer and the progress bar on the main process."""
+    callbacks = family_callbacks(state.cfg, extra)
     if store is not None:
         callbacks.append(StoreWriter(store))  # after the others: it persists what they logged
         if progress:
@@ -83,6 +80,7 @@ def start(cfg: RunConfig, run_dir: Path, *, base_dir: Path | None = None, progre
         raise RunDirError(f"{run_dir} already holds a run; use `handhold resume {run_dir}` "
                           "or choose another --out")
     cfg = absolute_paths(cfg, base_dir or Path.cwd())
+    check_families(cfg)
     state = setup(cfg, run_dir)
     store = _open_run(state, cfg, overwrite=overwrite)
     if store is not None:
@@ -104,6 +102,7 @@ def resume(run_dir: Path, *, progress: bool = True, callbacks: Sequence[Callback
         raise RunDirError(f"{run_dir} is not a handhold run (no {CONFIG_NAME} and run.db)")
     _check_store(run_dir)
     cfg = load_config(run_dir / CONFIG_NAME, overrides)
+    check_families(cfg)
     state = setup(cfg, run_dir)
     latest, damaged = _restore_newest(state, run_dir)
     store = _open_run(state, cfg, resume=True, resume_from=state.step if latest is not None else -1)

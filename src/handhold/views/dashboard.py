@@ -54,8 +54,9 @@ from .chat import Chat, ChatError, ChatLimits, checkpoints  # noqa: E402
 from .chat_routes import ChatBody, add_chat_routes  # noqa: E402
 from .downsample import read_series  # noqa: E402
 from .guard import Guard  # noqa: E402
-from .panels import load_phases, panel_layout, panel_specs, phase_summary  # noqa: E402
-from .panels import mark_kinds, marked_events  # noqa: E402
+from .analysis import load_phases, phase_summary  # noqa: E402
+from .marks import mark_kinds  # noqa: E402
+from .panels import marked_events, panel_layout, panel_specs  # noqa: E402
 from .review_api import add_review_routes  # noqa: E402
 
 STATIC = Path(__file__).parent / "static"

@@ -4,7 +4,8 @@ A curve of a million steps drawn on a page a few thousand pixels wide needs a fe
 points, provided the spikes survive. Both paths here keep the minimum and the maximum of each
 bucket (the "min/max per bucket" reduction that plotly-resampler and tsdownsample call MinMax):
 
-- :func:`downsample` reduces arrays already in memory, keeping each extreme at its exact step;
+- :func:`~handhold.plotting.downsample` reduces arrays already in memory, keeping each extreme
+  at its exact step;
 - :func:`read_series` reads one metric from the run store and, for a long series, lets SQLite
   do the bucketing (one pass over the index, no million Python tuples), which is what keeps the
   dashboard's metrics call under a second on a 1,000,000-point run. There the bucket's min and
@@ -17,59 +18,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
+from ..plotting import downsample
 from ..store import RunStore
 
-MAX_POINTS = 5000  # per series, default for the report
 EXACT_LIMIT = 20_000  # up to this many rows, reduce in numpy with exact positions
-
-
-def finite(steps: list[int], values: list[float | None]) -> tuple[np.ndarray, np.ndarray]:
-    """(steps, values) as arrays, rows without a finite value dropped."""
-    x = np.asarray(steps, dtype=np.int64)
-    y = np.asarray(values, dtype=float)  # None -> nan
-    ok = np.isfinite(y)
-    return x[ok], y[ok]
-
-
-def downsample(steps: list[int], values: list[float | None],
-               max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``max_points`` points: the min and the max of equal buckets, in step order, so
-    spikes (a grad-norm blow-up) survive. Missing values are dropped."""
-    x, y = finite(steps, values)
-    n = len(x)
-    if n <= max_points:
-        return x, y
-    buckets = max(1, max_points // 2)
-    size = math.ceil(n / buckets)
-    grid = np.pad(y, (0, buckets * size - n), mode="edge").reshape(buckets, size)
-    base = np.arange(buckets) * size
-    idx = np.unique(np.minimum(np.concatenate([base + grid.argmin(1), base + grid.argmax(1)]), n - 1))
-    return x[idx], y[idx]
-
-
-def smooth(steps: list[int], values: list[float | None],
-           max_points: int = MAX_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """A light EMA for noisy train curves: bucket means down to ``max_points``, then an EMA whose
-    window is ~1% of the points (at least 2), started at the first value so it is not biased."""
-    x, y = finite(steps, values)
-    n = len(x)
-    if n > max_points:
-        edges = np.linspace(0, n, max_points + 1).astype(np.int64)
-        edges = np.unique(edges[:-1])
-        counts = np.diff(np.append(edges, n))
-        y = np.add.reduceat(y, edges) / counts
-        x = x[edges + counts // 2]
-    if len(y) == 0:
-        return x, y
-    alpha = 2 / (max(2, len(y) // 100) + 1)
-    out = np.empty_like(y)
-    acc = y[0]
-    for i, v in enumerate(y):
-        acc += alpha * (v - acc)
-        out[i] = acc
-    return x, out
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 
+from ..plotting import MAX_POINTS, PLOTLY_CONFIG, downsample, smooth  # noqa: F401 - downsample: public here too
 from ..store import RunStore
 from ..summary import StageRow, stage_table
-from .downsample import MAX_POINTS, downsample, smooth  # noqa: F401 - downsample: public here too
-from .panels import load_phases, mark_kinds, marked_events, panel_layout, panel_specs
-
-PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+from .analysis import load_phases
+from .marks import mark_kinds
+from .panels import marked_events, panel_layout, panel_specs
 
 
 def write_report(run_dir: str | os.PathLike[str], out: Path | None = None) -> Path:

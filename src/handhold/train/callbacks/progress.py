@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ..train.events import Callback
-from ..train.state import State
+from ..events import Callback
+from ..state import State
 
 
 class ProgressBar(Callback):

@@ -6,10 +6,10 @@ import time
 
 import torch
 
-from ..models import BatchEncoder
-from ..train.events import Callback
-from ..train.loop import token_losses
-from ..train.state import State
+from ...models import BatchEncoder
+from ..events import Callback
+from ..loop import token_losses
+from ..state import State
 
 
 class HeldOutLoss(Callback):

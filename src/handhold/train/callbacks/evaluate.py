@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 
-from ..evals.suite import ExampleRecord, score_task, summarize, task_examples
-from ..schedule import Cadence
-from ..train.events import Callback
-from ..train.state import State
+from ...evals.suite import ExampleRecord, score_task, summarize, task_examples
+from ...schedule import Cadence
+from ..events import Callback
+from ..state import State
 
 
 class EvalSuite(Callback):
@@ -69,7 +69,7 @@ class LmEvalMilestones(Callback):
         lm = state.cfg.evals.lm_eval
         if lm is None or not state.is_main:
             return
-        from ..evals.lm_eval_adapter import evaluate_model
+        from ...evals.lm_eval_adapter import evaluate_model
 
         t0 = time.perf_counter()
         state.log(evaluate_model(state.accelerator.unwrap_model(state.model), state.tokenizer, lm.tasks,

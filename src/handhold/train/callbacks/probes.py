@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..config import ConfigError
-from ..data.chat_format import chat_prompt, has_chat_template
-from ..evals.generation import generate
-from ..schedule import Cadence
-from ..train.events import Callback
-from ..train.state import State
+from ...config import ConfigError
+from ...data.chat_format import chat_prompt, has_chat_template
+from ...evals.generation import generate
+from ...schedule import Cadence
+from ..events import Callback
+from ..state import State
 
 
 class Probes(Callback):
@@ -32,7 +32,7 @@ class Probes(Callback):
             raise ConfigError(["probes.format: 'chat' needs a tokenizer with a chat template "
                                f"(model.path {state.cfg.model.path or '(none)'} has none)"])
         if p.self_report is not None and p.prompts and state.is_main:
-            from ..self_report import Axes, SelfReportError
+            from ...self_report import Axes, SelfReportError
 
             try:
                 self.axes = Axes.from_config(p.self_report)
@@ -57,7 +57,7 @@ class Probes(Callback):
         for probe, text in zip(p.prompts, texts):
             state.log_sample("probe", probe.text, text)
         if self.axes is not None:
-            from ..self_report import metrics
+            from ...self_report import metrics
 
             scores = self.axes.probe_scores([q.id for q in p.prompts], texts)
             state.log(metrics(scores))

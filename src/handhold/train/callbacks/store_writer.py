@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..rules import REASONS
-from ..run import Run
-from ..train.events import Callback
-from ..train.state import State
+from ...rules import REASONS
+from ...run import Run
+from ..events import Callback
+from ..state import State
 
 
 def stage_end_args(reason: str | None, evidence: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -10,8 +10,8 @@ reads those).
 
 from __future__ import annotations
 
-from ..train.events import Callback
-from ..train.state import State
+from ..events import Callback
+from ..state import State
 
 
 class BenchmarkEvals(Callback):
@@ -24,7 +24,7 @@ class BenchmarkEvals(Callback):
         cfg = state.cfg.evals.benchmarks
         if cfg is None:
             return
-        from ..evals.benchmarks.suite import prepare, resolve_suite
+        from ...evals.benchmarks.suite import prepare, resolve_suite
 
         self.suite = resolve_suite(cfg.tasks)
         self.tasks = prepare(self.suite, cfg.limit)
@@ -41,7 +41,7 @@ class BenchmarkEvals(Callback):
         if not self._due(state) or self.done_at == state.step:
             return
         self.done_at = state.step
-        from ..evals.benchmarks.suite import evaluate
+        from ...evals.benchmarks.suite import evaluate
 
         cfg = state.cfg.evals.benchmarks
         acc = state.accelerator

@@ -11,8 +11,8 @@ from collections import defaultdict
 
 import torch
 
-from ..train.events import Callback
-from ..train.state import State
+from ..events import Callback
+from ..state import State
 
 _LAYER = re.compile(r"(?:^|\.)(?:h|layers|layer|blocks|block)\.(\d+)\.")
 _WRAPPERS = ("module.", "_orig_mod.", "transformer.", "model.")
