@@ -8,7 +8,7 @@ import torch
 
 from ...models import BatchEncoder
 from ..events import Callback
-from ..loop import token_losses
+from ...losses import token_losses
 from ..state import State
 
 
