@@ -25,7 +25,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 from handhold.views.dashboard import create_app
 
 

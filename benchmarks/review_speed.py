@@ -29,7 +29,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 from handhold.views.dashboard import create_app
 
 TASKS = ("arc_easy", "arc_challenge", "hellaswag", "boolq", "csqa")

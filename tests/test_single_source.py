@@ -37,7 +37,7 @@ def test_one_error_exit():
 
 
 def test_store_docstring_names_methods_that_exist():
-    from handhold import store
+    from handhold.runstore import db as store
 
     text = store.__doc__ + (store.RunStore.__doc__ or "")
     named = set(re.findall(r"RunStore\.([a-z_]+)", text))

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from handhold.store import SCHEMA_VERSION, RunStore, StoreError
+from handhold.runstore.db import SCHEMA_VERSION, RunStore, StoreError
 
 
 def test_round_trip(tmp_path):

@@ -33,7 +33,7 @@ _quiet_libraries = quiet_libraries
 def _user_errors():
     from .config import ConfigError
     from .data.sources import DataError
-    from .store import StoreError
+    from .runstore.db import StoreError
     from .train.runner import RunDirError
 
     # OSError: an --out that is a file, a directory we may not write, a full disk
@@ -99,7 +99,7 @@ def resume(
 def _finish(state, run_dir: Path, report: bool) -> None:
     if not state.is_main:
         return
-    from .store import RunStore
+    from .runstore.db import RunStore
     from .summary import family_table, format_stage_table, stage_table
 
     with RunStore.reader(run_dir) as store:
@@ -134,7 +134,7 @@ def report_cmd(
 @app.command()
 def runs(root: Annotated[Path, typer.Argument(help="a folder of runs")] = Path("runs")) -> None:
     """List runs with status (running, finished, failed), stages and last step."""
-    from .runs import RunInfo, list_runs
+    from .runstore.listing import RunInfo, list_runs
 
     if not root.exists():
         _fail(f"{root}: no such directory")
@@ -177,7 +177,7 @@ app.command("grok")(grok)
 from .integrations.importer import import_cmd  # noqa: E402
 
 app.command("import")(import_cmd)
-from .real_command import models_app  # noqa: E402
+from .gguf_command import models_app  # noqa: E402
 
 app.add_typer(models_app, name="models")
 from .bundled import init  # noqa: E402

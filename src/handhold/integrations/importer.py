@@ -28,7 +28,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..phases.sources import SourceError, load_csv, load_tensorboard
-from ..run import Run, RunError
+from ..runstore.live import Run, RunError
 
 _BAD = re.compile(r"[^\w.\-:@+=,()\[\]/]+")
 _ENVELOPE = re.compile(r"__(MIN|MAX)$")
@@ -175,7 +175,7 @@ def import_cmd(
         path = import_run(source, out, run=run, name=name)
     except (SourceError, RunError) as exc:
         _fail(str(exc))
-    from ..store import RunStore
+    from ..runstore.db import RunStore
 
     with RunStore.reader(path) as store:
         typer.echo(f"imported {store.count('metrics'):,} values of {len(store.metric_keys())} metrics "

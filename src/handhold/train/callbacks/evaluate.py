@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from ...evals.suite import ExampleRecord, score_task, summarize, task_examples
-from ...schedule import Cadence
+from ...cadence import Cadence
 from ..events import Callback
 from ..state import State
 

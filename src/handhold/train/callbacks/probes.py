@@ -13,7 +13,7 @@ from typing import Any
 from ...config import ConfigError
 from ...data.chat_format import chat_prompt, has_chat_template
 from ...evals.generation import generate
-from ...schedule import Cadence
+from ...cadence import Cadence
 from ..events import Callback
 from ..state import State
 

@@ -10,8 +10,8 @@
 handhold's trainer, its grokking lab, the Trainer/Lightning callbacks and a user's own loop all
 write through :class:`Run`; reports, the dashboard and ``analyze`` only read the store. Writes
 that come after the fact, at a step the run has passed (a re-scored checkpoint, a chat exchange,
-a label), go through the other door, :func:`handhold.amend` (:mod:`handhold.amendment`); both
-check keys and values with :mod:`handhold.validate`.
+a label), go through the other door, :func:`handhold.amend` (:mod:`handhold.runstore.amend`); both
+check keys and values with :mod:`handhold.runstore.validate`.
 
 Rules (documented, tested):
 
@@ -46,9 +46,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from . import runlock
-from .rules import REASONS
-from .store import RunStore, db_path, writer_identity
+from . import lock as runlock
+from ..rules import REASONS
+from .db import RunStore, db_path, writer_identity
 from .validate import check_key, config_dict, flatten, jsonable, number, step_number
 
 __all__ = ["Run", "RunError", "init", "log", "finish", "current", "REASONS"]
@@ -105,7 +105,7 @@ class Run:
         cfg = config_dict(config)
         self.config: dict[str, Any] = cfg if cfg is not None else dict(old.get("config") or {})
         self._stages = list(stages if stages is not None else old.get("stages") or [])
-        from .provenance import code_version
+        from ..provenance import code_version
 
         for key, value in {"status": "running", "stop_reason": None, "writer": writer_identity(),
                            "name": self.name, "config": self.config, "stages": self._stages,
