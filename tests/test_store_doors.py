@@ -73,7 +73,7 @@ def test_nothing_outside_the_two_doors_writes_a_run_store():
     "from sqlite3 import connect\nconnect(path)",
     "from handhold.runstore.db import RunStore\nRunStore.open(run_dir)",
     "from handhold.runstore.db import RunStore\nRunStore(conn, path, readonly=False)",
-    "run._store.log_metrics(1, {'x': 1.0})",
+    "run._store.append_metrics(1, {'x': 1.0})",
     "store.query('INSERT INTO labels VALUES (1)')",
     "conn.execute('delete from metrics where step > ?', (3,))",
     "conn.execute('CREATE TABLE IF NOT EXISTS notes (x)')",

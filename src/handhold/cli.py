@@ -24,7 +24,6 @@ console = Console()
 err = Console(stderr=True)
 
 
-_fail = fail  # the one error exit (handhold.terminal); the old name stays for callers
 
 
 _quiet_libraries = quiet_libraries
@@ -68,11 +67,11 @@ def train(
         cfg = load_config(config, overrides)
         if out is None:
             if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-                _fail("pass --out RUN_DIR when launching several processes (they must agree on it)")
+                fail("pass --out RUN_DIR when launching several processes (they must agree on it)")
             out = Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         state = start(cfg, out, base_dir=config.parent, progress=not quiet, overwrite=overwrite)
     except _user_errors() as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _finish(state, out, report)
 
 
@@ -92,7 +91,7 @@ def resume(
     try:
         state = resume_run(run_dir, progress=not quiet, overrides=overrides)
     except _user_errors() as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _finish(state, run_dir, report)
 
 
@@ -127,7 +126,7 @@ def report_cmd(
     try:
         path = write_report(run_dir, output)
     except _user_errors() as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(f"report: {path}")
 
 
@@ -137,7 +136,7 @@ def runs(root: Annotated[Path, typer.Argument(help="a folder of runs")] = Path("
     from .runstore.listing import RunInfo, list_runs
 
     if not root.exists():
-        _fail(f"{root}: no such directory")
+        fail(f"{root}: no such directory")
     found = list_runs(root)
     if not found:
         console.print(f"no runs under {root}")

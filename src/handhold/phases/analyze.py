@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from .direction import infer_direction
+from ..direction import infer_direction
 from .divergence import Track
 from .document import check_sections
 from .grokking import ACC_LEVEL

@@ -163,7 +163,7 @@ class RunStore:
         self.close()
 
     # ----------------------------------------------------------------- writing
-    def log_metrics(self, step: int, values: dict[str, float], t: float | None = None) -> None:
+    def append_metrics(self, step: int, values: dict[str, float], t: float | None = None) -> None:
         t = time.time() if t is None else t
         self._metrics.extend((step, k, _finite_or_none(v), t) for k, v in values.items())
         self._maybe_flush()
@@ -174,11 +174,11 @@ class RunStore:
         self._metrics.extend(rows)
         self._maybe_flush()
 
-    def log_event(self, step: int, kind: str, data: dict[str, Any] | None = None) -> None:
+    def append_event(self, step: int, kind: str, data: dict[str, Any] | None = None) -> None:
         self._events.append((step, kind, json.dumps(data or {}, sort_keys=True), time.time()))
         self._maybe_flush()
 
-    def log_sample(self, step: int, kind: str, prompt: str, text: str) -> None:
+    def append_sample(self, step: int, kind: str, prompt: str, text: str) -> None:
         self._samples.append((step, kind, prompt, text, time.time()))
         self._maybe_flush()
 

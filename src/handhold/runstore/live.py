@@ -116,10 +116,10 @@ class Run:
             if resume_from is not None and resume_from < self.step:
                 s.truncate_after(int(resume_from))
                 self._reload()
-            s.log_event(max(self.step, 0), "resume" if self.step >= 0 else "fit_start", {})
+            s.append_event(max(self.step, 0), "resume" if self.step >= 0 else "fit_start", {})
         else:
             s.set_meta("started", time.time())
-            s.log_event(0, "fit_start", {})
+            s.append_event(0, "fit_start", {})
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, args=(flush_seconds,), daemon=True,
                                          name=f"handhold-flush {self.dir.name}")
@@ -233,7 +233,7 @@ class Run:
         with self._lock:
             self._check_open()
             at = self._at(step, "run.event")
-            self._store.log_event(at, kind, clean)
+            self._store.append_event(at, kind, clean)
             self.step = max(self.step, at)
 
     def sample(self, kind: str, prompt: str, text: str, step: int | None = None) -> None:
@@ -244,7 +244,7 @@ class Run:
         with self._lock:
             self._check_open()
             at = self._at(step, "run.sample")
-            self._store.log_sample(at, kind, prompt, text)
+            self._store.append_sample(at, kind, prompt, text)
             self.step = max(self.step, at)
 
     def stage(self, name: str, step: int | None = None, **info: Any) -> None:
@@ -259,7 +259,7 @@ class Run:
             if self._stage is not None:
                 self.stage_end("requested", step=at, note=f"stage {name!r} started")
             index = int(clean.pop("index", self._n_stages))
-            self._store.log_event(at, "stage_start", {**clean, "stage": name, "index": index})
+            self._store.append_event(at, "stage_start", {**clean, "stage": name, "index": index})
             self._stage = {"name": name, "index": index, "start": at, "counters": dict(self._counters)}
             self._n_stages += 1
             if name not in self._stages:
@@ -285,7 +285,7 @@ class Run:
             for key in _COUNTERS:
                 if key in self._counters:
                     data[key.split("/")[-1]] = int(self._counters[key] - st["counters"].get(key, 0))
-            self._store.log_event(at, "stage_end", data)
+            self._store.append_event(at, "stage_end", data)
             self._stage = None
             self.step = max(self.step, at)
 
@@ -328,7 +328,7 @@ class Run:
             self._stop.set()
             s = self._store
             try:
-                s.log_event(max(self.step, 0), "fit_end", {"status": status, "reason": reason})
+                s.append_event(max(self.step, 0), "fit_end", {"status": status, "reason": reason})
                 s.flush()
                 s.set_meta("status", status)
                 s.set_meta("stop_reason", reason)

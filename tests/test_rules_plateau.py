@@ -8,7 +8,7 @@ import os
 import pytest
 
 from handhold.config import ConfigError, validate_config
-from handhold.phases.readiness import PlateauDetector, PlateauRule
+from handhold.rules import PlateauDetector, PlateauRule
 from handhold.train.events import Callback
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
