@@ -33,20 +33,21 @@ from .config import RunSpec
 from .curricula import build_stages, parts
 from .optim import build_optimizer
 from .seedrun import RunResult, SeedRun
-from .train import EMAFilter, MAFilter, _Batches, build_model, eval_metrics, grad_filter, log_spaced, task_for
+from .mechanisms import gradient_hooks, used
+from .optim import OPTIMIZERS
+from .train import _Batches, build_model, eval_metrics, log_spaced, task_for
 
 
 def batched_unsupported(spec: RunSpec) -> str:
     """Why ``spec``'s seeds cannot train together ("" when they can)."""
-    if spec.curriculum is not None:
-        return "a curriculum (stages differ per seed)"
+    for m in used(spec):
+        if m.batched:
+            return m.batched
     if spec.model.arch != "fast":
         return f"model.arch {spec.model.arch!r} (batched: the fast model only)"
     if spec.task.rng == "script":
         return "task.rng 'script' (one global generator per run)"
-    if spec.optim.name == "muon":
-        return "Muon (orthogonalises whole matrices)"
-    return ""
+    return OPTIMIZERS[spec.optim.name].batched
 
 
 class _Seed(SeedRun):
@@ -93,15 +94,15 @@ def train_batched(spec: RunSpec, seeds: list[int], run_dirs: list[str | Path]) -
 
 
 class _Stack:
-    """The live seeds' weights stacked (row k = ``runs[rows[k]]``), their optimizer and Grokfast
-    state; ``keep`` drops the rows of finished seeds so they cost nothing afterwards."""
+    """The live seeds' weights stacked (row k = ``runs[rows[k]]``), their optimizer and mechanism
+    hooks' state; ``keep`` drops the rows of finished seeds so they cost nothing afterwards."""
 
     def __init__(self, spec: RunSpec, runs: list[_Seed]) -> None:
         self.rows = list(range(len(runs)))
         self.weights = {name: torch.stack([dict(r.model.named_parameters())[name].detach() for r in runs])
                         .requires_grad_() for name, _ in runs[0].model.named_parameters()}
         self.opt, self.sched = build_optimizer(spec.optim, list(self.weights.values()))
-        self.gfilter = grad_filter(spec.grokfast, list(self.weights.values()))
+        self.hooks = gradient_hooks(spec, list(self.weights.values()))
 
     def keep(self, alive: list[int]) -> None:
         """Keep the rows of the runs in ``alive`` (a subset of ``rows``, same order)."""
@@ -117,11 +118,8 @@ class _Stack:
             if state is not None:  # per-element state has the seed axis first; "step" is a scalar
                 self.opt.state[p_new] = {k: v[idx].clone() if torch.is_tensor(v) and v.dim() and v.shape[0] == n
                                          else v for k, v in state.items()}
-        f = self.gfilter
-        if isinstance(f, EMAFilter):
-            f.params, f.slow = new, None if f.slow is None else [t[idx].clone() for t in f.slow]
-        elif isinstance(f, MAFilter):  # ring: (window, seeds, ...)
-            f.params, f.ring, f.sums = new, [t[:, idx].clone() for t in f.ring], [t[idx].clone() for t in f.sums]
+        for hook in self.hooks:  # a mechanism that runs batched keeps its per-seed state in rows
+            hook.keep(idx, new)
         self.rows = list(alive)
 
 
@@ -169,8 +167,8 @@ def _train(spec: RunSpec, runs: list[_Seed], t_start: float) -> list[RunResult]:
         losses = F.cross_entropy(logits.double().flatten(0, 1), y.flatten(), reduction="none").view(y.shape).mean(1)
         stack.opt.zero_grad(set_to_none=True)
         losses.sum().backward()
-        if stack.gfilter is not None:
-            stack.gfilter()
+        for hook in stack.hooks:
+            hook()
         stack.opt.step()
         stack.sched.step()
         step += 1

@@ -4,8 +4,8 @@ The loop, once per optimizer step::
 
     draw the stage's batch (the whole stage, or a minibatch)    samples += len(batch)
     forward, loss (float64), backward
-    Grokfast filter (if any) rewrites the gradients              g <- g + lamb * g_slow
-    optimizer step (AdamW, Adam, SGD or Muon: optim.py), warm-up schedule step
+    gradient hooks of the variant's mechanisms (mechanisms.py)  Grokfast: g <- g + lamb * g_slow
+    optimizer step (optim.OPTIMIZERS: AdamW, Adam, SGD, Muon), warm-up schedule step
     eval (every eval.every steps and log-spaced early): train/val accuracy and loss, per part
     measure (log-spaced and every measure.every steps): progress measures
     stage exit: fixed switch point (steps or samples) or a readiness rule (``until:``, handhold.rules)
@@ -28,64 +28,14 @@ from pathlib import Path
 
 import torch
 
-from .config import GrokfastSpec, RunSpec
+from .config import RunSpec
 from .curricula import Stage, build_stages, parts
 from .decoder import PowerDecoder
+from .mechanisms import gradient_hooks
 from .model import GrokTransformer, loss_fn
 from .optim import build_optimizer
 from .seedrun import MEMORIZED, TARGETS, RunResult, SeedRun  # noqa: F401  (the lab's result types)
 from .tasks import Task, make_task
-
-# ------------------------------------------------------------------------- Grokfast filters
-class EMAFilter:
-    """Grokfast-EMA (Lee et al., 2024): g_slow <- alpha g_slow + (1 - alpha) g; g <- g + lamb g_slow.
-    g_slow starts at the first gradient, as in the authors' code."""
-
-    def __init__(self, params: list[torch.nn.Parameter], alpha: float = 0.98, lamb: float = 2.0) -> None:
-        self.params, self.alpha, self.lamb = params, alpha, lamb
-        self.slow: list[torch.Tensor] | None = None
-
-    def __call__(self) -> None:
-        grads = [p.grad for p in self.params]
-        if self.slow is None:
-            self.slow = [g.detach().clone() for g in grads]
-        else:
-            torch._foreach_mul_(self.slow, self.alpha)
-            torch._foreach_add_(self.slow, grads, alpha=1 - self.alpha)
-        torch._foreach_add_(grads, self.slow, alpha=self.lamb)
-
-
-class MAFilter:
-    """Grokfast-MA: g <- g + lamb * mean of the last ``window`` raw gradients (this one included),
-    applied once ``window`` gradients have been seen (the authors' ``warmup``). A ring buffer and a
-    running sum (recomputed exactly once per lap) keep it O(parameters) per step."""
-
-    def __init__(self, params: list[torch.nn.Parameter], window: int = 100, lamb: float = 5.0) -> None:
-        self.params, self.window, self.lamb = params, window, lamb
-        self.ring = [torch.zeros((window, *p.shape), dtype=p.dtype) for p in params]
-        self.sums = [torch.zeros_like(p, memory_format=torch.contiguous_format) for p in params]
-        self.seen = 0
-
-    def __call__(self) -> None:
-        slot = self.seen % self.window
-        for p, ring, total in zip(self.params, self.ring, self.sums):
-            g = p.grad
-            if slot == 0 and self.seen:  # a lap is complete: refresh the sum (no drift)
-                total.copy_(ring.sum(0))
-            total.add_(g - ring[slot] if self.seen >= self.window else g)
-            ring[slot].copy_(g)
-        self.seen += 1
-        if self.seen >= self.window:
-            torch._foreach_add_([p.grad for p in self.params], self.sums, alpha=self.lamb / self.window)
-
-
-def grad_filter(spec: GrokfastSpec | None, params: list[torch.nn.Parameter]) -> Callable[[], None] | None:
-    if spec is None:
-        return None
-    if spec.kind == "ema":
-        return EMAFilter(params, spec.alpha, spec.amplification)
-    return MAFilter(params, spec.window, spec.amplification)
-
 
 # ------------------------------------------------------------------------------ schedules
 def log_spaced(per_decade: int, decades: int = 8) -> set[int]:
@@ -174,7 +124,7 @@ def train_run(spec: RunSpec, seed: int, run_dir: str | Path, *,
     stages = build_stages(spec.curriculum, task, seed)
     part_masks = parts(spec.curriculum, task, seed)
     opt, sched = build_optimizer(spec.optim, model)
-    gfilter = grad_filter(spec.grokfast, list(model.parameters()))
+    hooks = gradient_hooks(spec, list(model.parameters()))  # registered mechanisms (Grokfast, ...)
     gen = None if spec.task.rng == "script" else torch.Generator().manual_seed(seed + 1)
     eval_early, measure_early = log_spaced(spec.eval.per_decade), log_spaced(spec.measure.per_decade)
     book = SeedRun(spec, seed, run_dir, task, stages, on_eval=on_eval)
@@ -190,8 +140,8 @@ def train_run(spec: RunSpec, seed: int, run_dir: str | Path, *,
             loss = loss_fn(logits, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            if gfilter is not None:
-                gfilter()
+            for hook in hooks:
+                hook()
             opt.step()
             sched.step()
             step += 1
