@@ -5,9 +5,9 @@ only when one variant of a task could be it."""
 
 import pytest
 import torch
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from handhold.config import ConfigError, _Strict
+from handhold.config import ConfigError
 from handhold.grok.batched import batched_unsupported
 from handhold.grok.config import load_grok_config
 from handhold.grok.grid import GridSpec, cell_config, cell_result, cells
@@ -17,9 +17,10 @@ from handhold.grok.train import train_run
 from handhold.store import RunStore
 
 
-class FreezeSpec(_Strict):
+class FreezeSpec(BaseModel):
     """A throwaway mechanism: scale every gradient by ``factor`` (0: the weights never move)."""
 
+    model_config = ConfigDict(extra="forbid")
     factor: float = Field(default=0.0, ge=0)
 
 

@@ -8,7 +8,8 @@ The loop, once per optimizer step::
     optimizer step (optim.OPTIMIZERS: AdamW, Adam, SGD, Muon), warm-up schedule step
     eval (every eval.every steps and log-spaced early): train/val accuracy and loss, per part
     measure (log-spaced and every measure.every steps): progress measures
-    stage exit: fixed switch point (steps or samples) or a readiness rule (``until:``, handhold.rules)
+    stage exit (a rules.Decision): fixed switch point (steps or samples) or, at a check, the
+        readiness rule (``until:``) or its max_steps; stage_end, then the next stage's batches
     stop: budget spent, or validation accuracy >= stop_at_val (after stop_patience steps)
 
 Everything a run records (metrics, events, stage switches, its end and result) goes through its
@@ -34,7 +35,7 @@ from .decoder import PowerDecoder
 from .mechanisms import gradient_hooks
 from .model import GrokTransformer, loss_fn
 from .optim import build_optimizer
-from .seedrun import MEMORIZED, TARGETS, RunResult, SeedRun  # noqa: F401  (the lab's result types)
+from .seedrun import RunResult, SeedRun
 from .tasks import Task, make_task
 
 # ------------------------------------------------------------------------------ schedules
