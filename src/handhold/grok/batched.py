@@ -88,7 +88,7 @@ def train_batched(spec: RunSpec, seeds: list[int], run_dirs: list[str | Path]) -
     except BaseException as exc:
         for r in runs:
             if r.active:
-                r.fail(exc)
+                r.mark_failed(exc)
                 r.close(r.res.steps, r.res.samples, time.perf_counter() - t_start)
         raise
 

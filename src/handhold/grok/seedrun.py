@@ -197,7 +197,7 @@ class SeedRun:
             self.store.event("fourier", step=step, **event)
 
     # ------------------------------------------------------------------ the end
-    def fail(self, exc: BaseException) -> None:
+    def mark_failed(self, exc: BaseException) -> None:
         self.status, self.reason = "failed", f"{type(exc).__name__}: {exc}"
 
     def close(self, step: int, samples: int, seconds: float) -> None:

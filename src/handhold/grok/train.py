@@ -163,7 +163,7 @@ def train_run(spec: RunSpec, seed: int, run_dir: str | Path, *,
             if book.should_stop():
                 break
     except BaseException as exc:
-        book.fail(exc)
+        book.mark_failed(exc)
         book.close(step, samples, time.perf_counter() - t_start)
         raise
     if book.last_eval != step:
