@@ -6,7 +6,8 @@ losses (seed s's gradient is its own loss's gradient: the seeds share nothing) a
 optimizer update the stacks: AdamW, Adam and SGD act element by element, and so do the Grokfast
 filters, so seed s gets the update its own run would get. Each seed starts from the initial
 weights, split and minibatch order that ``train_run`` gives it (the same seeding) and writes its
-own run store with the same signals, so comparison, report and reuse read it like any other run.
+own run store with the same signals through its ``SeedRun`` (the bookkeeping ``train_run``
+uses), so comparison, report and reuse read it like any other run.
 
 Equal to the per-seed runs up to float rounding, not bit for bit: a batched matrix product sums
 in another order than a single one (differences ~1e-7 relative per step), and grokking's dynamics
@@ -14,10 +15,10 @@ can grow such differences over thousands of steps; the tests bound them over the
 A seed that stops (its target reached, or a non-finite loss) leaves the stack: the others go on
 without computing it.
 
-Supported: the lab's fast model without a curriculum (the stages of different seeds differ in
-size and switch at different steps) and optimizers ``adamw``, ``adam``, ``sgd`` (``muon``
-orthogonalises whole matrices: a stack would mix the seeds). ``batched_unsupported`` says why a
-variant is not; ``run_experiment`` then runs its seeds one by one.
+Supported: the lab's fast model, the mechanisms and optimizers whose registry entry leaves
+``batched`` empty: not a curriculum (the stages of different seeds differ in size and switch at
+different steps), not ``muon`` (it orthogonalises whole matrices: a stack would mix the seeds).
+``batched_unsupported`` says why a variant is not; ``run_experiment`` then runs its seeds one by one.
 """
 
 from __future__ import annotations
@@ -31,10 +32,9 @@ from torch.func import functional_call, vmap
 
 from .config import RunSpec
 from .curricula import build_stages, parts
-from .optim import build_optimizer
-from .seedrun import RunResult, SeedRun
 from .mechanisms import gradient_hooks, used
-from .optim import OPTIMIZERS
+from .optim import OPTIMIZERS, build_optimizer
+from .seedrun import RunResult, SeedRun
 from .train import _Batches, build_model, eval_metrics, log_spaced, task_for
 
 
