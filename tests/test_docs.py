@@ -187,3 +187,15 @@ def test_the_run_api_examples_run_as_written(tmp_path, monkeypatch):
     with RunStore.reader(tmp_path / "runs" / "ruled") as store:
         reasons = [e.data["reason"] for e in store.events("stage_end")]
     assert reasons == ["budget", "plateau"]
+
+
+def test_every_api_request_the_dashboard_page_lists_is_served(tmp_path):
+    pytest.importorskip("fastapi")
+    from handhold.views.dashboard import create_app
+
+    served = {(method, route.path) for route in create_app(tmp_path).routes
+              for method in getattr(route, "methods", None) or ()}
+    listed = re.findall(r"^\| `(GET|POST|PUT|DELETE) ([^`]+)`", (DOCS / "dashboard.md").read_text(), flags=re.M)
+    assert len(listed) >= 9
+    missing = [f"{m} {p}" for m, p in listed if (m, "/api/" + p) not in served]
+    assert not missing, f"the page lists requests the dashboard does not serve: {missing}"
