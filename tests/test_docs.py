@@ -167,7 +167,7 @@ def test_the_readme_is_a_short_front_page_with_the_two_commands():
     assert len(readme.splitlines()) <= 150
     assert re.search(r"^make demo\s+#", readme, flags=re.M) and re.search(r"^make test\s+#", readme, flags=re.M)
     for image in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme):
-        assert (ROOT / image).is_file() and (ROOT / image).stat().st_size <= 400_000, image
+        assert (ROOT / image).is_file() and (ROOT / image).stat().st_size <= 300_000, image
     for link in re.findall(r"\]\((docs/[^)#]+)", readme):
         assert (ROOT / link).is_file(), link
 
