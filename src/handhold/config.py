@@ -25,12 +25,16 @@ from pydantic_core import PydanticCustomError
 from . import procedural_sources
 from .benchmark_suite import family_clash
 from .direction import infer_direction
+from .bounds import SEED_MAX
 from .yamlconfig import (ConfigError, StrictModel, apply_override, did_you_mean, located, located_problems,
                          read_yaml)
 
 # --------------------------------------------------------------------------- budgets
 _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9}
 MAX_COUNT = 10**15  # a budget beyond this (a quadrillion steps or tokens) is a typo
+MAX_BATCH_ROWS = 2**20  # rows per step: beyond this the batch, not the model, fills the memory
+MAX_SEQ_LEN = 2**20  # tokens per row
+MAX_MICRO_TOKENS = 2**24  # tokens in one micro-batch (16M: far beyond any accelerator's memory)
 
 
 def parse_count(value: int | str) -> int:
@@ -145,7 +149,7 @@ class GeneratedSource(StrictModel):
     :mod:`handhold.procedural_sources`."""
 
     type: str
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=SEED_MAX, description="numpy, torch and random take 0 .. 2**32-1")
     heldout: float = Field(default=0.05, gt=0, lt=0.5, description="share of examples held out")
     format: Literal["text", "chat"] = Field(
         default="text", description="chat: each example rendered with the model's chat template "
@@ -167,7 +171,7 @@ class JsonlSource(StrictModel):
     path: str
     text_field: str = "text"
     heldout: float = Field(default=0.05, gt=0, lt=0.5)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=SEED_MAX, description="numpy, torch and random take 0 .. 2**32-1")
 
 
 class TextSource(StrictModel):
@@ -177,7 +181,7 @@ class TextSource(StrictModel):
     path: str
     split: Literal["line", "paragraph"] = "line"
     heldout: float = Field(default=0.05, gt=0, lt=0.5)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=SEED_MAX, description="numpy, torch and random take 0 .. 2**32-1")
 
 
 def _source_kind(value: Any) -> str | None:
@@ -217,13 +221,27 @@ class ModelConfig(StrictModel):
 
 
 class TrainConfig(StrictModel):
-    batch_size: int = Field(default=32, gt=0, description="rows per step, across all processes")
-    grad_accum: int = Field(default=1, ge=1, description="micro-batches per step on each process")
-    seq_len: int = Field(default=128, ge=8)
+    batch_size: int = Field(default=32, gt=0, le=MAX_BATCH_ROWS, description="rows per step, across all processes")
+    grad_accum: int = Field(default=1, ge=1, le=MAX_BATCH_ROWS, description="micro-batches per step on each process")
+    seq_len: int = Field(default=128, ge=8, le=MAX_SEQ_LEN)
     max_steps: int | None = Field(default=None, gt=0, description="cap on the whole run")
     mixed_precision: Literal["no", "fp16", "bf16", "auto"] = "no"  # auto: bf16 on a GPU that has it
     deterministic: bool = True
     cpu: bool = False
+
+    @model_validator(mode="after")
+    def _micro_batch_fits(self) -> TrainConfig:
+        """One micro-batch is held in memory at once (its tokens, activations and logits): refuse
+        one no machine holds, before the data pipeline starts filling memory for it."""
+        rows = -(-self.batch_size // self.grad_accum)
+        tokens = rows * self.seq_len
+        if tokens > MAX_MICRO_TOKENS:
+            gib = tokens * 128 * 4 / 2**30
+            raise PydanticCustomError(
+                "micro_batch", f"a micro-batch of {rows:,} rows x {self.seq_len:,} tokens is {tokens:,} tokens, "
+                f"more than {MAX_MICRO_TOKENS:,} (about {gib:,.0f} GiB for one float32 activation of width "
+                "128 alone); lower train.batch_size or raise train.grad_accum")
+        return self
 
 
 class OptimConfig(StrictModel):
@@ -351,7 +369,7 @@ class CheckpointConfig(StrictModel):
 
 class RunConfig(StrictModel):
     name: str = "run"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=SEED_MAX, description="numpy, torch and random take 0 .. 2**32-1")
     model: ModelConfig = Field(default_factory=ModelConfig)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     stages: list[Stage] = Field(min_length=1)
