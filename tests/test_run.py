@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import handhold
-from handhold.run import Run, RunError
-from handhold.runs import run_info
-from handhold.store import RunStore
+from handhold.runstore.live import Run, RunError
+from handhold.runstore.listing import run_info
+from handhold.runstore.db import RunStore
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -208,7 +208,7 @@ def test_numpy_and_torch_scalars_are_numbers(tmp_path):
 
 
 def test_import_handhold_stays_light():
-    out = py("import sys, handhold; print('handhold.run' in sys.modules, 'torch' in sys.modules)")
+    out = py("import sys, handhold; print('handhold.runstore.live' in sys.modules, 'torch' in sys.modules)")
     assert out.stdout.split() == ["False", "False"]
 
 
@@ -254,7 +254,7 @@ def test_big_integer_values_are_stored_as_numbers(tmp_path):
 def test_init_takes_the_lock_before_it_looks_for_a_run(tmp_path, monkeypatch):
     """Whether run.db exists is read while the lock is held: a writer that creates the run
     between the check and the lock cannot be overwritten by a second init."""
-    from handhold import run as run_module
+    from handhold.runstore import live as run_module
 
     order = []
     real_acquire, real_db_path = run_module.runlock.acquire, run_module.db_path

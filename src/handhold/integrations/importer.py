@@ -45,8 +45,8 @@ import numpy as np
 import typer
 
 from ..phases.sources import SourceError
-from ..run import Run, RunError
-from ..store import db_path
+from ..runstore.layout import db_path
+from ..runstore.live import Run, RunError
 from .import_sources import Source, read
 
 _BAD = re.compile(r"[^\w.\-:@+=,()\[\]/]+")
@@ -228,22 +228,22 @@ def _write(src: Path, out: Path, loaded: Source, by_step: dict[int, dict[str, fl
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.importing-", dir=out.parent))
     try:
-        w = Run(tmp, config=loaded.config, name=name)
+        run = Run(tmp, config=loaded.config, name=name)
         try:
-            w.set_meta(imported=meta)
+            run.set_meta(imported=meta)
             marks, n_stages = list(switches), 0
             steps = sorted(by_step)
             if marks:
-                w.stage("stage 0", step=steps[0])
+                run.stage("stage 0", step=steps[0])
                 n_stages = 1
             for step in steps:
                 while marks and marks[0] <= step:
-                    w.stage(f"stage {n_stages}", step=max(marks.pop(0), w.step, 0))
+                    run.stage(f"stage {n_stages}", step=max(marks.pop(0), run.step, 0))
                     n_stages += 1
-                w.log(by_step[step], step=step)
-            w.finish("finished", f"imported from {loaded.kind} {src.name}")
+                run.log(by_step[step], step=step)
+            run.finish("finished", f"imported from {loaded.kind} {src.name}")
         except BaseException as exc:
-            w.finish("failed", f"import failed: {exc}")
+            run.finish("failed", f"import failed: {exc}")
             raise
         os.replace(tmp, out) if not out.exists() else _onto_empty(tmp, out)
     except BaseException:

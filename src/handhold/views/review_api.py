@@ -22,7 +22,7 @@ from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from ..bounds import STEP_MAX
-from ..store import RunStore
+from ..runstore.db import RunStore
 from ..summary import stage_table
 from .review import ReviewCache, save_label, wrong_answers
 from .review_share import share_figure, share_rows

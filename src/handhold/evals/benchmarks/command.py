@@ -1,4 +1,4 @@
-"""``handhold eval RUN --benchmarks seed``: a checkpoint on real benchmarks, printed and stored."""
+"""``handhold eval RUN --benchmarks reasoning-standard``: a checkpoint on real benchmarks, printed and stored."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from rich.table import Table
 from .suite import BenchmarkResult, LoadedTask, evaluate, prepare, resolve_suite
 
 if TYPE_CHECKING:
-    from ...amendment import Amend
+    from ...runstore.amend import Amend
 
 
 def run_checkpoint(checkpoint: Path, spec: str, *, limit: int | None, cot_limit: int | None,
                    batch_size: int = 32) -> tuple[BenchmarkResult, list[LoadedTask]]:
     """Score ``checkpoint`` on the suite ``spec``; a task file that cannot be read is a
     ``BenchmarkDataError``, a damaged checkpoint a ``CheckpointError`` (both one line)."""
-    from ...rundir import load_model
+    from ...runstore.layout import load_model
 
     suite = resolve_suite(spec)
     tasks = prepare(suite, limit)

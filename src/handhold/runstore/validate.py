@@ -1,6 +1,6 @@
 """What the run's two writers accept: keys, metric values, steps and JSON data.
 
-:class:`handhold.run.Run` (the live run, ``handhold.init``) and :class:`handhold.amendment.Amend`
+:class:`handhold.runstore.live.Run` (the live run, ``handhold.init``) and :class:`handhold.runstore.amend.Amend`
 (writing into an existing run, ``handhold.amend``) check every write here, so a key or a value
 that one door refuses the other refuses too, with the same message. ``where`` names the call in
 the message (``run.log``, ``amend.replace``, ...).
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .bounds import step_value
+from ..bounds import step_value
 
 _KEY = re.compile(r"[\w.\-:@+=,()\[\]]+(?:/[\w.\-:@+=,()\[\]]+)*\Z")
 
