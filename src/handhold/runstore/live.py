@@ -23,10 +23,13 @@ Rules (documented, tested):
 - values are numbers (int, float, bool, numpy or one-element torch scalars); ``NaN`` and
   ``±inf`` are stored as NULL (a gap in the curve, not a point); anything else is a
   ``TypeError`` naming the key;
-- steps never go backwards: logging at a step below the highest step written is a
-  ``ValueError`` (several calls at the same step are fine);
+- steps are integers from 0 to 2**63-1 (what SQLite stores; :mod:`handhold.bounds`), and they
+  never go backwards: logging at a step below the highest step written is a ``ValueError``
+  (several calls at the same step are fine);
 - keys are ``/``-separated paths of letters, digits and ``_ - . : @ + = , ( ) [ ]``;
-- a rejected call writes nothing: rows already buffered or stored are kept.
+- a rejected call writes nothing: every row of a call is checked before any is buffered, and
+  rows already buffered or stored are kept (a flush that fails at ``finish``, a full disk,
+  marks the run ``failed`` with the reason).
 
 About 450 lines: one class whose methods share one lock and the run's state (step, open stage,
 counters), plus the wandb-style module functions over the current run; split, the rules above
