@@ -63,3 +63,35 @@ def test_out_of_range_seeds_and_sizes_are_one_line_and_exit_2(tmp_path, override
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"error: {cfg}") and says in lines[0], result.output
     assert "Traceback" not in result.output and not (tmp_path / "run" / "run.db").exists()
+
+
+@pytest.mark.parametrize("write", [
+    lambda a: a.replace({"x": 1.0}, step=2**63),
+    lambda a: a.log({"x": 1.0}, step=float("inf")),
+    lambda a: a.event("eval", step=2**64),
+    lambda a: a.sample("chat", "p", "t", step=-1),
+    lambda a: a.label(2**63, "t", "1", "sound"),
+    lambda a: a.label(3, "t\ud800", "1", "sound"),
+])
+def test_the_amend_door_refuses_what_the_run_api_refuses(tmp_path, write):
+    """The same checks (handhold.runstore.validate, handhold.bounds): refused at the call, the
+    block's other writes still land."""
+    import handhold
+    from handhold.runstore.db import RunStore
+
+    with handhold.init(tmp_path / "r") as run:
+        run.log({"x": 0.0}, step=0)
+    with handhold.amend(tmp_path / "r") as a:
+        a.log({"y": 1.0}, step=3)
+        with pytest.raises((TypeError, ValueError)):
+            write(a)
+    with RunStore.reader(tmp_path / "r") as s:
+        assert s.series("y") == ([3], [1.0]) and s.series("x") == ([0], [0.0]) and s.labels() == []
+
+
+def test_init_refuses_a_resume_step_beyond_sqlite(tmp_path):
+    import handhold
+
+    handhold.init(tmp_path / "r").finish()
+    with pytest.raises(ValueError, match="resume_from: step .* out of range"):
+        handhold.init(tmp_path / "r", resume=True, resume_from=2**63)

@@ -276,3 +276,14 @@ def test_a_flush_that_fails_at_finish_marks_the_run_failed(tmp_path, monkeypatch
         run.finish()
     s = RunStore.reader(tmp_path / "r")
     assert s.get_meta("status") == "failed" and "disk full" in s.get_meta("stop_reason")
+
+
+def test_there_is_no_next_step_after_the_last_one_sqlite_holds(tmp_path):
+    """Found by the property test: log(step=2**63-1) then log() without a step chose 2**63,
+    which failed at the flush and lost the buffered rows."""
+    run = handhold.init(tmp_path / "r", flush_every=10**6, flush_seconds=3600)
+    run.log({"x": 1.0}, step=2**63 - 1)
+    with pytest.raises(ValueError, match="next step.*out of range"):
+        run.log({"x": 2.0})
+    run.finish()
+    assert RunStore.reader(tmp_path / "r").series("x") == ([2**63 - 1], [1.0])

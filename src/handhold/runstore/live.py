@@ -201,8 +201,8 @@ class Run:
         t = time.time()
         with self._lock:
             self._check_open()
-            if step is None:
-                step = max(self._auto_next, self.step, 0)
+            if step is None:  # the next step, which must exist too (none after 2**63-1)
+                step = step_number(max(self._auto_next, self.step, 0), "run.log (the next step)")
             else:
                 step = self._at(step, "run.log")
             rows = self._rows(values, step, t)  # every row checked before any is buffered
