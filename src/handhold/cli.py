@@ -154,6 +154,29 @@ def runs(root: Annotated[Path, typer.Argument(help="a folder of runs")] = Path("
     console.print(table)
 
 
+@app.command("export")
+def export_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    out: Annotated[Path, typer.Option("--out", help="folder to write the tables into")],
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+) -> None:
+    """Write a run's tables (metrics long and wide, stages, events, samples; config and phases as
+    JSON) as files, the DataFrames of handhold.read."""
+    from .extras import MissingExtraError
+    from .store import StoreError
+
+    if fmt not in ("parquet", "csv"):
+        _fail(f"--format must be parquet or csv, not {fmt!r}")
+    try:
+        from .read import export
+
+        paths = export(run_dir, out, fmt)
+    except (MissingExtraError, StoreError, OSError) as exc:
+        _fail(str(exc))
+    for path in paths:
+        console.print(f"wrote {path}")
+
+
 # ---------------------------------------------------------------- commands from other modules
 # (each feature keeps its command next to its code; register it here with one line)
 from .evals.commands import audit, eval_checkpoint, samples  # noqa: E402
