@@ -118,14 +118,28 @@ def _finish(state, run_dir: Path, report: bool) -> None:
 
 @app.command("report")
 def report_cmd(
-    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="HTML file to write")] = None,
+    run_dirs: Annotated[list[Path], typer.Argument(help="a run directory; several: one page comparing them")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="HTML file to write (default: "
+                                                   "RUN/report.html; for several runs compare.html)")] = None,
 ) -> None:
-    """Write a self-contained HTML report: curves per domain, stage bands, the stage table."""
+    """Write a self-contained HTML report: curves per domain, stage bands, the stage table. With
+    several runs: their comparison (any metric overlaid by step, tokens or samples; stages as a
+    strip per run; config differences; final values)."""
+    if len(run_dirs) > 1:
+        from .views.compare import MAX_RUNS, write_compare
+
+        if len(run_dirs) > MAX_RUNS:
+            _fail(f"{len(run_dirs)} runs: at most {MAX_RUNS} on one comparison page")
+        try:
+            path = write_compare(run_dirs, output or Path("compare.html"))
+        except _user_errors() as exc:
+            _fail(str(exc))
+        console.print(f"comparison: {path}")
+        return
     from .views.report import write_report
 
     try:
-        path = write_report(run_dir, output)
+        path = write_report(run_dirs[0], output)
     except _user_errors() as exc:
         _fail(str(exc))
     console.print(f"report: {path}")
