@@ -73,11 +73,12 @@ const HandholdCompare = (() => {
                       line: { width: 1, color: "#fff" }, layer: "above" });
         if ((st.x1 - st.x0) / span > 0.07) {
           annotations.push({ xref: "x", yref: "paper", x: (st.x0 + st.x1) / 2, y: (y0 + y1) / 2, showarrow: false,
-                             text: escapeHtml(st.name), font: { size: 9, color: "#fff" }, name: `strip-label:${run.id}` });
+                             xanchor: "center", yanchor: "middle", text: escapeHtml(st.name),
+                             font: { size: 10, color: j % 2 ? "#222" : "#fff" }, name: `strip-label:${run.id}` });
         }
       });
       const label = run.id.length > 22 ? run.id.slice(0, 21) + "…" : run.id;
-      annotations.push({ xref: "paper", yref: "paper", x: 0, xanchor: "right", xshift: -6, y: (y0 + y1) / 2,
+      annotations.push({ xref: "paper", yref: "paper", x: 0, xanchor: "right", yanchor: "middle", xshift: -6, y: (y0 + y1) / 2,
                          showarrow: false, text: escapeHtml(label), font: { size: 10, color: run.color },
                          name: `strip-run:${run.id}` });
     });
@@ -121,8 +122,10 @@ const HandholdCompare = (() => {
 
   function finalCell(f) {
     if (!f) return node("td", { class: "muted" }, "–");
-    const ci = f.low === null || f.low === undefined ? "n/a" : `${fmt(f.low)}–${fmt(f.high)} (n=${f.n})`;
-    return node("td", {}, node("b", {}, fmt(f.value)), " ", node("span", { class: "range" }, `[${ci}] @ ${f.step}`));
+    const ci = f.low === null || f.low === undefined ? "95% CI n/a"
+      : `95% CI ${f.low.toFixed(3)}–${f.high.toFixed(3)}, n=${f.n}`;
+    return node("td", { title: `last finite value, at step ${f.step}` }, node("b", {}, fmt(f.value)), " ",
+      node("span", { class: "range" }, `(${ci}; step ${f.step})`));
   }
 
   // the view: metric and x-axis pickers, the chart, notes, the tables. opts.load(key) -> a doc
