@@ -16,7 +16,7 @@ pd = pytest.importorskip("pandas")
 
 import handhold  # noqa: E402
 import handhold.read as hh  # noqa: E402
-from handhold.store import StoreError  # noqa: E402
+from handhold.runstore.db import StoreError  # noqa: E402
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .extras import require
-from .store import RunStore, StoreError, iter_run_dirs
+from .runstore.db import RunStore, StoreError, iter_run_dirs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,7 +86,7 @@ class RunReader:
     @property
     def status(self) -> str:
         """running, finished, failed, stopped, or crashed (a writer that died without finishing)."""
-        from .runs import run_info
+        from .runstore.listing import run_info
 
         return run_info(self.path).status
 
@@ -171,7 +171,7 @@ class RunReader:
 
 
 def open_run(run_dir: PathLike) -> RunReader:
-    """Open a run directory read-only (a :class:`~handhold.store.StoreError` if it holds no run)."""
+    """Open a run directory read-only (a :class:`~handhold.runstore.db.StoreError` if it holds no run)."""
     return RunReader(run_dir)
 
 
@@ -224,7 +224,7 @@ def runs(root: PathLike = "runs") -> pd.DataFrame:
     columns and each metric's last value under its key. A run that cannot be read gets its
     ``error`` instead. Safe while trainers write (each run read in one snapshot)."""
     pd = _pd()
-    from .runs import run_info
+    from .runstore.listing import run_info
 
     rows = []
     for d in iter_run_dirs(root):

@@ -31,7 +31,7 @@ from typing import Any
 
 from plotly.colors import qualitative
 
-from ..store import RunStore
+from ..runstore.db import RunStore
 from ..summary import stage_decisions
 from .downsample import read_series
 from .review_share import wilson_interval  # noqa: F401 - the tests check against it
@@ -138,7 +138,7 @@ def compare_doc(run_dirs: Sequence[str | os.PathLike[str]], key: str | None = No
     first one :func:`default_key` picks), or of every key (``every_key``: the static page), each
     at most ``max_points`` points. ``ids``: the runs' names on the page (default: their folder
     names; their paths where two folders share a name)."""
-    from ..runs import run_info
+    from ..runstore.listing import run_info
 
     dirs = [Path(d) for d in run_dirs]
     ids = list(ids) if ids is not None else [d.name for d in dirs]

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Optional
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import JSONResponse
 
-from ..store import RunStore
+from ..runstore.db import RunStore
 from .compare import MAX_RUNS, compare_doc
 
 
