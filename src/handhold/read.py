@@ -57,14 +57,14 @@ class RunReader:
 
     def __init__(self, run_dir: PathLike) -> None:
         self.path = Path(run_dir)
-        with self._store():  # fails now, with the store's message, on a folder that is no run
+        with self._snapshot():  # fails now, with the store's message, on a folder that is no run
             pass
 
     def __repr__(self) -> str:
         return f"RunReader({str(self.path)!r})"
 
     @contextmanager
-    def _store(self) -> Iterator[RunStore]:
+    def _snapshot(self) -> Iterator[RunStore]:
         with RunStore.reader(self.path) as store, store.snapshot():
             yield store
 
@@ -76,7 +76,7 @@ class RunReader:
 
     @property
     def meta(self) -> dict[str, Any]:
-        with self._store() as s:
+        with self._snapshot() as s:
             return s.meta()
 
     @property
@@ -96,7 +96,7 @@ class RunReader:
         return flatten_config(cfg) if flat else cfg
 
     def keys(self, prefix: str = "") -> list[str]:
-        with self._store() as s:
+        with self._snapshot() as s:
             return s.metric_keys(prefix)
 
     # ------------------------------------------------------------------ tables
@@ -104,7 +104,7 @@ class RunReader:
         """Long table: ``step, key, value, time`` in step order (NaN: a value logged as NaN/inf)."""
         pd = _pd()
         wanted = _key_list(keys)
-        with self._store() as s:
+        with self._snapshot() as s:
             if wanted is None:
                 rows = s.query("SELECT step, key, value, time FROM metrics WHERE key LIKE ? ESCAPE '\\' "
                                "ORDER BY step, rowid", (_like(prefix),)).fetchall()
@@ -130,7 +130,7 @@ class RunReader:
         pd = _pd()
         from .summary import stage_decisions
 
-        with self._store() as s:
+        with self._snapshot() as s:
             rows = stage_decisions(s)
             ends = {int(e.data.get("index", i)): e.data for i, e in enumerate(s.events("stage_end"))}
         out = []
@@ -145,14 +145,14 @@ class RunReader:
     def events(self, kind: str | None = None) -> pd.DataFrame:
         """``step, kind, data (a dict), time``, in step order."""
         pd = _pd()
-        with self._store() as s:
+        with self._snapshot() as s:
             rows = [(e.step, e.kind, e.data, e.time) for e in s.events(kind)]
         return pd.DataFrame(rows, columns=["step", "kind", "data", "time"])
 
     def samples(self, kind: str | None = None) -> pd.DataFrame:
         """Generations: ``step, kind, prompt, text, time`` (probes, chats, benchmark answers)."""
         pd = _pd()
-        with self._store() as s:
+        with self._snapshot() as s:
             rows = [(x.step, x.kind, x.prompt, x.text, x.time) for x in s.samples(kind)]
         return pd.DataFrame(rows, columns=["step", "kind", "prompt", "text", "time"])
 
@@ -161,12 +161,12 @@ class RunReader:
         shocks, divergence, grokking, per metric; ``kw`` goes to the analysis."""
         from .phases import analyze_store
 
-        with self._store() as s:
+        with self._snapshot() as s:
             return analyze_store(s, **kw)
 
     def last_values(self) -> dict[str, float]:
         """Each metric's value at the last step it has a finite value."""
-        with self._store() as s:
+        with self._snapshot() as s:
             return _last_values(s)
 
 
@@ -231,7 +231,7 @@ def runs(root: PathLike = "runs") -> pd.DataFrame:
         try:
             info = run_info(d)
             reader = RunReader(d)
-            with reader._store() as s:
+            with reader._snapshot() as s:
                 cfg = flatten_config(s.get_meta("config") or {})
                 last = _last_values(s)
         except (StoreError, OSError, ValueError) as exc:
