@@ -75,6 +75,10 @@ def test_compare_in_the_dashboard_and_offline(browser, server, tmp_path):
     assert page.locator("tr[data-run=curriculum] input.pick").is_checked()
     page.locator("tr[data-run=baseline] input.pick").check()
     assert page.locator("#compare-go").inner_text() == "compare selected (2)"
+    shot = tmp_path / "compare-runs-list.png"
+    page.screenshot(path=str(shot))
+    if os.environ.get("HANDHOLD_SCREENSHOT_DIR"):
+        shutil.copy(shot, Path(os.environ["HANDHOLD_SCREENSHOT_DIR"]) / shot.name)
     page.locator("#compare-go").click()
 
     # two runs drawn, one curve each in its own colour, one stage strip per run
@@ -102,6 +106,13 @@ def test_compare_in_the_dashboard_and_offline(browser, server, tmp_path):
     page.locator("#cmp-axis").select_option("step")
     page.locator("#cmp-key").select_option("eval/loss/physics")
     page.wait_for_function(f"({FIGURE})().traces.every(t => t.n === 8) && ({FIGURE})().xtitle === 'step'")
+    # live: a row the baseline's writer adds appears without a reload
+    import handhold
+
+    with handhold.init(runs / "baseline", resume=True) as live:
+        live.log({"eval/loss/physics": 1.5}, step=45)
+    page.wait_for_function(f"({FIGURE})().traces.find(t => t.name === 'baseline').n === 9", timeout=10_000)
+    page.wait_for_function("document.querySelector('#compare-title').textContent.includes('baseline (finished)')")
     shot = tmp_path / "compare-dashboard.png"
     page.screenshot(path=str(shot), full_page=True)
     _keep(shot)

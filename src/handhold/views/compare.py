@@ -31,6 +31,7 @@ from typing import Any
 
 from plotly.colors import qualitative
 
+from ..read import flatten_config
 from ..runstore.db import RunStore
 from ..summary import stage_decisions
 from .downsample import read_series
@@ -64,23 +65,10 @@ def run_colors(run_ids: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def flatten_config(config: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested config as dotted keys (a list is one value)."""
-    out: dict[str, Any] = {}
-    if not isinstance(config, dict):
-        return {prefix.rstrip("."): config} if prefix else {}
-    for k, v in config.items():
-        if isinstance(v, dict) and v:
-            out.update(flatten_config(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def config_diff(configs: dict[str, Any]) -> list[dict[str, Any]]:
     """The dotted config keys whose values differ between the runs (a key one run lacks counts as
     differing; it reads ``None`` there), in key order: ``[{"key", "values": {run: value}}]``."""
-    flat = {rid: flatten_config(cfg or {}) for rid, cfg in configs.items()}
+    flat = {rid: flatten_config(cfg if isinstance(cfg, dict) else {}) for rid, cfg in configs.items()}
     keys = sorted({k for f in flat.values() for k in f})
     rows = []
     for key in keys:
