@@ -39,6 +39,8 @@ def test_config_diff_keeps_only_differing_dotted_keys():
     assert rows == [{"key": "extra", "values": {"a": None, "b": "x"}},
                     {"key": "optim.lr", "values": {"a": 1, "b": 2}}]
     assert config_diff({"a": {"x": 1}, "b": {"x": 1}}) == []
+    nan = config_diff({"a": {"x": float("nan"), "y": [float("inf")]}, "b": {"x": 1.0, "y": [1]}})
+    assert json.dumps(nan, allow_nan=False) and nan[0]["values"]["a"] == "nan"  # a page can send it
 
 
 def test_compare_doc(pair):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import math
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -74,8 +75,19 @@ def config_diff(configs: dict[str, Any]) -> list[dict[str, Any]]:
     for key in keys:
         values = {rid: f.get(key) for rid, f in flat.items()}
         if len({json.dumps(v, sort_keys=True, default=str) for v in values.values()}) > 1:
-            rows.append({"key": key, "values": values})
+            rows.append({"key": key, "values": {rid: _strict_json(v) for rid, v in values.items()}})
     return rows
+
+
+def _strict_json(v: Any) -> Any:
+    """A config value a strict JSON encoder takes (a NaN or infinite float becomes its text)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    if isinstance(v, list):
+        return [_strict_json(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _strict_json(x) for k, x in v.items()}
+    return v
 
 
 def doc_count(store: RunStore, key: str, step: int) -> int | None:
