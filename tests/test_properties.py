@@ -267,12 +267,12 @@ VALUE_CELLS = st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr)
 
 def _import_outcome(source, out, **options):
     """Run an import: its result, or None after a one-line refusal that left nothing behind."""
-    from handhold.integrations.importer import import_run
+    from handhold.integrations.importer import import_source
     from handhold.phases.sources import SourceError
     from handhold.runstore.live import RunError
 
     try:
-        return import_run(source, out, **options)
+        return import_source(source, out, **options)
     except (SourceError, RunError) as exc:
         assert "\n" not in str(exc) and not out.exists(), exc
         assert not [p for p in out.parent.iterdir() if ".importing-" in p.name]

@@ -153,10 +153,17 @@ def _one_per_step(src: Path, name: str, steps: np.ndarray, values: np.ndarray, h
 # ------------------------------------------------------------------------------ writing
 def import_run(source: str | Path, out: str | Path, *, run: str | None = None, name: str | None = None,
                on_duplicate: OnDuplicate | str = OnDuplicate.error,
-               step_from: StepFrom | str = StepFrom.source) -> ImportResult:
-    """Write ``source`` (CSV, TensorBoard dir, trackio db) as a new run store at ``out``.
+               step_from: StepFrom | str = StepFrom.source) -> Path:
+    """Write ``source`` (CSV, TensorBoard dir, trackio db) as a new run store at ``out``; its path.
 
     Raises ``SourceError`` (or ``RunError``) with one line; then nothing is left at ``out``."""
+    return import_source(source, out, run=run, name=name, on_duplicate=on_duplicate, step_from=step_from).path
+
+
+def import_source(source: str | Path, out: str | Path, *, run: str | None = None, name: str | None = None,
+                  on_duplicate: OnDuplicate | str = OnDuplicate.error,
+                  step_from: StepFrom | str = StepFrom.source) -> ImportResult:
+    """:func:`import_run`, answering what was written and what changed (counts, notes)."""
     src, out = Path(source), Path(out)
     how, step_from = OnDuplicate(on_duplicate), StepFrom(step_from)
     if not src.exists():
@@ -285,7 +292,7 @@ def import_cmd(
     from ..terminal import fail as _fail
 
     try:
-        result = import_run(source, out, run=run, name=name, on_duplicate=on_duplicate, step_from=step_from)
+        result = import_source(source, out, run=run, name=name, on_duplicate=on_duplicate, step_from=step_from)
     except (SourceError, RunError) as exc:
         _fail(str(exc))
     typer.echo(f"imported {result.values:,} values of {result.metrics} metrics (steps up to {result.last_step}) "
