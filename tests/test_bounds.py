@@ -95,3 +95,12 @@ def test_init_refuses_a_resume_step_beyond_sqlite(tmp_path):
     handhold.init(tmp_path / "r").finish()
     with pytest.raises(ValueError, match="resume_from: step .* out of range"):
         handhold.init(tmp_path / "r", resume=True, resume_from=2**63)
+
+
+@pytest.mark.parametrize("override", ["eval.examples=1000000000", "eval.batch_size=100000000",
+                                      "probes.max_new_tokens=10000000000", "evals.batch_size=100000000"])
+def test_sizes_that_would_fill_memory_are_refused(tmp_path, override):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(BASE)
+    result = runner.invoke(app, ["train", str(cfg), "--out", str(tmp_path / "run"), "--set", override])
+    assert result.exit_code == 2 and "less than or equal to" in result.output, result.output

@@ -34,6 +34,7 @@ _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9}
 MAX_COUNT = 10**15  # a budget beyond this (a quadrillion steps or tokens) is a typo
 MAX_BATCH_ROWS = 2**20  # rows per step: beyond this the batch, not the model, fills the memory
 MAX_SEQ_LEN = 2**20  # tokens per row
+MAX_EXAMPLES = 10**7  # held-out examples generated and scored per eval: more is a typo, and fills memory
 MAX_MICRO_TOKENS = 2**24  # tokens in one micro-batch (16M: far beyond any accelerator's memory)
 
 
@@ -259,8 +260,8 @@ class OptimConfig(StrictModel):
 
 class EvalConfig(StrictModel):
     every: int = Field(default=100, gt=0)
-    examples: int = Field(default=64, gt=0, description="held-out examples per source")
-    batch_size: int = Field(default=64, gt=0)
+    examples: int = Field(default=64, gt=0, le=MAX_EXAMPLES, description="held-out examples per source")
+    batch_size: int = Field(default=64, gt=0, le=MAX_BATCH_ROWS)
 
 
 METRICS = ("answer_acc", "step_validity", "coherence", "format", "exact_match", "mc_acc")
@@ -278,11 +279,11 @@ class EvalTask(StrictModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     source: str
-    examples: int = Field(default=32, gt=0, description="held-out examples scored per eval")
+    examples: int = Field(default=32, gt=0, le=MAX_EXAMPLES, description="held-out examples scored per eval")
     metrics: list[Metric] = Field(default_factory=lambda: ["answer_acc", "step_validity", "coherence",
                                                            "format", "exact_match"], min_length=1)
     category: str | None = None
-    max_new_tokens: int = Field(default=120, gt=0)
+    max_new_tokens: int = Field(default=120, gt=0, le=MAX_SEQ_LEN)
     version: int = 1
 
 
@@ -297,7 +298,7 @@ class LmEvalConfig(StrictModel):
     tasks: list[str] = Field(min_length=1)
     include_path: str | None = Field(default=None, description="folder of local task YAMLs")
     limit: int | None = Field(default=None, gt=0, description="at most this many documents per task")
-    batch_size: int = Field(default=16, gt=0)
+    batch_size: int = Field(default=16, gt=0, le=MAX_BATCH_ROWS)
 
 
 class BenchmarksConfig(StrictModel):
@@ -308,7 +309,7 @@ class BenchmarksConfig(StrictModel):
     limit: int | None = Field(default=32, gt=0, description="documents per task: a fixed, seeded subsample")
     every: int = Field(default=500, gt=0)
     cot_limit: int | None = Field(default=4, ge=0, description="documents per task also read by chain of thought")
-    batch_size: int = Field(default=32, gt=0)
+    batch_size: int = Field(default=32, gt=0, le=MAX_BATCH_ROWS)
     at_stage_end: bool = True
 
 
@@ -319,7 +320,7 @@ class EvalSuiteConfig(_Cadence):
     tasks: list[EvalTask] = Field(default_factory=list)
     families: dict[str, list[Metric]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_FAMILIES.items()})
     at_stage_end: bool = True
-    batch_size: int = Field(default=64, gt=0)
+    batch_size: int = Field(default=64, gt=0, le=MAX_BATCH_ROWS)
 
 
 class Probe(StrictModel):
@@ -348,7 +349,7 @@ class ProbesConfig(_Cadence):
     """Fixed prompts generated at intervals: the model's own words over training."""
 
     prompts: list[Probe] = Field(default_factory=list)
-    max_new_tokens: int = Field(default=60, gt=0)
+    max_new_tokens: int = Field(default=60, gt=0, le=MAX_SEQ_LEN)
     format: Literal["auto", "text", "chat"] = Field(
         default="auto", description="chat: asked through the model's chat template; auto: chat when "
                                     "the tokenizer has one")
