@@ -183,16 +183,17 @@ def test_a_damaged_tensorboard_file_is_named_or_read_whole(tb_file, data):
 GOOD_KEYS = st.from_regex(r"[a-z_][a-z0-9_.\-]{0,6}(/[a-z0-9_]{1,5}){0,2}", fullmatch=True)
 ODD_KEYS = st.one_of(GOOD_KEYS, st.text(max_size=12), st.just("x" * 300), st.just("a//b"), st.integers(0, 3))
 METRIC_VALUES = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(2**70), 2**70),
-                          st.booleans(), st.just(10**400), st.none(), st.text(max_size=3), st.lists(st.floats(), max_size=2),
-                          st.floats(width=32).map(np.float32), st.integers(-5, 5).map(np.int64))
+                          st.booleans(), st.just(10**400), st.none(), st.text(max_size=3),
+                          st.lists(st.floats(), max_size=2), st.floats(width=32).map(np.float32),
+                          st.integers(-5, 5).map(np.int64))
 STEPS = st.one_of(st.none(), st.integers(-3, 40), st.integers(2**62, 2**65), st.floats(allow_nan=True),
                   st.sampled_from([2**63 - 1, 2**63, 0.5, True, "7", "x", -(2**63)]))
 DATA = st.dictionaries(st.text(max_size=5), st.one_of(st.integers(-(2**70), 2**70), st.floats(allow_nan=False),
-                                                      st.text(max_size=5), st.none(), st.lists(st.integers(), max_size=2)),
-                       max_size=3)
+                                                      st.text(max_size=5), st.none(),
+                                                      st.lists(st.integers(), max_size=2)), max_size=3)
+NESTED = st.one_of(METRIC_VALUES, st.dictionaries(ODD_KEYS, METRIC_VALUES, max_size=2))
 CALLS = st.lists(st.one_of(
-    st.tuples(st.just("log"), st.dictionaries(ODD_KEYS, st.one_of(METRIC_VALUES, st.dictionaries(ODD_KEYS, METRIC_VALUES, max_size=2)),
-                                              max_size=3), STEPS),
+    st.tuples(st.just("log"), st.dictionaries(ODD_KEYS, NESTED, max_size=3), STEPS),
     st.tuples(st.just("event"), ODD_KEYS, STEPS, DATA),
     st.tuples(st.just("sample"), st.text(max_size=4), st.text(max_size=4), STEPS),
     st.tuples(st.just("stage"), st.text(max_size=4), STEPS)), max_size=12)
@@ -326,7 +327,8 @@ def test_a_tensorboard_import_keeps_every_value_or_says_why(points, options):
     assert result.values + merged == len(points) and result.values == _stored_values(folder / "run")
 
 
-TRACKIO_STEPS = st.one_of(st.integers(-2, 30), st.none(), st.floats(0, 5), st.sampled_from(["3", "abc", 2.0**63, b"\x00"]))
+TRACKIO_STEPS = st.one_of(st.integers(-2, 30), st.none(), st.floats(0, 5),
+                          st.sampled_from(["3", "abc", 2.0**63, b"\x00"]))
 TRACKIO_METRICS = st.one_of(
     st.dictionaries(st.sampled_from(["loss", "acc", "step", "val loss", "t" * 300]),
                     st.one_of(st.floats(allow_nan=True), st.integers(-(2**70), 2**70), st.text(max_size=3),
@@ -335,7 +337,8 @@ TRACKIO_METRICS = st.one_of(
 
 
 @PROPS
-@given(rows=st.lists(st.tuples(st.sampled_from(["r", None]), TRACKIO_STEPS, TRACKIO_METRICS), min_size=1, max_size=8),
+@given(rows=st.lists(st.tuples(st.sampled_from(["r", None]), TRACKIO_STEPS, TRACKIO_METRICS),
+                     min_size=1, max_size=8),
        id_column=st.booleans(), config=st.one_of(st.none(), st.sampled_from(['{"lr": 0.1}', "[1]", "{bad", "null"])),
        options=OPTIONS)
 def test_a_trackio_import_keeps_every_value_or_says_why(rows, id_column, config, options):

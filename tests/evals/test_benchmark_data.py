@@ -13,13 +13,15 @@ GOOD_MC = {"input": "2+2?", "target_scores": {"4": 1, "5": 0}}
 
 
 @pytest.mark.parametrize("spec, says", [
-    ({"examples": {"input": "q", "target": "a"}}, "examples: a BIG-bench task needs a non-empty 'examples' list, not a dict"),
+    ({"examples": {"input": "q", "target": "a"}}, "examples: a BIG-bench task needs a non-empty 'examples' list, "
+                                                   "not a dict"),
     ([1, 2], "a JSON object, not a list"),
     ({"examples": [1]}, "examples[0]: expected an object"),
     ({"examples": [{"input": "q", "target_scores": {"a": "high", "b": 0}}]}, "examples[0].target_scores['a']"),
     ({"examples": [{"input": "q", "target_scores": {"a": float("nan"), "b": 0}}]}, "finite number, not nan"),
     ({"examples": [{"input": "q", "target_scores": {"a": 1}}]}, "at least two choices"),
-    ({"examples": [{"input": "q", "target": []}]}, "examples[0].target: expected a string or a non-empty list of strings, not an empty list"),
+    ({"examples": [{"input": "q", "target": []}]},
+     "examples[0].target: expected a string or a non-empty list of strings, not an empty list"),
     ({"examples": [{"input": "q", "target": None}]}, "examples[0].target"),
     ({"examples": [{"input": "q", "target": [None]}]}, "examples[0].target"),
     ({"examples": [{"input": "q", "target": {"a": 1}}]}, "examples[0].target"),

@@ -48,7 +48,11 @@ def test_the_limit_applies_to_the_built_in_suite(trained, monkeypatch):
 
     seen = []
     real = suite.score_task
-    monkeypatch.setattr(suite, "score_task", lambda m, t, task, ex, idx, bs: seen.append(len(ex)) or real(m, t, task, ex, idx, bs))
+    def counting(model, tokenizer, task, examples, indices, batch_size):
+        seen.append(len(examples))
+        return real(model, tokenizer, task, examples, indices, batch_size)
+
+    monkeypatch.setattr(suite, "score_task", counting)
     assert runner.invoke(app, ["eval", str(trained), "--limit", "2"]).exit_code == 0
     assert seen == [2]
 

@@ -162,7 +162,8 @@ def _read_trackio(conn: sqlite3.Connection, path: Path, run: str | None) -> Sour
                 continue
             x = _float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
             if x is None:
-                skipped["not a number (text, a list, a bool)"] = skipped.get("not a number (text, a list, a bool)", 0) + 1
+                why = "not a number (text, a list, a bool)"
+                skipped[why] = skipped.get(why, 0) + 1
                 continue
             s, vals, rows = points.setdefault(str(k), ([], [], []))
             s.append(at if at is not None else math.nan)

@@ -282,8 +282,8 @@ def import_cmd(
                                "the first or their mean (the command says how many were merged)")] = OnDuplicate.error,
     step_from: Annotated[StepFrom, typer.Option(
         "--step-from", help="source: the source's steps (whole numbers from 0 to 2**63-1); index: number the "
-                            "rows 0, 1, 2, ... (for fractional, negative or missing steps), the source's step "
-                            f"kept as the metric {SOURCE_STEP}")] = StepFrom.source,
+                            "rows 0, 1, 2, ... (for fractional, negative or too large steps, or trackio rows "
+                            f"without one), the source's step kept as the metric {SOURCE_STEP}")] = StepFrom.source,
 ) -> None:
     """Turn another tool's run into a handhold run store (then serve, report, analyze it).
 
