@@ -76,12 +76,17 @@ def problems(spec: Any, base: Path | None) -> list[Problem]:
         kinds = "/".join(SUFFIXES[spec.type])
         return [(("path",), f"no {kinds} file in folder {spec.path}" if path.is_dir()
                  else f"no such file, folder or match: {spec.path}")]
-    try:
-        columns = {"parquet": _parquet_columns, "arrow": _arrow_columns, "json": _json_columns}[spec.type](files[0])
-    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return [(("path",), f"{files[0]} is not a {spec.type} file of rows ({reason[:160]})")]
-    return _field_problems(spec, columns, str(files[0]))
+    read = {"parquet": _parquet_columns, "arrow": _arrow_columns, "json": _json_columns}[spec.type]
+    for file in files:  # each file's schema (a footer or a first line): a stray file is named
+        try:
+            columns = read(file)
+        except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return [(("path",), f"{file} is not a {spec.type} file of rows ({reason[:160]})")]
+        found = _field_problems(spec, columns, str(file))
+        if found:
+            return found
+    return []
 
 
 # ----------------------------------------------------------------- columns: name -> kind
