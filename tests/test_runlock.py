@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import handhold
-from handhold import runlock
-from handhold.run import RunError
-from handhold.runs import run_info
+from handhold.runstore import lock as runlock
+from handhold.runstore.live import RunError
+from handhold.runstore.listing import run_info
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -30,7 +30,7 @@ def _python(code: str) -> subprocess.Popen:
 def _holder(run_dir: Path, *, run_api: bool = False) -> subprocess.Popen:
     """A process that takes the lock (or opens a run with the Run API), says "ready" and waits."""
     take = (f"import handhold; r = handhold.init({str(run_dir)!r})"
-            if run_api else f"from handhold import runlock; held = runlock.acquire({str(run_dir)!r})")
+            if run_api else f"from handhold.runstore import lock; held = lock.acquire({str(run_dir)!r})")
     proc = _python(f"""
         {take}
         print("ready", flush=True)
@@ -103,7 +103,7 @@ def test_a_run_api_writer_is_running_while_alive_and_crashed_once_killed(tmp_pat
 
 
 def test_the_amend_door_waits_for_another_amend_writer_then_gives_up(tmp_path):
-    from handhold.amendment import LOCK_NAME, AmendError
+    from handhold.runstore.amend import LOCK_NAME, AmendError
 
     handhold.init(tmp_path / "run").finish()
     other = runlock.take(tmp_path / "run" / LOCK_NAME)
@@ -122,7 +122,7 @@ def test_handhold_imports_and_locks_without_fcntl(tmp_path):
         import sys, warnings
         sys.modules["fcntl"] = None  # as on Windows: `import fcntl` fails
         warnings.simplefilter("ignore")  # filelock says it falls back to its soft lock here
-        import handhold, handhold.train, handhold.amendment, handhold.runs, handhold.cli
+        import handhold, handhold.train, handhold.runstore.amend, handhold.runstore.listing, handhold.cli
         run = handhold.init({str(tmp_path / "run")!r})
         try:
             handhold.init({str(tmp_path / "run")!r}, resume=True)

@@ -16,8 +16,8 @@ import yaml
 
 datasets = pytest.importorskip("datasets", reason="dataset sources are in the [datasets] extra")
 
-from handhold.runs import run_info  # noqa: E402
-from handhold.store import RunStore  # noqa: E402
+from handhold.runstore.listing import run_info  # noqa: E402
+from handhold.runstore.db import RunStore  # noqa: E402
 from handhold.train import checkpoint as ckpt  # noqa: E402
 
 pytestmark = pytest.mark.slow
