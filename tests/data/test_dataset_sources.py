@@ -243,3 +243,12 @@ def test_a_config_given_as_a_dict_fails_on_the_same_problem_when_its_sources_are
                            "stages": [{"name": "a", "mix": {"notes": 1}, "until": {"steps": 1}}]})
     with pytest.raises(DataError, match=r"^sources.notes.text_field: no column 'body' in .* \(columns: text, n\)$"):
         build_sources(cfg)
+
+
+def test_a_dataset_source_pickles_for_data_loader_workers(data):
+    import pickle
+
+    src = open_sources(data, SOURCES)["paras"]
+    copy = pickle.loads(pickle.dumps(src))
+    assert [copy.draw("train", c)[0].text for c in range(0, 40, 7)] == [src.draw("train", c)[0].text
+                                                                         for c in range(0, 40, 7)]

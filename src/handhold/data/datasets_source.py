@@ -172,10 +172,17 @@ def open_dataset_source(name: str, spec: DatasetSource, base_dir: Path | None, r
     except (OSError, ValueError, TypeError) as exc:  # a file datasets cannot parse
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"sources.{name}.path: {spec.path}: cannot be read as {spec.type} ({reason[:200]})") from None
-    field = spec.messages_field if spec.format == "chat" else spec.text_field
-    parse = _chat_row if spec.format == "chat" else _text_row
-
-    def read(i: int) -> Example | None:
-        return parse(ds[i][field])
-
+    read = RowReader(ds, spec.messages_field if spec.format == "chat" else spec.text_field, spec.format == "chat")
     return RowsSource(name, len(ds), read, spec.seed + run_seed, spec.heldout, f"sources.{name} ({spec.path})")
+
+
+class RowReader:
+    """Row ``i`` of a dataset as an :class:`Example` (None if its field is empty); picklable, as
+    a memory-mapped dataset is, for data loaders that send their dataset to worker processes."""
+
+    def __init__(self, ds: Any, field: str, chat: bool) -> None:
+        self.ds, self.field, self.chat = ds, field, chat
+
+    def __call__(self, i: int) -> Example | None:
+        value = self.ds[i][self.field]
+        return _chat_row(value) if self.chat else _text_row(value)
