@@ -182,7 +182,19 @@ class RowReader:
 
     def __init__(self, ds: Any, field: str, chat: bool) -> None:
         self.ds, self.field, self.chat = ds, field, chat
+        self._column: Any = None
+
+    def _value(self, i: int) -> Any:
+        if self._column is None:
+            # the Arrow column itself: a scalar from it costs a few microseconds, a row through
+            # the dataset's formatting tens; an index mapping (none in what load_rows opens)
+            # goes through the dataset
+            self._column = self.ds.data.column(self.field) if getattr(self.ds, "_indices", None) is None else False
+        return self.ds[i][self.field] if self._column is False else self._column[i].as_py()
 
     def __call__(self, i: int) -> Example | None:
-        value = self.ds[i][self.field]
+        value = self._value(i)
         return _chat_row(value) if self.chat else _text_row(value)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_column": None}  # the dataset pickles by its files; a column would copy
