@@ -47,7 +47,7 @@ import time
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from . import lock as runlock
 from ..bounds import STEP_MAX
@@ -82,7 +82,7 @@ class Run:
         if resume_from is not None:
             resume_from = step_number(resume_from, "init: resume_from")
         try:  # the lock first: whether a run is there is only known once no other writer can make one
-            self._lockfile: IO[str] | None = runlock.acquire(self.dir)
+            self._lockfile: runlock.HeldLock | None = runlock.acquire(self.dir)
         except runlock.RunLocked as exc:
             raise RunError(f"{exc} (one writer per run directory)") from None
         try:
