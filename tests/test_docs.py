@@ -199,3 +199,28 @@ def test_every_api_request_the_dashboard_page_lists_is_served(tmp_path):
     assert len(listed) >= 9
     missing = [f"{m} {p}" for m, p in listed if (m, "/api/" + p) not in served]
     assert not missing, f"the page lists requests the dashboard does not serve: {missing}"
+
+
+def test_the_notebook_examples_run_as_written_on_a_curriculum_run_and_its_baseline(tmp_path, monkeypatch):
+    """The comparison page's Python blocks, on two runs written through the Run API."""
+    pytest.importorskip("pandas")
+    import handhold
+
+    monkeypatch.chdir(tmp_path)
+    for name, lr, drop in (("curriculum", 3e-3, 0.5), ("baseline", 1e-3, 0.0)):
+        with handhold.init(f"runs/{name}", config={"optim": {"lr": lr}}) as run:
+            run.stage("general", step=0)
+            for step in range(10, 101, 10):
+                run.log({"eval/loss/physics": 2.0 - drop * step / 100, "eval/loss/general": 1.0}, step=step)
+            run.stage_end("budget", step=100, steps=100)
+    text = (DOCS / "compare-and-read.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 2
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/compare-and-read.md", "exec"), namespace)
+    df = namespace["df"]
+    assert list(df.columns) == ["curriculum", "baseline"] and df.loc[100, "curriculum"] == pytest.approx(1.5)
+    table = namespace["table"].set_index("run")
+    assert table.loc["baseline", "config.optim.lr"] == pytest.approx(1e-3)
+    assert list(namespace["run"].stages()["reason"]) == ["budget"]
