@@ -21,6 +21,7 @@ class Segment:
     slope_stderr: float
     change: float  # fitted value at the end minus at the start
     mastery: bool = False
+    noise: dict | None = None  # a benchmark key's paired test of the change (phases/noise.py)
 
     def to_dict(self) -> dict:
         return asdict(self)
