@@ -8,8 +8,9 @@ data``) — and the figures behind it:
   stage), the curve rose, then plateaued or dipped? Read on the reasoning family (paired over
   the same documents), else on the focused source's held-out loss (its segments);
 - **switch shock**: the switch back made a loss shock that recovered, in how many steps?
-- **families**: after the switch back, the reasoning family rose while the standard family
-  stayed flat, beyond sampling noise? (paired changes of each, and of their gap);
+- **families**: after the switch back (from its first eval to the last), the reasoning family
+  rose while the standard family stayed flat, beyond sampling noise? (paired changes of each,
+  and of their gap);
 - **self-report**: the self-report axis moved from the overwhelmed end toward the ready end,
   from the first stage to the last, beyond the spread of its own readings?
 """
@@ -21,9 +22,12 @@ from typing import Any, Literal, Optional, TypedDict
 
 import numpy as np
 
+from ..doc_scores import paired
+from ..stats import PairedChange
 from .noise import change_over, stage_spans, stated, within_noise
 from .spec import Context
 
+_SAME = PairedChange(0, 0.0, 0.0, 0.0, -1.0, 1.0)  # "no paired test": counts as not clearing
 HOLDS, FAILS, NOISE, NO_DATA = "holds", "does not hold", "cannot tell (noise)", "no data"
 Verdict = Literal["holds", "does not hold", "cannot tell (noise)", "no data"]
 
@@ -71,12 +75,18 @@ def mastery_row(context: Context, focused: tuple[str, float, float]) -> dict:
         if len(evals) < 3:
             return _row("mastery", q, NO_DATA, f"{len(evals)} eval(s) of {key} in the stage (3 needed)", key)
         values = [d.value(key) for d in evals]
-        peak = evals[int(np.nanargmax(values))]
+        top = evals[int(np.nanargmax(values))]
+        # the peak: the first eval the best one does not clear (a flat top's noise picks no step)
+        peak = next((d for d in evals if d.step == top.step or not (paired(d, top, key) or _SAME).clears), top)
         rise = change_over(evals, key, evals[0].step, peak.step)
         after = change_over(evals, key, peak.step, evals[-1].step)
-        if rise is None:
-            return _row("mastery", q, FAILS if peak is evals[0] else NO_DATA,
-                        f"best at the stage's first eval (step {evals[0].step:g})", key)
+        if rise is None:  # no eval of the stage clears the first one's level
+            whole = change_over(evals, key, evals[0].step, evals[-1].step)
+            to_top = paired(evals[0], top, key)
+            if whole is not None and whole.clears and whole.change < 0:
+                return _row("mastery", q, FAILS, f"no rise: {stated(whole)} over the stage", key)
+            return _row("mastery", q, NOISE, "no rise beyond noise: the best eval is "
+                        + (within_noise(to_top) if to_top is not None else "the first"), key)
         head = f"rise {stated(rise)} to step {peak.step:g}"
         if not rise.clears:
             return _row("mastery", q, NOISE, f"rise {within_noise(rise)}", key)
@@ -132,7 +142,11 @@ def families_row(context: Context, last: tuple[str, float, float]) -> dict:
         return _row("families", q, NO_DATA, "needs eval/family/reasoning and eval/family/standard")
     if r not in docs or s not in docs:
         return _row("families", q, NOISE, "no per-document scores: the change cannot be tested against noise", r)
-    cr, cs = change_over(docs[r], r, start, end), change_over(docs[s], s, start, end)
+    # from the first eval after the switch (the essay: "started low, then shot up") to the last
+    after_r = [d for d in docs[r] if d.step > start]
+    after_s = [d for d in docs[s] if d.step > start]
+    first = min((d.step for d in after_r), default=end)
+    cr, cs = change_over(after_r, r, first, end), change_over(after_s, s, first, end)
     if cr is None or cs is None:
         return _row("families", q, NO_DATA, f"fewer than two evals of the same documents in steps {start:g}-{end:g}", r)
     gap = cr.change - cs.change
