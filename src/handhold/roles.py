@@ -72,11 +72,12 @@ def parse_flags(flags: Iterable[str], where: str = "--role") -> dict[str, str]:
 
 
 def role_of(key: str, *overrides: Mapping[str, str] | None) -> str:
-    """The role of ``key``: the last override that names it (exactly, else by glob), else its name's."""
+    """The role of ``key``: the last override table that names it (exactly, else by its latest
+    matching glob), else its name's."""
     for table in reversed([t for t in overrides if t]):
         if key in table:
             return table[key]
-        hit = next((r for pat, r in table.items() if fnmatch.fnmatchcase(key, pat)), None)
+        hit = next((r for pat, r in reversed(table.items()) if fnmatch.fnmatchcase(key, pat)), None)
         if hit is not None:
             return hit
     return role_by_name(key)

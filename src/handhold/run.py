@@ -308,7 +308,8 @@ class Run:
         clean = check_roles(roles, "run.set_roles")
         with self._lock:
             self._check_open()
-            self._store.set_meta(META_KEY, {**stored_roles(self._store.meta()), **clean})
+            old = stored_roles(self._store.meta())
+            self._store.set_meta(META_KEY, {**{k: v for k, v in old.items() if k not in clean}, **clean})
 
     def flush(self) -> None:
         """Write every buffered row now (before a checkpoint: it never refers to rows not on disk)."""

@@ -119,8 +119,14 @@ def read_trackio(path: Path, run: str | None) -> tuple[dict[str, tuple[list[int]
 
 
 # ------------------------------------------------------------------------------ writing
-def import_run(source: str | Path, out: str | Path, *, run: str | None = None, name: str | None = None) -> Path:
-    """Write ``source`` (CSV, TensorBoard dir, trackio db) as a new run store at ``out``."""
+# what other trackers log besides signals (W&B's _runtime/_timestamp, trackio's, TensorBoard's)
+IMPORT_ROLES = {"_runtime": "system", "_timestamp": "system", "*/_runtime": "system", "*/_timestamp": "system"}
+
+
+def import_run(source: str | Path, out: str | Path, *, run: str | None = None, name: str | None = None,
+               roles: dict[str, str] | None = None) -> Path:
+    """Write ``source`` (CSV, TensorBoard dir, trackio db) as a new run store at ``out``; ``roles``:
+    metric key (or glob) -> role (:mod:`handhold.roles`), recorded with the run."""
     src = Path(source)
     if not src.exists():
         raise SourceError(f"{src}: no such file or directory")
@@ -146,6 +152,7 @@ def import_run(source: str | Path, out: str | Path, *, run: str | None = None, n
     w = Run(out, config=config, name=name or found_name or src.stem)
     try:
         w.set_meta(imported={"source": str(src.resolve()), "kind": kind, "run": found_name, "renamed": renamed})
+        w.set_roles({**IMPORT_ROLES, **{renamed.get(k, k): r for k, r in (roles or {}).items()}})
         marks, n_stages = sorted(set(switches)), 0
         if marks:
             w.stage("stage 0", step=min(by_step))
@@ -167,13 +174,18 @@ def import_cmd(
     out: Annotated[Path, typer.Option("--out", help="the new run directory")],
     run: Annotated[Optional[str], typer.Option("--run", help="which run of a trackio database")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="the run's name (default: from the source)")] = None,
+    role: Annotated[Optional[list[str]], typer.Option(
+        "--role", help="KEY=ROLE (signal, schedule or system; KEY may be a glob), recorded with the run; "
+                       "repeatable")] = None,
 ) -> None:
     """Turn another tool's run into a handhold run store (then serve, report, analyze it)."""
     from ..terminal import fail as _fail
 
+    from ..roles import parse_flags
+
     try:
-        path = import_run(source, out, run=run, name=name)
-    except (SourceError, RunError) as exc:
+        path = import_run(source, out, run=run, name=name, roles=parse_flags(role or []))
+    except (SourceError, RunError, ValueError) as exc:
         _fail(str(exc))
     from ..store import RunStore
 

@@ -57,6 +57,7 @@ from .guard import Guard  # noqa: E402
 from .analysis import load_phases, phase_summary  # noqa: E402
 from .marks import mark_kinds  # noqa: E402
 from .panels import marked_events, panel_layout, panel_specs  # noqa: E402
+from ..roles import stored_roles  # noqa: E402
 from .review_api import add_review_routes  # noqa: E402
 
 STATIC = Path(__file__).parent / "static"
@@ -168,9 +169,10 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
             events = marked_events(store)  # not every event: a benchmark run logs one per answer
             n_events = store.count("events")
             keys = store.metric_keys()
+            roles = stored_roles(store.meta())
         phases = phases_cache.get(d, last)
         marks = phases if phases.get("available") else None
-        out = [{**p.to_dict(), "layout": panel_layout(p, rows, events, marks)} for p in panel_specs(keys)]
+        out = [{**p.to_dict(), "layout": panel_layout(p, rows, events, marks)} for p in panel_specs(keys, roles)]
         return {"panels": out, "last_step": last, "events": n_events, "marks": mark_kinds(),
                 "phases": {k: phases[k] for k in ("available", "note", "pending") if k in phases}}
 

@@ -46,13 +46,25 @@ class PanelSpec:
     rows: int = 1  # > 1: stacked subplots sharing the step axis, trace i on row i + 1
     height: int = 360
     layout: dict[str, Any] = field(default_factory=dict)
+    collapsed: bool = False  # shown folded until opened (the schedule and system panel)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def panel_specs(keys: list[str]) -> list[PanelSpec]:
-    """The panels for a run with these metric keys, in display order (no data read)."""
+def panel_specs(keys: list[str], roles: dict[str, str] | None = None) -> list[PanelSpec]:
+    """The panels for a run with these metric keys, in display order (no data read): the signals'
+    panels, then one collapsed panel of the schedule and system metrics (``roles``: the run's
+    recorded roles, :mod:`handhold.roles`)."""
+    from .readings import bookkeeping_panel, split_roles
+
+    keys, bookkeeping = split_roles(keys, roles)
+    panels = _signal_panels(keys)
+    extra = bookkeeping_panel(bookkeeping, roles)
+    return panels + ([extra] if extra is not None else [])
+
+
+def _signal_panels(keys: list[str]) -> list[PanelSpec]:
     train_src = _leaves(keys, "train/loss/")
     eval_src = _leaves(keys, "eval/loss/")
     sources = sorted(set(train_src) | set(eval_src))

@@ -163,7 +163,13 @@ async function loadPanels() {
   const box = $("panels");
   const have = [...box.children].map((d) => d.dataset.panel).join("\n");
   if (have !== p.panels.map((x) => x.id).join("\n")) {
-    box.replaceChildren(...p.panels.map((x) => el("div", { class: "panel", "data-panel": x.id })));
+    box.replaceChildren(...p.panels.map((x) => {
+      const div = el("div", { class: "panel", "data-panel": x.id });
+      if (!x.collapsed) return div;  // the schedule and system panel: folded until opened
+      const fold = el("details", {}, el("summary", {}, x.title), div);
+      fold.addEventListener("toggle", () => { if (fold.open && div.data) Plotly.Plots.resize(div); });
+      return fold;
+    }));
     box.querySelectorAll(".panel").forEach((div) => { div.dataset.bound = ""; });
   }
 }
