@@ -12,7 +12,7 @@ import handhold
 from handhold.cli import app
 from handhold.phases import analyze_store
 from handhold.roles import parse_flags, role_by_name, role_of, stored_roles
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 
 
 @pytest.mark.parametrize("key, role", [

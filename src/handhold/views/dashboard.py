@@ -47,8 +47,8 @@ from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import FileResponse, JSONResponse  # noqa: E402
 from fastapi.staticfiles import StaticFiles  # noqa: E402
 
-from ..runs import run_info  # noqa: E402
-from ..store import RunStore, StoreError, db_path, iter_run_dirs  # noqa: E402
+from ..runstore.listing import run_info  # noqa: E402
+from ..runstore.db import RunStore, StoreError, db_path, iter_run_dirs  # noqa: E402
 from ..summary import stage_table  # noqa: E402
 from .chat import Chat, ChatError, ChatLimits, checkpoints  # noqa: E402
 from .chat_routes import ChatBody, add_chat_routes  # noqa: E402

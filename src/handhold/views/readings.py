@@ -17,7 +17,7 @@ from typing import Any
 
 from ..doc_scores import EVENT, read_events
 from ..roles import SIGNAL, role_of
-from ..store import RunStore
+from ..runstore.db import RunStore
 
 BOOKKEEPING = "bookkeeping"
 TICKS = {"tickformat": ".3~s", "exponentformat": "SI"}

@@ -1,4 +1,4 @@
-"""``handhold eval RUN --benchmarks seed``: a checkpoint on real benchmarks, printed and stored."""
+"""``handhold eval RUN --benchmarks reasoning-standard``: a checkpoint on real benchmarks, printed and stored."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from rich.table import Table
 from .suite import BenchmarkResult, LoadedTask, evaluate, prepare, resolve_suite
 
 if TYPE_CHECKING:
-    from ...amendment import Amend
+    from ...runstore.amend import Amend
 
 
 def run_checkpoint(checkpoint: Path, spec: str, *, limit: int | None, cot_limit: int | None,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...benchmark_suite import PRESETS
+from ...benchmark_suite import PRESETS, RENAMED
 from ...doc_scores import digest
 from .suite import DocRecord, LoadedTask
 
@@ -15,8 +15,8 @@ from .suite import DocRecord, LoadedTask
 def suite_identity(spec: str | list[str], tasks: list[LoadedTask]) -> dict[str, Any]:
     """``{"name", "version", "digest"}``: the suite's name (a preset, a file, or the task list), its
     version where the file has one, and a digest of the documents actually read (the subsample)."""
-    name = spec if isinstance(spec, str) else "tasks:" + ",".join(spec)
-    version = PRESETS[spec].get("version") if isinstance(spec, str) and spec in PRESETS else None
+    name = RENAMED.get(spec, spec) if isinstance(spec, str) else "tasks:" + ",".join(spec)
+    version = PRESETS[name].get("version") if name in PRESETS else None
     docs = [(lt.family, lt.task.name, [(d.doc_id, d.requests) for d in lt.docs]) for lt in tasks]
     return {"name": str(name), "version": version, "digest": digest(docs)}
 
