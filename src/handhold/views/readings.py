@@ -1,8 +1,5 @@
-"""What the pages add so a reader is not fooled: the bookkeeping panel, noise bands, and the readings.
+"""What the pages add so a reader is not fooled by a noisy eval: noise bands, and the readings.
 
-- :func:`split_roles` / :func:`bookkeeping_panel`: schedule and system metrics (:mod:`handhold.roles`)
-  leave the signal panels for one collapsed panel at the bottom, stacked, with SI ticks
-  (``5.57T``, not ``5.5717140764165T``);
 - :func:`noise_bands`: the 95% band of every benchmark key at every eval, from its documents
   (:mod:`handhold.doc_scores`: Wilson for an accuracy, the bootstrap otherwise);
 - :func:`readings_html`: the per-stage benchmark changes and the essay's table, as the phases
@@ -16,38 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..doc_scores import EVENT, read_events
-from ..roles import SIGNAL, role_of
 from ..runstore.db import RunStore
 
-BOOKKEEPING = "bookkeeping"
-TICKS = {"tickformat": ".3~s", "exponentformat": "SI"}
 BAND_DRAWS = 400
-
-
-def split_roles(keys: list[str], roles: Mapping[str, str] | None = None) -> tuple[list[str], list[str]]:
-    """(signal keys, schedule and system keys), each in the order given."""
-    sig, other = [], []
-    for k in keys:
-        (sig if role_of(k, roles) == SIGNAL else other).append(k)
-    return sig, other
-
-
-def bookkeeping_panel(keys: list[str], roles: Mapping[str, str] | None = None) -> Any:
-    """One stacked panel of every schedule and system metric, collapsed until opened."""
-    from .panels import COLORS, PanelSpec, TraceSpec, _axis
-
-    if not keys:
-        return None
-    ordered = sorted(keys, key=lambda k: (role_of(k, roles), k))
-    traces = [TraceSpec(k, "series", {
-        "name": html.escape(k), "showlegend": False, "xaxis": _axis("x", i), "yaxis": _axis("y", i),
-        "line": {"color": COLORS[(i - 1) % len(COLORS)], "width": 1.5}, "marker": {"size": 4}})
-        for i, k in enumerate(ordered, start=1)]
-    layout: dict[str, Any] = {"_subplot_titles": [html.escape(f"{k} ({role_of(k, roles)})") for k in ordered]}
-    for i in range(1, len(ordered) + 1):
-        layout[f"yaxis{'' if i == 1 else i}"] = dict(TICKS)
-    return PanelSpec(BOOKKEEPING, "schedule and system (not read for phases, shocks or divergence)", traces,
-                     rows=len(ordered), height=90 + 150 * len(ordered), layout=layout, collapsed=True)
 
 
 def noise_bands(store: RunStore, keys: list[str] | None = None) -> dict[str, tuple[list, list, list]]:
