@@ -126,3 +126,25 @@ def test_analyze_labels_a_family_rising_only_where_it_rose(n):
     assert false_rises / sims <= 0.1
     if n == 500:
         assert real_rises / sims >= 0.8
+
+
+def _ramp(n, before, after, flat):
+    """Reasoning: from ``before`` of ``n`` documents right to ``after`` (the same documents plus
+    the next ones), a steady ramp over 12 evals; standard: ``flat`` right at every eval."""
+    docs = []
+    for t in range(12):
+        k = round(before + (after - before) * t / 11)
+        docs.append(_event(10 * t, {"r": ("reasoning", (np.arange(n) < k).astype(float)),
+                                    "s": ("standard", (np.arange(n) < flat).astype(float))}))
+    keys = ("eval/family/reasoning", "eval/family/standard")
+    return {k: ([d.step for d in docs], [d.value(k) for d in docs]) for k in keys}, {k: docs for k in keys}
+
+
+def test_a_divergence_is_stated_only_where_the_gap_clears_the_paired_noise():
+    # three of 32 documents flip: the curves alone read as moving apart; their documents say noise
+    series, docs = _ramp(32, 18, 21, 20)
+    assert analyze(series)["divergences"]
+    assert analyze(series, docs=docs)["divergences"] == []
+    # fifty of 500 flip: a real 10-point move, stated with or without the documents
+    series, docs = _ramp(500, 300, 350, 300)
+    assert analyze(series)["divergences"] and analyze(series, docs=docs)["divergences"]
