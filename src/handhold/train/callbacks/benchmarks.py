@@ -69,4 +69,4 @@ class BenchmarkEvals(Callback):
         from ...doc_scores import EVENT
         from ...evals.benchmarks.records import docs_event
 
-        state.log_event(EVENT, **docs_event(result.records, self.tasks, self.identity or {}))
+        state.event(EVENT, **docs_event(result.records, self.tasks, self.identity or {}))
