@@ -34,6 +34,20 @@ def noise_bands(store: RunStore, keys: list[str] | None = None) -> dict[str, tup
     return out
 
 
+_BAND_CACHE: dict[tuple[str, int], dict[str, tuple[list, list, list]]] = {}
+
+
+def cached_bands(store: RunStore) -> dict[str, tuple[list, list, list]]:
+    """:func:`noise_bands`, computed once per run and number of benchmark evals (a live page asks often)."""
+    n = store.query("SELECT COUNT(*) FROM events WHERE kind = ?", (EVENT,)).fetchone()[0]
+    key = (str(store.path), int(n))
+    if key not in _BAND_CACHE:
+        if len(_BAND_CACHE) > 64:
+            _BAND_CACHE.clear()
+        _BAND_CACHE[key] = noise_bands(store) if n else {}
+    return _BAND_CACHE[key]
+
+
 def band_traces(key: str, band: tuple[list, list, list], color: str | None = None) -> list[dict[str, Any]]:
     """Two plotly scatter specs drawing the band under a curve (upper edge, then lower filled up to it)."""
     steps, lo, hi = band
