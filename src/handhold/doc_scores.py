@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -118,7 +119,8 @@ class DocScores:
                 return np.nanmean(np.stack(per), axis=0)
             return KeyStat(key, names, family)
         if len(parts) == 3 and parts[0] == "category" and parts[2] in self.tasks:
-            return KeyStat(key, [parts[2]], lambda tasks, idx, n=parts[2]: _centred(tasks[n], None if idx is None else idx[0]))
+            return KeyStat(key, [parts[2]],
+                           lambda tasks, idx, n=parts[2]: _centred(tasks[n], None if idx is None else idx[0]))
         if len(parts) == 2 and parts[0] in self.tasks:
             task, metric = self.tasks[parts[0]], parts[1]
             source, via = (metric, "mean") if metric in task.scores else ("bpb", "byte_prob") if (
@@ -178,8 +180,6 @@ def paired(before: DocScores, after: DocScores, key: str, *, draws: int = DRAWS,
         return None
     sizes = [before.tasks[n].n for n in sb.tasks]
     idx = draws_of(sizes, draws, seed)
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         b = np.asarray(sb.value(before.tasks, idx), dtype=np.float64)

@@ -51,7 +51,8 @@ def role_by_name(key: str) -> str:
 def check_roles(roles: Mapping[str, Any], where: str) -> dict[str, str]:
     """``roles`` as ``{key or glob: role}``; a ValueError naming ``where`` for an unknown role."""
     if not isinstance(roles, Mapping):
-        raise ValueError(f"{where}: roles must be a mapping of metric key (or glob) to role, not {type(roles).__name__}")
+        raise ValueError(f"{where}: roles must be a mapping of metric key (or glob) to role, "
+                         f"not {type(roles).__name__}")
     out = {}
     for key, role in roles.items():
         if role not in ROLES:

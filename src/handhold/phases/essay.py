@@ -18,7 +18,7 @@ data``) — and the figures behind it:
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, Optional, TypedDict
+from typing import Literal, Optional, TypedDict
 
 import numpy as np
 
