@@ -6,10 +6,10 @@ functions here say by how much, so a reader never reads a wobble of 32 documents
 - :func:`wilson`: the 95% interval of an accuracy (k of n), right at 0 and 1 too;
 - :func:`bootstrap_interval`: the percentile interval of any statistic of per-document scores
   (bits per byte, centred scores, family averages), resampling documents;
-- :func:`paired_change`: the change between two evals **of the same documents**, each bootstrap
-  draw resampling documents once for both (the document's own difficulty cancels, so the
-  interval is far tighter than two independent ones); :func:`mcnemar` is the exact test for
-  0/1 scores;
+- :func:`paired_mean_change` (and :func:`handhold.doc_scores.paired` for any statistic of a
+  run's documents): the change between two evals **of the same documents**, each bootstrap draw
+  resampling the documents once for both (a document's own difficulty cancels, so the interval
+  is far tighter than two independent ones); :func:`mcnemar` is the exact test for 0/1 scores;
 - :func:`docs_needed`: how many documents a paired eval needs to see a change of a given size.
 
 Everything is numpy, seeded and vectorised (a thousand draws over 500 documents take
@@ -83,17 +83,6 @@ def bootstrap_interval(statistic: Statistic, sizes: Sequence[int], *, draws: int
     return float(lo), float(hi)
 
 
-def mean_interval(values: Sequence[float], *, draws: int = DRAWS, seed: int = SEED) -> tuple[float, float]:
-    """The 95% interval of a mean over documents: Wilson for 0/1 scores, else the bootstrap."""
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if not v.size:
-        return math.nan, math.nan
-    if is_binary(v):
-        return wilson(float(v.sum()), int(v.size))
-    return bootstrap_interval(lambda idx: v[idx[0]].mean(axis=1), [v.size], draws=draws, seed=seed)
-
-
 @dataclass(frozen=True)
 class PairedChange:
     """The change of a score between two evals of the same ``n`` documents, with its paired 95%
@@ -116,15 +105,6 @@ class PairedChange:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "clears": self.clears}
-
-
-def paired_change(before: Statistic, after: Statistic, sizes: Sequence[int], *, draws: int = DRAWS,
-                  seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
-    """Bootstrap values of a statistic before and after, each draw resampling the documents once
-    for both (``sizes``: documents per group, the same documents at both evals)."""
-    idx = draws_of(sizes, draws, seed)
-    return (_quiet(lambda: np.asarray(before(idx), dtype=np.float64)),
-            _quiet(lambda: np.asarray(after(idx), dtype=np.float64)))
 
 
 def paired_mean_change(before: Sequence[float], after: Sequence[float], *, draws: int = DRAWS,
