@@ -11,7 +11,10 @@ Each benchmark eval (in the loop, or ``handhold eval --benchmarks``) writes one 
                             "members": [["acc_per_char", 0.25, "mean"], ["cot_acc", 0.25, "mean"]]}}}
 
 ``members`` are what the task's centred score averages (metric, chance, ``mean`` or
-``byte_prob`` = 2 ** -mean(bpb)). From that, :class:`DocScores` rebuilds every key the eval wrote
+``byte_prob`` = 2 ** -mean(bpb)). A suite whose categories gather members of several tasks (the
+procedural suite: ``reasoning/physics`` averages ``answer_acc`` of every physics task) says so
+with ``"categories": {"<family>/<category>": [[task, metric, chance, via], ...]}``; a family is
+then the mean of its categories. From that, :class:`DocScores` rebuilds every key the eval wrote
 (``<prefix><task>/<metric>``, ``<prefix>category/<family>/<task>``, ``<prefix>family/<family>``)
 as a statistic of resampled documents: its 95% band (Wilson for 0/1 accuracies, the bootstrap
 otherwise), and, between two evals of the same documents, the paired interval of the change.
@@ -96,6 +99,9 @@ class DocScores:
         self.step = step
         self.suite = dict(data.get("suite") or {})
         self.prefix = str(data.get("prefix") or "eval/")
+        self.categories: dict[str, list[tuple[str, str, float, str]]] = {
+            str(c): [(str(t), str(m), float(ch), str(via)) for t, m, ch, via in members]
+            for c, members in (data.get("categories") or {}).items()}
         self.tasks: dict[str, _Task] = {}
         for name, t in (data.get("tasks") or {}).items():
             self.tasks[name] = _Task(str(t.get("family", "")), [str(i) for i in t.get("ids", [])],
@@ -109,6 +115,8 @@ class DocScores:
             return None
         rest = key[len(self.prefix):]
         parts = rest.split("/")
+        if self.categories and parts[0] in ("family", "category"):
+            return self._category_stat(key, parts)
         if len(parts) == 2 and parts[0] == "family":
             names = [n for n, t in self.tasks.items() if t.family == parts[1]]
             if not names:
@@ -132,8 +140,31 @@ class DocScores:
                            _member(tasks[n], s, v, None if idx is None else idx[0]), binary)
         return None
 
+    def _category_stat(self, key: str, parts: list[str]) -> KeyStat | None:
+        """Family and category keys of a suite with explicit categories."""
+        cats = ([c for c in self.categories if c.split("/")[0] == parts[1]] if parts[0] == "family" and len(parts) == 2
+                else ["/".join(parts[1:])] if "/".join(parts[1:]) in self.categories else [])
+        if not cats:
+            return None
+        names = list(dict.fromkeys(t for c in cats for t, *_ in self.categories[c] if t in self.tasks))
+        members = {c: [m for m in self.categories[c] if m[0] in self.tasks] for c in cats}
+
+        def value(tasks: Mapping[str, _Task], idx: list[np.ndarray] | None) -> np.ndarray:
+            per = []
+            for c in cats:
+                parts_ = [(_member(tasks[t], m, via, None if idx is None else idx[names.index(t)]) - ch) / (1 - ch)
+                          for t, m, ch, via in members[c] if m in tasks[t].scores]
+                if parts_:
+                    per.append(np.nanmean(np.stack(parts_), axis=0))
+            return np.nanmean(np.stack(per), axis=0) if per else np.full(1 if idx is None else len(idx[0]), np.nan)
+        return KeyStat(key, names, value)
+
     def keys(self) -> list[str]:
         """Every key this eval's documents explain."""
+        if self.categories:
+            out = [f"{self.prefix}{name}/{m}" for name, t in self.tasks.items() for m in t.scores]
+            out += [f"{self.prefix}category/{c}" for c in self.categories]
+            return out + [f"{self.prefix}family/{f}" for f in dict.fromkeys(c.split("/")[0] for c in self.categories)]
         out = []
         for name, t in self.tasks.items():
             out += [f"{self.prefix}{name}/{m}" for m in t.scores]
@@ -151,7 +182,11 @@ class DocScores:
     # ------------------------------------------------------------------ noise
     def value(self, key: str) -> float:
         st = self.stat(key)
-        return math.nan if st is None else float(st.value(self.tasks, None)[0])
+        if st is None:
+            return math.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a metric no document has: NaN, skipped
+            return float(st.value(self.tasks, None)[0])
 
     def band(self, key: str, *, draws: int = DRAWS, seed: int = SEED) -> tuple[float, float]:
         """The 95% interval of ``key`` at this eval: Wilson for a 0/1 accuracy, else the bootstrap."""

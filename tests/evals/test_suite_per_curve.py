@@ -14,7 +14,7 @@ import handhold
 
 from handhold.cli import app
 from handhold.config import load_config
-from handhold.doc_scores import EVENT
+from handhold.doc_scores import EVENT, read_events
 from handhold.evals.suite_clash import SuiteClash, Target, choose_target
 from handhold.phases import analyze_store
 from handhold.runstore.db import RunStore
@@ -43,6 +43,14 @@ def test_eval_benchmarks_never_joins_the_procedural_family_curve(tiny_config, tm
     assert start(load_config(tiny_config(evals=EVALS)), run, progress=False).status == "finished"
     with RunStore.reader(run) as store:
         before = {k: store.series(k) for k in ("eval/family/reasoning", "eval/family/standard")}
+        # the procedural suite leaves its examples' scores too: they rebuild its family curves
+        own = read_events(store.events(EVENT))
+        assert own and {d.suite["name"] for d in own} == {"procedural"}
+        for key, (steps, values) in before.items():
+            for d in own:
+                assert abs(d.value(key) - values[steps.index(d.step)]) < 1e-9
+            lo, hi = own[-1].band(key)
+            assert lo <= own[-1].value(key) <= hi
     assert all(len(s) >= 3 for s, _ in before.values())
     suite = _suite(tmp_path)
     runner = CliRunner()
@@ -55,7 +63,7 @@ def test_eval_benchmarks_never_joins_the_procedural_family_curve(tiny_config, tm
         assert {k: store.series(k) for k in before} == before
         steps, values = store.series("eval/toy/family/reasoning")
         assert steps == [20] and values[0] is not None
-        docs = [e for e in store.events(EVENT) if e.step == 20]
+        docs = [e for e in store.events(EVENT) if e.step == 20 and e.data["suite"]["name"] != "procedural"]
         assert len(docs) == 1 and docs[0].data["prefix"] == "eval/toy/"
         assert docs[0].data["suite"]["digest"] and docs[0].data["tasks"]["bigbench_toy_mc"]["ids"]
         doc = analyze_store(store)
