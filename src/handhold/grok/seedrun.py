@@ -101,9 +101,9 @@ class SeedRun:
         self.active = True
         self.last_eval = -1
         self.seen_correct = self.seen_n = 0  # training predictions since the last check
-        self.store = Run(run_dir, config=spec, name=f"{spec.experiment}/{spec.variant}/s{seed}",
+        self.run = Run(run_dir, config=spec, name=f"{spec.experiment}/{spec.variant}/s{seed}",
                          stages=[s.name for s in stages], overwrite=True)  # the one writer (handhold.runstore.live)
-        self.store.set_meta(grok_spec=spec.model_dump(mode="json"), grok_seed=seed, **meta,
+        self.run.set_meta(grok_spec=spec.model_dump(mode="json"), grok_seed=seed, **meta,
                             grok_examples={"train": int(task.is_train.sum()), "val": int((~task.is_train).sum())})
         self._start_stage(0)
 
@@ -112,23 +112,23 @@ class SeedRun:
         return self.stages[min(self.tracker.index, len(self.stages) - 1)]
 
     def _start_stage(self, step: int) -> None:
-        self.store.stage(self.tracker.stage.name, step=step, **self.tracker.describe())
+        self.run.stage(self.tracker.stage.name, step=step, **self.tracker.describe())
 
     # ------------------------------------------------------------------ every step
     def trained(self, step: int, loss: float, correct: int, n: int, check: bool) -> float | None:
         """Record a training step's loss and predictions; the stage accuracy since the last check
         at a check step (``None`` otherwise). A non-finite loss fails the run (``active`` False)."""
         if not math.isfinite(loss):
-            self.store.event("nan", step=step, loss=str(loss))
+            self.run.event("nan", step=step, loss=str(loss))
             self.status, self.reason, self.active = "failed", f"non-finite loss at step {step}", False
             return None
         self.seen_correct += correct
         self.seen_n += n
-        self.store.log({"grok/batch/loss": loss}, step=step)
+        self.run.log({"grok/batch/loss": loss}, step=step)
         if not check:
             return None
         acc = self.seen_correct / self.seen_n
-        self.store.log({"grok/stage/acc": acc, "grok/stage/index": self.tracker.index}, step=step)
+        self.run.log({"grok/stage/acc": acc, "grok/stage/index": self.tracker.index}, step=step)
         self.seen_correct = self.seen_n = 0
         return acc
 
@@ -142,7 +142,7 @@ class SeedRun:
     def advance(self, step: int, samples: int, decision: Decision) -> Stage:
         """End the stage for ``decision`` and start the next; the new stage."""
         nxt = self.stages[self.tracker.index + 1]
-        self.store.stage_end(decision.reason, step=step, **decision.evidence)
+        self.run.stage_end(decision.reason, step=step, **decision.evidence)
         self.res.switches.append({"step": step, "samples": samples, "to": nxt.name,
                                   "reason": decision.reason, "evidence": decision.evidence})
         self.tracker.advance(step, samples=samples)
@@ -168,16 +168,16 @@ class SeedRun:
         memorization; feed validation accuracy to the stop rule (``stop``: not before the first step)."""
         m["grok/samples"] = samples
         m["grok/lr"] = lr
-        self.store.log({**m, "train/samples": samples}, step=step)  # stage ends report their samples from it
+        self.run.log({**m, "train/samples": samples}, step=step)  # stage ends report their samples from it
         self.last_eval = step
         res = self.res
         for key, target in TARGETS.items():
             if res.steps_to[key] is None and m["grok/val/acc"] >= target:
                 res.steps_to[key], res.samples_to[key] = step, samples
-                self.store.event("grok_target", step=step, target=key, val_acc=m["grok/val/acc"], samples=samples)
+                self.run.event("grok_target", step=step, target=key, val_acc=m["grok/val/acc"], samples=samples)
         if res.memorization_step is None and m["grok/train/acc"] >= MEMORIZED:
             res.memorization_step, res.memorization_samples = step, samples
-            self.store.event("memorized", step=step, train_acc=m["grok/train/acc"], samples=samples)
+            self.run.event("memorized", step=step, train_acc=m["grok/train/acc"], samples=samples)
         res.final_train_acc, res.final_val_acc = m["grok/train/acc"], m["grok/val/acc"]
         if self.on_eval is not None:
             self.on_eval(step, m)
@@ -192,9 +192,9 @@ class SeedRun:
             return
         metrics, event = progress_measures(model, self.task, neuron_frac=ms.neuron_frac,
                                            min_neurons=ms.min_neurons, key_freqs=ms.key_freqs)
-        self.store.log(metrics, step=step)
+        self.run.log(metrics, step=step)
         if event:
-            self.store.event("fourier", step=step, **event)
+            self.run.event("fourier", step=step, **event)
 
     # ------------------------------------------------------------------ the end
     def mark_failed(self, exc: BaseException) -> None:
@@ -205,5 +205,5 @@ class SeedRun:
         self.active = False
         res = self.res
         res.steps, res.samples, res.stop_reason, res.seconds = step, samples, self.reason, round(seconds, 3)
-        self.store.set_meta(grok=res.to_dict())
-        self.store.finish(self.status, self.reason)
+        self.run.set_meta(grok=res.to_dict())
+        self.run.finish(self.status, self.reason)

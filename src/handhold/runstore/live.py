@@ -44,7 +44,7 @@ import time
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from . import lock as runlock
 from ..rules import REASONS
@@ -79,7 +79,7 @@ class Run:
         if self.dir.exists() and not self.dir.is_dir():
             raise RunError(f"{self.dir} is a file, not a run directory")
         try:
-            self._lockfile: IO[str] | None = runlock.acquire(self.dir)
+            self._lockfile: runlock.HeldLock | None = runlock.acquire(self.dir)
         except runlock.RunLocked as exc:
             raise RunError(f"{exc} (one writer per run directory)") from None
         try:

@@ -1,4 +1,4 @@
-"""``handhold eval RUN --benchmarks seed``: a checkpoint on real benchmarks, printed and stored."""
+"""``handhold eval RUN --benchmarks reasoning-standard``: a checkpoint on real benchmarks, printed and stored."""
 
 from __future__ import annotations
 
