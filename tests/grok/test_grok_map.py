@@ -109,3 +109,25 @@ def test_the_control_has_the_curriculum_stage_size_and_readiness_rule(p):
     task = make_task("add", p, 0.3, 0)
     first = [len(build_stages(CurriculumSpec.model_validate(c), task, 0)[0].rows) for c in (sub, ctl)]
     assert abs(first[0] - first[1]) / first[1] < 0.15  # about the same first stage
+
+
+def test_collect_tabulates_what_a_cut_short_sweep_finished_and_trains_nothing(tmp_path):
+    import shutil
+
+    from handhold.grok.grid import GridSpec, run_grid
+
+    toy = GridSpec.model_validate({
+        "name": "toy", "seeds": 2, "epochs": 20, "headline": [{"train_frac": 0.5}], "headline_seeds": 3,
+        "base": {"model": {"d_model": 16, "heads": 2, "d_mlp": 32}, "train": {"stop_at_val": None},
+                 "eval": {"every": 5, "per_decade": 0}, "measure": {"enabled": False}},
+        "axes": {"task": ["add"], "p": [11], "train_frac": [0.5, 0.4]},
+        "arms": [{"name": "baseline", "baseline": True}, {"name": "ema", "grokfast": {"kind": "ema"}}]})
+    run_grid(toy, tmp_path, only_cells=1, jobs=1)
+    shutil.rmtree(tmp_path / "add-p11-f0.5-full-adamw" / "ema-s2")  # the sweep was cut during seed 2
+    lines = []
+    doc = run_grid(toy, tmp_path, collect=True, log=lines.append)
+    (cell,) = doc["cells"]
+    assert cell["seeds"] == 2 and cell["seeds_planned"] == 3 and len(cell["arms"][0]["steps_to_val99"]) == 2
+    assert [c["id"] for c in doc["not_run"]] == ["add-p11-f0.4-full-adamw"]
+    assert not (tmp_path / "add-p11-f0.4-full-adamw").exists() and not (tmp_path / "add-p11-f0.5-full-adamw" / "ema-s2").exists()
+    assert grid_rows(doc)[0][1] == "2 of 3" and any("2 of 3 seeds finished" in ln for ln in lines)

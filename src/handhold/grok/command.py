@@ -44,6 +44,8 @@ def grok(
     grid: Annotated[Optional[str], typer.Option(
         "--grid", help="run a grid study: a grid YAML file or preset (grid, grid-small); see README")] = None,
     cells: Annotated[Optional[int], typer.Option("--cells", min=1, help="with --grid: run the first N cells only")] = None,
+    collect: Annotated[bool, typer.Option("--collect", help="with --grid: train nothing; tabulate the runs a "
+                                          "cut-short sweep finished (each cell over its seeds finished in every arm)")] = False,
 ) -> None:
     """Reproduce modular-arithmetic grokking and compare curricula and Grokfast against the baseline.
 
@@ -130,7 +132,7 @@ def grok(
         try:
             run_grid_command(grid_spec, out, seeds=seeds, fresh=fresh, report=report, cells=cells,
                              json_out=json_out, say=say, err=err, fail=fail, jobs=jobs, executor=executor,
-                             batched=batched, allow_other_code=reuse_other_code)
+                             batched=batched, allow_other_code=reuse_other_code, collect=collect)
         finally:
             if hasattr(executor, "close"):
                 executor.close()

@@ -357,14 +357,43 @@ def _grid_file(source: str | Path) -> Path | None:
     return bundled_grids().get(str(source))
 
 
+def finished_seeds(cfg: GrokConfig, exp_dir: Path, seeds: int) -> int:
+    """How many seeds (0, 1, ... in order) have a finished run in every arm of the cell, whatever
+    code made them (the table's code column says which)."""
+    from ..provenance import code_version
+    from .experiment import run_dir_for
+    from .lineage import reuse_verdict
+
+    code = code_version()
+    specs = cfg.runs()
+    for seed in range(seeds):
+        for spec in specs:
+            d = run_dir_for(exp_dir, spec.variant, seed)
+            if not reuse_verdict(d, spec.model_dump(mode="json"), seed, code, allow_other_code=True).reuse:
+                return seed
+    return seeds
+
+
+def collect_cell(cfg: GrokConfig, exp_dir: Path, seeds: int) -> dict[str, Any] | None:
+    """The cell's summary over the seeds finished in every arm, training nothing (``None``: none)."""
+    from .experiment import summarize
+
+    done = finished_seeds(cfg, exp_dir, seeds)
+    if not done:
+        return None
+    return summarize(exp_dir, cfg.runs(), done, baselines=cfg.baselines())
+
+
 def run_grid(grid: GridSpec, out: str | Path, *, seeds: int | None = None, reuse: bool = True,
-             report: bool = False, only_cells: int | None = None,
+             report: bool = False, only_cells: int | None = None, collect: bool = False,
              log: Callable[[str], None] = lambda line: None, **run_kw: Any) -> dict[str, Any]:
     """Run (or reuse) every cell, headline cells first; write ``grid.json`` and ``grid.html``.
 
     ``seeds`` replaces the grid's seeds for the non-headline cells; ``only_cells`` runs the first
-    N cells (the rest are listed as not run); ``run_kw`` go to ``run_experiment`` (``jobs``,
-    ``batched``, ``executor``: the lab's engines)."""
+    N cells (the rest are listed as not run); ``collect`` trains nothing and tabulates the runs a
+    cut-short sweep finished (a cell over the seeds finished in every arm, its planned seeds kept as
+    ``seeds_planned``); ``run_kw`` go to ``run_experiment`` (``jobs``, ``batched``, ``executor``:
+    the lab's engines)."""
     from .experiment import run_experiment
 
     out = Path(out)
@@ -379,6 +408,16 @@ def run_grid(grid: GridSpec, out: str | Path, *, seeds: int | None = None, reuse
             not_run.append({k: cell[k] for k in ("id", "seeds")})
             continue
         log(f"cell {i + 1}/{len(todo)} {cell['id']} ({cell['seeds']} seeds{', headline' if cell['headline'] else ''})")
+        if collect:
+            found = collect_cell(cfg, out / cell["id"], cell["seeds"])
+            if found is None:
+                log("  no seed finished in every arm: not run")
+                not_run.append({k: cell[k] for k in ("id", "seeds")})
+                continue
+            if found["seeds"] < cell["seeds"]:
+                log(f"  {found['seeds']} of {cell['seeds']} seeds finished in every arm: tabulated as they are")
+            results.append({**cell_result(cell, found), "seeds_planned": cell["seeds"]})
+            continue
         summary = run_experiment(cfg, out / cell["id"], seeds=cell["seeds"], reuse=reuse,
                                  log=lambda line: log("  " + line), **run_kw)
         if report:
@@ -406,7 +445,7 @@ def _write(out: Path, grid: GridSpec, results: list[dict[str, Any]], not_run: li
 
 def run_grid_command(grid: GridSpec, out: Path, *, seeds: int | None, fresh: bool, report: bool,
                      cells: int | None, json_out: bool, say: Any, err: Any, fail: Callable[[str], None],
-                     **run_kw: Any) -> None:
+                     collect: bool = False, **run_kw: Any) -> None:
     """``handhold grok --grid``: run, print the grid table (or the JSON document). ``run_kw``
     (``jobs``, ``executor``, ``batched``, ...) go to every cell's ``run_experiment``."""
     import sys
@@ -414,7 +453,7 @@ def run_grid_command(grid: GridSpec, out: Path, *, seeds: int | None, fresh: boo
     from .tasks import TaskError
 
     try:
-        doc = run_grid(grid, out, seeds=seeds, reuse=not fresh, report=report, only_cells=cells,
+        doc = run_grid(grid, out, seeds=seeds, reuse=not fresh, report=report, only_cells=cells, collect=collect,
                        log=lambda line: err.print(line, highlight=False), **run_kw)
     except (ConfigError, TaskError, ValueError) as exc:  # ValueError: a curriculum stage with no examples
         fail(str(exc))
@@ -469,7 +508,9 @@ def grid_rows(doc: dict[str, Any]) -> list[list[str]]:
             code = arm.get("code") or cell.get("code") or "unknown"
             if base.get("code") and base.get("code") != arm.get("code"):
                 code = f"{code} (baseline: {base['code']})"
-            rows.append([cell["id"] + (" ★" if cell["headline"] else ""), str(cell["seeds"]),
+            planned = cell.get("seeds_planned", cell["seeds"])
+            seeds = str(cell["seeds"]) + (f" of {planned}" if planned != cell["seeds"] else "")
+            rows.append([cell["id"] + (" ★" if cell["headline"] else ""), seeds,
                          _n(base.get("median_steps_to_val95")),
                          _med(base, "median_steps_to_val99", "ci95"), _n(base.get("median_delay"), "–"),
                          c["arm"], _n(arm.get("median_steps_to_val95")),
