@@ -78,11 +78,12 @@ def chat(
     """Talk to a checkpoint of a run; every exchange is saved to the run as a `chat` sample."""
     from ..terminal import quiet_libraries as _quiet_libraries
     from ..store import db_path
-    from .chat import Chat, ChatError, ChatLimits, checkpoint_path
+    from .chat import Chat, ChatError, ChatLimits, check_store, checkpoint_path
 
     if not db_path(run_dir).is_file():
         _fail(f"{run_dir}: not a handhold run (no run.db)")
     try:
+        check_store(run_dir)  # every exchange is saved there: a damaged store is refused first
         step, _ = checkpoint_path(run_dir, step)
     except ChatError as exc:
         _fail(str(exc))

@@ -45,13 +45,15 @@ require("fastapi", "dashboard")
 from fastapi import FastAPI, HTTPException, Query, Request  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import FileResponse, JSONResponse  # noqa: E402
+from fastapi.routing import APIRoute  # noqa: E402
 from fastapi.staticfiles import StaticFiles  # noqa: E402
+from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
 
 from ..runs import run_info  # noqa: E402
-from ..store import RunStore, StoreError, db_path, iter_run_dirs  # noqa: E402
+from ..store import RunStore, StoreError, db_path, diagnose, iter_run_dirs  # noqa: E402
 from ..summary import stage_table  # noqa: E402
 from .chat import Chat, ChatError, ChatLimits, checkpoints  # noqa: E402
-from .chat_routes import ChatBody, add_chat_routes  # noqa: E402
+from .chat_routes import ChatBody, add_chat_routes, chat_status  # noqa: E402
 from .downsample import read_series  # noqa: E402
 from .guard import Guard  # noqa: E402
 from .analysis import load_phases, phase_summary  # noqa: E402
@@ -91,11 +93,18 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
                   lifespan=lifespan)
     app.add_middleware(Guard, allowed_hosts=allowed_hosts)
     chat = Chat(chat_limits)
+    public = _PublicText(root)
 
     # ------------------------------------------------------------------ errors -> 4xx
+    # every message names runs by their folder name, never by this server's paths
     @app.exception_handler(StoreError)
     async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+        return JSONResponse({"detail": public(str(exc))}, status_code=409)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = public(exc.detail) if isinstance(exc.detail, str) else exc.detail
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -105,7 +114,7 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
 
     @app.exception_handler(sqlite3.OperationalError)
     async def _busy(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
-        return JSONResponse({"detail": f"run store busy or unreadable: {exc}"}, status_code=503)
+        return JSONResponse({"detail": public(f"run store busy or unreadable: {exc}")}, status_code=503)
 
     def run_dir(run: str) -> Path:
         if not RUN_NAME.fullmatch(run) or ".." in run:
@@ -118,8 +127,9 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
             d = root / run  # one plain path component: it cannot leave root (a symlink that
             if db_path(d).is_file():  # the owner of root put there is followed, as `runs` does)
                 return d
-        raise HTTPException(404, f"no run named {run!r} under {root}")
+        raise HTTPException(404, f"no run named {run!r} here")
 
+    app.router.route_class = _route_class(run_dir)  # the routes below: a damaged run is a 409
     add_review_routes(app, run_dir)  # the wrong-answer review (views/review_api.py)
 
     # ------------------------------------------------------------------ pages
@@ -144,7 +154,7 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
             try:
                 info = run_info(d)
             except (StoreError, OSError, ValueError, sqlite3.Error) as exc:
-                out.append({"id": d.name, "error": str(exc)})
+                out.append({"id": d.name, "error": public(str(exc))})
                 continue
             summary = phase_summary(phases_cache.get(d, info.last_step, wait=0.0, background=True))
             out.append({**_info(info), "phases": summary})
@@ -172,7 +182,8 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
         marks = phases if phases.get("available") else None
         out = [{**p.to_dict(), "layout": panel_layout(p, rows, events, marks)} for p in panel_specs(keys)]
         return {"panels": out, "last_step": last, "events": n_events, "marks": mark_kinds(),
-                "phases": {k: phases[k] for k in ("available", "note", "pending") if k in phases}}
+                "phases": {k: public(phases[k]) if k == "note" else phases[k]
+                           for k in ("available", "note", "pending") if k in phases}}
 
     @app.get("/api/runs/{run}/metrics")
     def metrics(
@@ -256,12 +267,61 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
                                max_new_tokens=body.max_new_tokens, temperature=body.temperature,
                                top_p=body.top_p)
         except ChatError as exc:
-            raise HTTPException(404 if "no checkpoint" in str(exc) else 422, str(exc)) from exc
+            raise HTTPException(chat_status(exc), str(exc)) from exc
         return reply.to_dict()
 
-    add_chat_routes(app, chat, run_dir)
+    add_chat_routes(app, chat, run_dir, public)
 
     return app
+
+
+class _PublicText:
+    """A message with this server's paths replaced by run names: ``/srv/runs/demo/run.db``
+    reads ``demo/run.db`` (the folder served is nobody's business but the server's)."""
+
+    def __init__(self, root: Path) -> None:
+        base = root.parent if db_path(root).is_file() else root
+        self._prefixes = sorted({f"{base}{os.sep}", f"{base.resolve()}{os.sep}"}, key=len, reverse=True)
+        self._roots = sorted({str(base), str(base.resolve())}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for prefix in self._prefixes:
+            text = text.replace(prefix, "")
+        for whole in self._roots:
+            text = text.replace(whole, ".")
+        return text
+
+
+def _route_class(run_dir: Any) -> type[APIRoute]:
+    """Routes whose unexpected failure on a run is first checked against the run's store: a
+    damaged one (rows edited by hand, a file that is not a store) is a 409 naming the row;
+    anything else stays a 500 (a bug)."""
+
+    class DiagnosedRoute(APIRoute):
+        def get_route_handler(self) -> Any:
+            handler = super().get_route_handler()
+
+            async def handle(request: Request) -> Any:
+                try:
+                    return await handler(request)
+                except (StarletteHTTPException, RequestValidationError, StoreError):
+                    raise
+                except Exception as exc:
+                    run = request.path_params.get("run")
+                    if run is None:
+                        raise
+                    try:
+                        d = run_dir(run)
+                    except HTTPException:
+                        raise exc from None
+                    error = diagnose(d, exc)
+                    if error is None:
+                        raise
+                    raise error from None
+
+            return handle
+
+    return DiagnosedRoute
 
 
 @contextmanager

@@ -19,7 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..plotting import MAX_POINTS, PLOTLY_CONFIG, downsample, smooth  # noqa: F401 - downsample: public here too
-from ..store import RunStore
+from ..store import RunStore, diagnosed
 from ..summary import StageRow, stage_table
 from .analysis import load_phases
 from .marks import mark_kinds
@@ -36,7 +36,7 @@ def write_report(run_dir: str | os.PathLike[str], out: Path | None = None) -> Pa
     run_dir = Path(run_dir)
     out = Path(out) if out is not None else run_dir / "report.html"
     info = run_info(run_dir)
-    with RunStore.reader(run_dir) as store:
+    with diagnosed(run_dir), RunStore.reader(run_dir) as store:  # a damaged store: one line
         rows = stage_table(store)
         figures = build_figures(store, rows=rows)
         timeline = timeline_html(store)
