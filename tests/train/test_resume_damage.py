@@ -112,3 +112,56 @@ def test_eval_on_a_tampered_checkpoint_config_is_one_line(finished, tmp_path):
     out = " ".join(res.output.split())
     assert "step_0000012" in out and "cannot load" in out
     assert len(res.output.strip().splitlines()) <= 4
+
+
+# ------------------------------------------------------------------ issue 20: damage read as health
+def _edit_state(ck: Path, **changes) -> None:
+    import json
+
+    state = json.loads((ck / "state.json").read_text())
+    (ck / "state.json").write_text(json.dumps({**state, **changes}))
+
+
+@pytest.mark.parametrize("changes", [{"step": 99}, {"tokens": float("nan")}, {"tokens": -5}, {"step": "12"}])
+def test_a_state_json_that_lies_is_damage_not_a_finished_run(finished, tmp_path, changes):
+    """A wrong step or a token count that is not a whole number: the checkpoint is skipped as
+    damaged (the run trains steps 9-12 again, identically), never resumed as already finished."""
+    run = copy(finished, tmp_path)
+    _edit_state(newest(run), **changes)
+    res = runner.invoke(app, ["resume", str(run), "-q", "--no-report"])
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert "skipped damaged step_0000012" in out and "state.json" in out
+    assert series(run) == series(finished)
+    tokens = series(run, "train/tokens")[1]
+    assert tokens == series(finished, "train/tokens")[1] and None not in tokens
+
+
+@pytest.mark.parametrize("n_layer", [0, 2])
+def test_chat_refuses_a_checkpoint_whose_config_json_has_another_layer_count(finished, tmp_path, n_layer):
+    """Fewer layers would drop weights, more would leave layers random: both are refused, naming
+    what did not fit (transformers' missing / unexpected keys)."""
+    import json
+
+    run = copy(finished, tmp_path)
+    conf = newest(run) / "config.json"
+    conf.write_text(json.dumps({**json.loads(conf.read_text()), "n_layer": n_layer}))
+    res = runner.invoke(app, ["chat", str(run)], input="hello\n")
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    out = " ".join(res.output.split())
+    assert "does not fit its weights" in out
+    assert ("unused" if n_layer == 0 else "parameters not in the file") in out
+
+
+def test_resume_after_config_yaml_changed_the_model_says_what_differs(finished, tmp_path):
+    """The checkpoints are sound: the refusal names the edited field, calls nothing damaged and
+    sets nothing aside."""
+    run = copy(finished, tmp_path)
+    text = (run / "config.yaml").read_text()
+    (run / "config.yaml").write_text(text.replace("n_layer: 1", "n_layer: 2"))
+    res = runner.invoke(app, ["resume", str(run), "-q", "--no-report"])
+    assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+    out = " ".join(res.output.split())
+    assert "n_layer: 1 in the checkpoint, 2 in config.yaml" in out and "damaged" not in out
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == \
+        sorted(p.name for p in (finished / "checkpoints").iterdir())

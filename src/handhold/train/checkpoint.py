@@ -78,6 +78,7 @@ def load_training_state(path: Path, optimizer: Any, *, rank: int = 0, scaler: An
     """Load optimizer, RNG (this rank's) and loss-scaler state; return ``state.json``."""
     with open(path / "state.json") as fh:
         state = json.load(fh)
+    check_state(path, state)
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
     extra = torch.load(path / "rng.pt", weights_only=True)
     per_rank = extra["per_rank"]
@@ -85,6 +86,30 @@ def load_training_state(path: Path, optimizer: Any, *, rank: int = 0, scaler: An
     if scaler is not None and extra.get("scaler") is not None:
         scaler.load_state_dict(extra["scaler"])
     return state
+
+
+def check_state(path: Path, state: Any) -> None:
+    """A ``ValueError`` (the checkpoint is damaged) unless ``state.json`` names the step of its
+    directory and a whole, finite token count: a resume from a wrong step would skip or repeat
+    training and call the run finished."""
+    from ..rundir import CKPT_PREFIX
+
+    if not isinstance(state, dict):
+        raise ValueError("state.json is not a JSON object")
+    step, tokens = state.get("step"), state.get("tokens")
+    name = path.name.removeprefix(CKPT_PREFIX)
+    if type(step) is not int or not name.isdigit() or step != int(name):
+        raise ValueError(f"state.json says step {step!r}, its directory is {path.name}")
+    if type(tokens) is not int or tokens < 0:
+        raise ValueError(f"state.json holds tokens {tokens!r}, not a whole number >= 0")
+    for part in ("scheduler", "curriculum"):
+        if not isinstance(state.get(part), dict):
+            raise ValueError(f"state.json holds no {part} state")
+
+
+class ModelMismatch(RuntimeError):
+    """A sound checkpoint of another model than the one the run's config.yaml builds (the
+    config was edited): not damage; ``str()`` says what differs."""
 
 
 def load_weights(path: Path, model: Any) -> None:
@@ -95,7 +120,43 @@ def load_weights(path: Path, model: Any) -> None:
     if is_adapter_checkpoint(path):  # LoRA: the frozen base comes from model.path
         load_adapter_weights(path, model)
         return
-    load_model(model, str(path / "model.safetensors"))
+    file = path / "model.safetensors"
+    difference = model_difference(path, model)
+    if difference is not None:
+        raise ModelMismatch(f"{path.name} holds another model than config.yaml builds: {difference}")
+    load_model(model, str(file))
+
+
+def model_difference(path: Path, model: Any) -> str | None:
+    """How the model ``model`` (built from config.yaml) differs from the one saved in the
+    checkpoint ``path``, when the checkpoint is itself whole (its config.json fits its
+    weights); ``None`` when they fit, or when the file cannot tell (damage, found later)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path / "model.safetensors"), framework="pt") as fh:
+            saved = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}
+        with open(path / "config.json") as fh:
+            saved_config = json.load(fh)
+    except (OSError, ValueError, SafetensorError):
+        return None
+    ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    tied = set(ours) - set(saved)
+    if saved.keys() <= ours.keys() and all(saved[k] == ours[k] for k in saved) and \
+            all(k.endswith("lm_head.weight") for k in tied):
+        return None
+    config = model.config.to_dict() if hasattr(model, "config") else {}
+    fields = [f"{k}: {saved_config[k]!r} in the checkpoint, {config[k]!r} in config.yaml"
+              for k in sorted(saved_config.keys() & config.keys())
+              if isinstance(saved_config[k], (int, float, str)) and saved_config[k] != config[k]
+              and k not in ("transformers_version", "torch_dtype", "dtype", "_name_or_path")]
+    if fields:
+        return "; ".join(fields[:4]) + ". Restore the model section of config.yaml, or train a new run"
+    extra = sorted(saved.keys() - ours.keys())[:1] or sorted(ours.keys() - saved.keys())[:1]
+    changed = [k for k in saved.keys() & ours.keys() if saved[k] != ours[k]][:1]
+    name = (changed or extra or ["?"])[0]
+    return (f"tensor {name}: {saved.get(name)} in the checkpoint, {ours.get(name)} in config.yaml's model. "
+            "Restore the model section of config.yaml, or train a new run")
 
 
 def clean_partial(run_dir: Path) -> None:

@@ -99,13 +99,15 @@ class Chat:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
+
+        from ..rundir import CheckpointError, load_model
 
         hf_logging.disable_progress_bar()
         try:
-            tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+            model, tok = load_model(path)  # every weight used, every parameter filled
+        except CheckpointError as exc:
+            raise ChatError(str(exc)) from None
         except Exception as exc:  # a damaged or tampered checkpoint: say so, whatever broke
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise ChatError(f"{path}: cannot load this checkpoint ({type(exc).__name__}: {first[:300]})") from exc
