@@ -1,4 +1,4 @@
-"""Issue 12, item 11: built-in configs are found by name from anywhere; `handhold init` writes one."""
+"""Built-in configs are found by name from anywhere; `handhold init` writes one."""
 
 from __future__ import annotations
 

@@ -24,7 +24,6 @@ console = Console()
 err = Console(stderr=True)
 
 
-_fail = fail  # the one error exit (handhold.terminal); the old name stays for callers
 
 
 _quiet_libraries = quiet_libraries
@@ -33,7 +32,7 @@ _quiet_libraries = quiet_libraries
 def _user_errors():
     from .config import ConfigError
     from .data.sources import DataError
-    from .store import StoreError
+    from .runstore.db import StoreError
     from .train.runner import RunDirError
 
     # OSError: an --out that is a file, a directory we may not write, a full disk
@@ -68,11 +67,11 @@ def train(
         cfg = load_config(config, overrides)
         if out is None:
             if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-                _fail("pass --out RUN_DIR when launching several processes (they must agree on it)")
+                fail("pass --out RUN_DIR when launching several processes (they must agree on it)")
             out = Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         state = start(cfg, out, base_dir=config.parent, progress=not quiet, overwrite=overwrite)
     except _user_errors() as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _finish(state, out, report)
 
 
@@ -92,14 +91,14 @@ def resume(
     try:
         state = resume_run(run_dir, progress=not quiet, overrides=overrides)
     except _user_errors() as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _finish(state, run_dir, report)
 
 
 def _finish(state, run_dir: Path, report: bool) -> None:
     if not state.is_main:
         return
-    from .store import RunStore
+    from .runstore.db import RunStore
     from .summary import family_table, format_stage_table, stage_table
 
     with RunStore.reader(run_dir) as store:
@@ -127,17 +126,17 @@ def report_cmd(
     try:
         path = write_report(run_dir, output)
     except _user_errors() as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(f"report: {path}")
 
 
 @app.command()
 def runs(root: Annotated[Path, typer.Argument(help="a folder of runs")] = Path("runs")) -> None:
     """List runs with status (running, finished, failed), stages and last step."""
-    from .runs import RunInfo, list_runs
+    from .runstore.listing import RunInfo, list_runs
 
     if not root.exists():
-        _fail(f"{root}: no such directory")
+        fail(f"{root}: no such directory")
     found = list_runs(root)
     if not found:
         console.print(f"no runs under {root}")
@@ -177,7 +176,7 @@ app.command("grok")(grok)
 from .integrations.importer import import_cmd  # noqa: E402
 
 app.command("import")(import_cmd)
-from .real_command import models_app  # noqa: E402
+from .gguf_command import models_app  # noqa: E402
 
 app.add_typer(models_app, name="models")
 from .bundled import init  # noqa: E402

@@ -8,7 +8,7 @@ from handhold.grok.batched import batched_unsupported, train_batched
 from handhold.grok.config import load_grok_config
 from handhold.grok.experiment import run_experiment
 from handhold.grok.train import train_run
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 
 BASE = {
     "name": "b", "seeds": 3,

@@ -11,7 +11,7 @@ from handhold.cli import app
 from handhold.grok import train as grok_train
 from handhold.grok.config import load_grok_config
 from handhold.grok.experiment import median_ci
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 
 runner = CliRunner()
 

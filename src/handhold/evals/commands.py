@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..rundir import config_path  # the run directory's layout
+from ..runstore.layout import config_path  # the run directory's layout
 
 console = Console()
 
@@ -38,7 +38,7 @@ def _sources(cfg):
 
 
 def _reader(run_dir: Path):
-    from ..store import RunStore, StoreError
+    from ..runstore.db import RunStore, StoreError
 
     try:
         return RunStore.reader(run_dir)
@@ -130,9 +130,9 @@ def eval_checkpoint(
     cot_limit: Annotated[int, typer.Option(help="with --benchmarks: documents per task read by chain of thought")] = 8,
 ) -> None:
     """Evaluate a checkpoint (built-in suite, real benchmarks, or lm-eval tasks) and record the results in the run store."""
-    from ..amendment import amend
-    from ..store import StoreError
-    from ..rundir import complete_checkpoints
+    from ..runstore.amend import amend
+    from ..runstore.db import StoreError
+    from ..runstore.layout import complete_checkpoints
 
     found = dict(complete_checkpoints(run_dir))
     if not found:
@@ -147,7 +147,7 @@ def eval_checkpoint(
         from ..extras import MissingExtraError
         from .lm_eval_adapter import run_lm_eval
 
-        from ..rundir import CheckpointError
+        from ..runstore.layout import CheckpointError
 
         try:
             metrics = run_lm_eval(found[at], lm_eval_task, include_path=include_path, limit=limit)
@@ -168,9 +168,9 @@ def eval_checkpoint(
 
 
 def _benchmarks(run_dir: Path, step: int, checkpoint: Path, spec: str, limit: int | None, cot_limit: int) -> None:
-    from ..amendment import amend
+    from ..runstore.amend import amend
     from ..config import ConfigError
-    from ..store import StoreError
+    from ..runstore.db import StoreError
     from .benchmarks.command import print_result, run_checkpoint, store_result
     from .benchmarks.data import BenchmarkDataError
 
@@ -188,7 +188,7 @@ def _benchmarks(run_dir: Path, step: int, checkpoint: Path, spec: str, limit: in
 
 
 def _builtin_suite(run_dir: Path, checkpoint: Path) -> dict[str, float]:
-    from ..rundir import CheckpointError, load_model
+    from ..runstore.layout import CheckpointError, load_model
     from .examples import task_examples
     from .suite import score_task, summarize
 

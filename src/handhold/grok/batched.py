@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, vmap
 
-from ..run import Run
+from ..runstore.live import Run
 from .config import RunSpec
 from .curricula import build_stages, parts
 from .measures import progress_measures
@@ -68,7 +68,7 @@ class _Seed:
         self.seen_correct = self.seen_n = 0
         self.last_eval, self.reached_stop = -1, None
         self.store = store = Run(run_dir, config=spec, name=f"{spec.experiment}/{spec.variant}/s{seed}",
-                                 stages=[stage.name], overwrite=True)  # the one writer (handhold.run)
+                                 stages=[stage.name], overwrite=True)  # the one writer (handhold.runstore.live)
         store.set_meta(grok_spec=spec.model_dump(mode="json"), grok_seed=seed, grok_batched={"seeds": n_seeds},
                        grok_examples={"train": int(self.task.is_train.sum()),
                                       "val": int((~self.task.is_train).sum())})

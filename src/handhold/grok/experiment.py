@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..provenance import code_version
-from ..store import RunStore
+from ..runstore.db import RunStore
 from .batched import batched_unsupported
 from .config import GrokConfig, RunSpec
 from .lineage import Verdict, reuse_verdict, versions_label

@@ -30,7 +30,7 @@ import torch
 
 from ..phases.grokking import ACC_LEVEL  # the one definition of memorized / generalized
 from ..rules import cap, detector, rule_from_until
-from ..run import Run
+from ..runstore.live import Run
 from .config import GrokfastSpec, RunSpec
 from .curricula import Stage, build_stages, parts
 from .decoder import PowerDecoder
@@ -212,7 +212,7 @@ def train_run(spec: RunSpec, seed: int, run_dir: str | Path, *,
     res = RunResult(variant=spec.variant, seed=seed)
 
     store = Run(run_dir, config=spec, name=f"{spec.experiment}/{spec.variant}/s{seed}",
-                stages=[s.name for s in stages], overwrite=True)  # the one writer (handhold.run)
+                stages=[s.name for s in stages], overwrite=True)  # the one writer (handhold.runstore.live)
     store.set_meta(grok_spec=spec.model_dump(mode="json"), grok_seed=seed,
                    grok_examples={"train": int(task.is_train.sum()), "val": int((~task.is_train).sum())})
     rule = rule_from_until(switch.until) if switch is not None and switch.until is not None else None

@@ -17,11 +17,11 @@ from typing import Any
 
 import torch
 
-from ..rundir import CKPT_DIR, checkpoint_dir, complete_checkpoints  # noqa: F401 - the layout lives there
+from ..runstore.layout import CKPT_DIR, checkpoint_dir, complete_checkpoints  # noqa: F401 - the layout lives there
 
 
 def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """(step, directory) of the complete checkpoints, oldest first (see :mod:`handhold.rundir`)."""
+    """(step, directory) of the complete checkpoints, oldest first (see :mod:`handhold.runstore.layout`)."""
     return complete_checkpoints(run_dir)
 
 
@@ -92,7 +92,7 @@ def check_state(path: Path, state: Any) -> None:
     """A ``ValueError`` (the checkpoint is damaged) unless ``state.json`` names the step of its
     directory and a whole, finite token count: a resume from a wrong step would skip or repeat
     training and call the run finished."""
-    from ..rundir import CKPT_PREFIX
+    from ..runstore.layout import CKPT_PREFIX
 
     if not isinstance(state, dict):
         raise ValueError("state.json is not a JSON object")

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..amendment import amend
-from ..store import RunStore, StoreError
+from ..runstore.amend import amend
+from ..runstore.db import RunStore, StoreError
 
 CHAT_KIND = "chat"
 
@@ -61,8 +61,8 @@ class Reply:
 
 
 def checkpoints(run_dir: Path) -> list[int]:
-    """Steps of the checkpoints of a run that hold a whole model or LoRA adapters (see :mod:`handhold.rundir`)."""
-    from ..rundir import MODEL_FILES, complete_checkpoints
+    """Steps of the checkpoints of a run that hold a whole model or LoRA adapters (see :mod:`handhold.runstore.layout`)."""
+    from ..runstore.layout import MODEL_FILES, complete_checkpoints
 
     return [step for step, _ in complete_checkpoints(run_dir, MODEL_FILES)]
 
@@ -77,7 +77,7 @@ def checkpoint_path(run_dir: Path, step: int | None) -> tuple[int, Path]:
     elif step not in found:
         raise ChatError(f"{run_dir}: no checkpoint at step {step}; there are: "
                         + ", ".join(map(str, found)))
-    from ..rundir import checkpoint_dir
+    from ..runstore.layout import checkpoint_dir
 
     return step, checkpoint_dir(run_dir, step)
 
@@ -101,7 +101,7 @@ class Chat:
             return self._cache[key]
         from transformers.utils import logging as hf_logging
 
-        from ..rundir import CheckpointError, load_model
+        from ..runstore.layout import CheckpointError, load_model
 
         hf_logging.disable_progress_bar()
         try:

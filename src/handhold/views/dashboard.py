@@ -49,8 +49,8 @@ from fastapi.routing import APIRoute  # noqa: E402
 from fastapi.staticfiles import StaticFiles  # noqa: E402
 from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
 
-from ..runs import run_info  # noqa: E402
-from ..store import RunStore, StoreError, db_path, diagnose, iter_run_dirs  # noqa: E402
+from ..runstore.listing import run_info  # noqa: E402
+from ..runstore.db import RunStore, StoreError, db_path, diagnose, iter_run_dirs  # noqa: E402
 from ..summary import stage_table  # noqa: E402
 from .chat import Chat, ChatError, ChatLimits, checkpoints  # noqa: E402
 from .chat_routes import ChatBody, add_chat_routes, chat_status  # noqa: E402

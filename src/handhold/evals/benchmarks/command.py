@@ -11,7 +11,7 @@ from rich.table import Table
 from .suite import BenchmarkResult, LoadedTask, evaluate, prepare, resolve_suite
 
 if TYPE_CHECKING:
-    from ...amendment import Amend
+    from ...runstore.amend import Amend
 
 
 def run_checkpoint(checkpoint: Path, spec: str, *, limit: int | None, cot_limit: int | None,

@@ -22,7 +22,7 @@ store (a test fails if any other module opens one for writing). Rules:
   still holds when its writes land;
 - an exception inside the block writes nothing, nor does a refused call;
 - keys, values and data are checked as ``run.log`` / ``run.event`` / ``run.sample`` check them
-  (:mod:`handhold.validate`); stage starts and ends belong to the live run and are refused.
+  (:mod:`handhold.runstore.validate`); stage starts and ends belong to the live run and are refused.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from .store import RunStore, StoreError, db_path
+from .db import RunStore, StoreError, db_path
 from .validate import check_key, jsonable, metric_rows, step_number
 
 __all__ = ["Amend", "AmendError", "amend", "LOCK_NAME"]
