@@ -165,3 +165,89 @@ def test_resume_after_config_yaml_changed_the_model_says_what_differs(finished, 
     assert "n_layer: 1 in the checkpoint, 2 in config.yaml" in out and "damaged" not in out
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == \
         sorted(p.name for p in (finished / "checkpoints").iterdir())
+
+
+# ------------------------------------------------------------------ a full disk
+@pytest.mark.parametrize("where", ["optimizer.pt", "model.safetensors"])
+def test_a_full_disk_during_a_checkpoint_is_one_line_a_failed_run_and_no_debris(tmp_path, where):
+    """The write of checkpoint 8 meets a full disk (torch's OSError, or safetensors' own error):
+    one line naming the disk, status ``failed`` with that reason, no temporary directory, the
+    checkpoints before it intact; a resume on the still-full disk is the same line."""
+    import errno
+    import sys
+    from unittest import mock
+
+    import torch
+    from safetensors import SafetensorError
+
+    from handhold.train import checkpoint as ckpt
+
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from conftest import write_config
+
+    real_save = torch.save
+    import transformers.modeling_utils as mu
+
+    real_safe = mu.safe_save_file
+
+    def full_save(obj, f, *a, **k):
+        if where == "optimizer.pt" and "step_0000008" in str(f) and str(f).endswith("optimizer.pt"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, f, *a, **k)
+
+    def full_safe(tensors, filename, *a, **k):
+        if where == "model.safetensors" and "step_0000008" in str(filename):
+            raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+        return real_safe(tensors, filename, *a, **k)
+
+    cfg = write_config(tmp_path / "tiny.yaml", stages=STAGES, checkpoint={"every": 4, "keep": 3},
+                       eval={"every": 6, "examples": 8, "batch_size": 8})
+    run = tmp_path / "run"
+    with mock.patch.object(ckpt.torch, "save", full_save), mock.patch.object(mu, "safe_save_file", full_safe):
+        res = runner.invoke(app, ["train", str(cfg), "--out", str(run), "-q", "--no-report"])
+        text = " ".join(res.output.split())
+        assert res.exit_code == 2 and "Traceback" not in res.output, res.output
+        assert len(res.output.strip().splitlines()) <= 3 and "no space left on the disk mounted at" in text
+        assert "step_0000008" in text and "handhold resume" in text
+        with RunStore.reader(run) as store:
+            assert store.get_meta("status") == "failed"
+            assert "no space left" in store.get_meta("stop_reason")
+        assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_0000004", "step_0000006"]
+        again = runner.invoke(app, ["resume", str(run), "-q", "--no-report"])
+        assert again.exit_code == 2 and "Traceback" not in again.output, again.output
+        assert "no space left on the disk" in " ".join(again.output.split())
+        assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_0000004", "step_0000006"]
+    freed = runner.invoke(app, ["resume", str(run), "-q", "--no-report"])  # space again: the run ends
+    assert freed.exit_code == 0, freed.output
+
+
+def test_sqlite_disk_full_is_the_same_one_line_error(tmp_path):
+    """The run store's own writes meeting a full disk: an OSError naming the disk, not SQLite's
+    OperationalError (which the command line would show as a traceback)."""
+    import sqlite3
+
+    from handhold.runstore.layout import DiskFull
+
+    store = RunStore.open(tmp_path)
+
+    class Full:
+        def __init__(self, conn):
+            self.conn = conn
+
+        def execute(self, sql, *a):
+            if sql.startswith(("INSERT", "BEGIN")):
+                raise sqlite3.OperationalError("database or disk is full")
+            return self.conn.execute(sql, *a)
+
+        def __getattr__(self, name):
+            return getattr(self.conn, name)
+
+    real = store._conn
+    store._conn = Full(real)
+    store.append_metric_rows([(1, "a", 1.0, 0.0)])
+    with pytest.raises(DiskFull, match="no space left on the disk mounted at"):
+        store.flush()
+    with pytest.raises(DiskFull):
+        store.set_meta("status", "failed")
+    store._conn = real
+    real.close()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .layout import DB_NAME, db_path  # noqa: F401 - the run directory's layout lives there
+from .layout import DB_NAME, db_path, disk_full, is_disk_full  # noqa: F401 - the run directory's layout lives there
 
 SCHEMA_VERSION = 1
 
@@ -126,6 +126,8 @@ class RunStore:
             version = store.get_meta("schema_version")
         except sqlite3.DatabaseError as exc:  # "file is not a database": refuse, never rewrite it
             conn.close()
+            if is_disk_full(exc):
+                raise disk_full(path.parent, "the run store was") from None
             raise StoreError(f"{path}: not a handhold run store ({exc})") from None
         if version is None:
             store.set_meta("schema_version", SCHEMA_VERSION)
@@ -189,8 +191,19 @@ class RunStore:
         self._maybe_flush()
 
     def set_meta(self, key: str, value: Any) -> None:
-        self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                           (key, json.dumps(value)))
+        with self._writing():
+            self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                               (key, json.dumps(value)))
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """SQLite's "database or disk is full" as the one-line ``DiskFull`` (an OSError)."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if is_disk_full(exc):
+                raise disk_full(self.path.parent, "the run store's newest rows were") from None
+            raise
 
     def _maybe_flush(self) -> None:
         pending = len(self._metrics) + len(self._events) + len(self._samples)
@@ -200,7 +213,7 @@ class RunStore:
     def flush(self) -> None:
         """Write every buffered row in one transaction."""
         if self._metrics or self._events or self._samples:
-            with self._transaction():
+            with self._writing(), self._transaction():
                 new_keys = self._insert(self._metrics, self._events, self._samples)
             self._known_keys.update(new_keys)
             self._metrics.clear()
@@ -238,7 +251,7 @@ class RunStore:
         replacing the item's label of that source (``label`` None deletes it).
         """
         self.flush()
-        with self._transaction():
+        with self._writing(), self._transaction():
             self._conn.executemany("DELETE FROM metrics WHERE key = ? AND step = ?", list(replace))
             new_keys = self._insert(list(metrics), [(s, k, json.dumps(d, sort_keys=True), t) for s, k, d, t in events],
                          list(samples))
@@ -257,7 +270,7 @@ class RunStore:
         Returns the number of rows removed.
         """
         self.flush()
-        with self._transaction():
+        with self._writing(), self._transaction():
             n = 0
             for table in ("metrics", "events", "samples"):
                 n += self._conn.execute(f"DELETE FROM {table} WHERE step > ?", (step,)).rowcount

@@ -14,6 +14,7 @@ a ``step_*`` directory that lacks one of CHECKPOINT_FILES, or holds an empty one
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from pathlib import Path
@@ -135,3 +136,31 @@ def _misfit(info: dict) -> str | None:
         if keys:
             parts.append(f"{len(keys)} {what}, e.g. {keys[0]}")
     return "; ".join(parts) or None
+
+
+class DiskFull(OSError):
+    """The disk holding a run has no space left; ``str()`` is one line naming it and what to do."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def disk_full(path: str | os.PathLike[str], what: str) -> DiskFull:
+    """The error for ``what`` (a checkpoint, the run store) not written under ``path`` for want of
+    space: names the mount point, the run, and how to continue."""
+    mount = Path(os.path.abspath(path))
+    while not os.path.ismount(mount) and mount != mount.parent:
+        mount = mount.parent
+    run = Path(path)
+    return DiskFull(errno.ENOSPC, f"no space left on the disk mounted at {mount} (it holds {run}): {what} "
+                                  f"not written; free space there, then `handhold resume {run}`")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Did ``exc`` (an OSError, or a library's own error: safetensors, torch, SQLite) come from a
+    full disk or an exhausted quota?"""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc).lower()
+    return any(sign in text for sign in ("no space left", "disk is full", "disk quota exceeded",
+                                         "database or disk is full"))

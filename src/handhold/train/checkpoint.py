@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ..runstore.layout import CKPT_DIR, checkpoint_dir, complete_checkpoints  # noqa: F401 - the layout lives there
+from ..runstore.layout import CKPT_DIR, checkpoint_dir, complete_checkpoints, disk_full, is_disk_full  # noqa: F401 - the layout lives there
 
 
 def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
@@ -52,6 +52,49 @@ def save_checkpoint(run_dir: Path, step: int, *, model: Any, tokenizer: Any, opt
     """
     final = checkpoint_dir(run_dir, step)
     tmp = final.parent / f".tmp-{final.name}-{os.getpid()}"
+    try:
+        _write(tmp, step, model=model, tokenizer=tokenizer, optimizer=optimizer, state=state, rng=rng,
+               scaler=scaler)
+    except BaseException as exc:  # a failed save leaves no half-written directory behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, Exception) and (is_disk_full(exc) or _no_room(final.parent)):
+            raise disk_full(run_dir, f"checkpoint {final.name} was") from None
+        raise
+    if final.exists():
+        shutil.rmtree(final)
+    os.rename(tmp, final)
+    _fsync_dir(final.parent)
+    for old_step, old in list_checkpoints(run_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _no_room(path: Path) -> bool:
+    """Is the disk under ``path`` (nearly) full? For the libraries whose write errors do not say
+    why (torch's "file write failed"), asked after the partial checkpoint is removed."""
+    try:
+        return shutil.disk_usage(path).free < 64 * 2**20 and _no_room_for(path)
+    except OSError:
+        return False
+
+
+def _no_room_for(path: Path) -> bool:
+    probe = path / f".tmp-space-{os.getpid()}"
+    try:
+        with open(probe, "wb") as fh:
+            fh.write(b"\0" * 2**20)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return False
+    except OSError as exc:
+        return is_disk_full(exc)
+    finally:
+        probe.unlink(missing_ok=True)
+
+
+def _write(tmp: Path, step: int, *, model: Any, tokenizer: Any, optimizer: Any, state: dict[str, Any],
+           rng: list[dict[str, Any]], scaler: Any) -> None:
+    """Every file of the checkpoint, durable on disk, under the temporary name ``tmp``."""
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     model.save_pretrained(tmp, safe_serialization=True)
@@ -65,13 +108,6 @@ def save_checkpoint(run_dir: Path, step: int, *, model: Any, tokenizer: Any, opt
     for f in tmp.iterdir():  # make the content durable before the rename commits it
         with open(f, "rb") as fh:
             os.fsync(fh.fileno())
-    if final.exists():
-        shutil.rmtree(final)
-    os.rename(tmp, final)
-    _fsync_dir(final.parent)
-    for old_step, old in list_checkpoints(run_dir)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
 
 
 def load_training_state(path: Path, optimizer: Any, *, rank: int = 0, scaler: Any = None) -> dict[str, Any]:
