@@ -336,6 +336,26 @@ class RunStore:
                 raise self.damaged("metric_keys (a key that is not text)", key)
         return keys
 
+    def some_metric_keys(self, limit: int, first: tuple[str, ...] = ()) -> tuple[list[str], int]:
+        """At most ``limit`` metric names, sorted, and how many the run has: those starting with
+        one of ``first`` come before the others (the first by name). A view of a run with a
+        million metrics reads a bounded part of the key table."""
+        total = self._conn.execute("SELECT COUNT(*) FROM metric_keys").fetchone()[0]
+        if total <= limit:
+            return self.metric_keys(), total
+        chosen: dict[str, None] = {}
+        for prefix in (*first, ""):
+            rows = self._conn.execute("SELECT key FROM metric_keys WHERE key LIKE ? ESCAPE '\\' ORDER BY key "
+                                      "LIMIT ?", (_like_prefix(prefix), limit - len(chosen)))
+            chosen.update(dict.fromkeys(r[0] for r in rows))
+            if len(chosen) >= limit:
+                break
+        keys = sorted(chosen)
+        for key in keys:
+            if type(key) is not str:
+                raise self.damaged("metric_keys (a key that is not text)", key)
+        return keys, total
+
     def series(self, key: str) -> tuple[list[int], list[float | None]]:
         """(steps, values) of one metric, in step order."""
         rows = self._conn.execute(

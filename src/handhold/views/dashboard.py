@@ -64,6 +64,9 @@ from .review_api import add_review_routes  # noqa: E402
 STATIC = Path(__file__).parent / "static"
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 MAX_KEYS = 200
+MAX_PANEL_KEYS = 300  # metrics drawn as panels: a run of a million keys is drawn in part, and says so
+MAX_LISTED_KEYS = 2000
+LOSS_PREFIXES = ("train/loss", "eval/loss/")  # metric names in a run's info (the rest: keys_total, and /metrics?keys=)
 MAX_STEP = 2**62  # SQLite integers end at 2**63: a larger step is a 422, not an OverflowError
 PHASES_EVERY_S = 10.0  # a live run's phases are recomputed at most this often
 
@@ -165,9 +168,10 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
         d = run_dir(run)
         info = run_info(d)
         with RunStore.reader(d) as store:
-            keys = store.metric_keys()
+            keys, total = bounded_keys(store, MAX_LISTED_KEYS)
             counts = {t: store.count(t) for t in ("events", "samples")}
-        return {**_info(info), "keys": keys, "checkpoints": checkpoints(d), "counts": counts}
+        return {**_info(info), "keys": keys, "keys_total": total, "checkpoints": checkpoints(d),
+                "counts": counts}
 
     @app.get("/api/runs/{run}/panels")
     def panels(run: str) -> dict[str, Any]:
@@ -177,11 +181,14 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
             rows = stage_table(store)
             events = marked_events(store)  # not every event: a benchmark run logs one per answer
             n_events = store.count("events")
-            keys = store.metric_keys()
+            keys, total = bounded_keys(store, MAX_PANEL_KEYS)
         phases = phases_cache.get(d, last)
         marks = phases if phases.get("available") else None
         out = [{**p.to_dict(), "layout": panel_layout(p, rows, events, marks)} for p in panel_specs(keys)]
+        note = (f"{total:,} metrics: the panels draw {len(keys):,} of them (the losses, then the first by "
+                "name); /api/runs/RUN/metrics?keys=NAME reads any other") if len(keys) < total else None
         return {"panels": out, "last_step": last, "events": n_events, "marks": mark_kinds(),
+                "keys_total": total, "note": note,
                 "phases": {k: public(phases[k]) if k == "note" else phases[k]
                            for k in ("available", "note", "pending") if k in phases}}
 
@@ -199,10 +206,14 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
         if start is not None and end is not None and start > end:
             raise HTTPException(400, f"start ({start}) is after end ({end})")
         with _snapshot(d) as store:
-            known = store.metric_keys(prefix)
-            wanted = [k for item in keys or [] for k in item.split(",") if k] or known
+            asked = [k for item in keys or [] for k in item.split(",") if k]
+            if len(asked) > MAX_KEYS:
+                raise HTTPException(400, f"{len(asked)} keys asked; at most {MAX_KEYS} per call")
+            known = _known_keys(store, prefix, asked, MAX_KEYS + 1)  # never the whole key table
+            wanted = asked or known
             if len(wanted) > MAX_KEYS:
-                raise HTTPException(400, f"{len(wanted)} keys asked; at most {MAX_KEYS} per call")
+                raise HTTPException(400, f"over {MAX_KEYS} keys under prefix {prefix!r}; at most {MAX_KEYS} "
+                                         "per call (name them with keys=, or a longer prefix)")
             missing = sorted(set(wanted) - set(known))
             if missing:
                 raise HTTPException(404, f"no metric {missing[0]!r} in run {run!r}"
@@ -322,6 +333,26 @@ def _route_class(run_dir: Any) -> type[APIRoute]:
             return handle
 
     return DiagnosedRoute
+
+
+def bounded_keys(store: RunStore, limit: int) -> tuple[list[str], int]:
+    """At most ``limit`` metric names to draw (every loss first, then the others by name) and
+    how many the run has (see :meth:`RunStore.some_metric_keys`)."""
+    return store.some_metric_keys(limit, first=LOSS_PREFIXES)
+
+
+def _known_keys(store: RunStore, prefix: str, asked: list[str], limit: int) -> list[str]:
+    """The metric names under ``prefix``: those of ``asked`` that exist, or (none asked) the
+    first ``limit`` of them."""
+    like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if asked:
+        marks = ",".join("?" * len(asked))
+        rows = store.query(f"SELECT key FROM metric_keys WHERE key IN ({marks}) AND key LIKE ? ESCAPE '\\'",
+                           [*asked, like])
+    else:
+        rows = store.query("SELECT key FROM metric_keys WHERE key LIKE ? ESCAPE '\\' ORDER BY key LIMIT ?",
+                           (like, limit))
+    return [r[0] for r in rows]
 
 
 @contextmanager

@@ -26,6 +26,9 @@ from .marks import mark_kinds
 from .panels import marked_events, panel_layout, panel_specs
 
 
+MAX_FIGURE_KEYS = 300  # curves drawn in one report
+
+
 def write_report(run_dir: str | os.PathLike[str], out: Path | None = None) -> Path:
     """Write the report (default ``<run_dir>/report.html``) and return its path.
 
@@ -38,6 +41,7 @@ def write_report(run_dir: str | os.PathLike[str], out: Path | None = None) -> Pa
     info = run_info(run_dir)
     with diagnosed(run_dir), RunStore.reader(run_dir) as store:  # a damaged store: one line
         rows = stage_table(store)
+        total_keys = store.some_metric_keys(0)[1]
         figures = build_figures(store, rows=rows)
         timeline = timeline_html(store)
         review = review_html(store, run_dir, rows, include_plotlyjs=not figures)
@@ -46,6 +50,10 @@ def write_report(run_dir: str | os.PathLike[str], out: Path | None = None) -> Pa
     if info.reason:
         body.append(f"<p class='meta'>{html.escape(str(info.reason))}</p>")
     body += ["<h2>Stages</h2>", stage_table_html(rows), "<h2>Curves</h2>"]
+    if total_keys > MAX_FIGURE_KEYS:  # a run of a million metrics: a bounded report that says so
+        body.append(f"<p class='meta'>{total_keys:,} metrics: the curves below draw {MAX_FIGURE_KEYS:,} "
+                    "of them (the losses, then the first by name); <code>handhold analyze RUN --metric "
+                    "GLOB</code> or the dashboard read any other</p>")
     if not figures:
         body.append("<p>No metrics logged yet.</p>")
     elif any(n.startswith("phase:") for fig in figures for n in _mark_names(fig)):
@@ -78,7 +86,8 @@ def build_figures(store: RunStore, *, rows: list[StageRow] | None = None,
     phases = load_phases(store) if phases is None else phases
     events = marked_events(store)
     figures = []
-    for panel in panel_specs(store.metric_keys()):
+    keys, _ = store.some_metric_keys(MAX_FIGURE_KEYS, first=("train/loss", "eval/loss/"))
+    for panel in panel_specs(keys):
         fig = go.Figure(layout=panel_layout(panel, rows, events, phases if phases.get("available") else None))
         for trace in panel.traces:
             reduce = smooth if trace.role in ("train", "total") else downsample
