@@ -384,7 +384,7 @@ class _PhasesCache:
         def pool() -> Any:
             if process:
                 return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                           initializer=_background_priority)
+                                           initializer=_background_priority, initargs=(os.getpid(),))
             return ThreadPoolExecutor(max_workers=1, thread_name_prefix="handhold-phases")
 
         self._lock = threading.RLock()  # a done callback may run at once, inside get()
@@ -436,12 +436,36 @@ class _PhasesCache:
                 proc.join(timeout=5)
 
 
-def _background_priority() -> None:
-    """The phases worker yields the CPU to the server's requests (and to a trainer)."""
+def _background_priority(parent: int | None = None) -> None:
+    """The phases worker yields the CPU to the server's requests (and to a trainer), leaves
+    Ctrl-C to the server (which stops it), and on Linux dies with the server whatever way the
+    server ends (SIGKILL included): never an orphan holding a big run in memory."""
+    import signal
+
     try:
         os.nice(10)
     except (AttributeError, OSError):  # not on this platform / not allowed
         pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int | None) -> None:
+    """prctl(PR_SET_PDEATHSIG, SIGTERM): the kernel ends this process when its parent ends."""
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if parent is not None and os.getppid() != parent:  # it was gone before the call took effect
+        os._exit(0)
 
 
 def phases_of(run_dir: str) -> dict[str, Any]:
