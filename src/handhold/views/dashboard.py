@@ -317,6 +317,9 @@ def _route_class(run_dir: Any) -> type[APIRoute]:
                     return await handler(request)
                 except (StarletteHTTPException, RequestValidationError, StoreError):
                     raise
+                except OverflowError:  # a request's number past what SQLite stores (2**63)
+                    raise HTTPException(422, "a number in the request is out of range (steps end "
+                                             f"at {MAX_STEP})") from None
                 except Exception as exc:
                     run = request.path_params.get("run")
                     if run is None:
