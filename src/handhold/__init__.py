@@ -2,7 +2,8 @@
 
 ``handhold.init/log/finish`` are the Run API (:mod:`handhold.runstore.live`) for the live run;
 ``handhold.amend`` (:mod:`handhold.runstore.amend`) writes into an existing run at past steps (a
-re-scored checkpoint, a chat exchange, a label). They load their module on first use, so
+re-scored checkpoint, a chat exchange, a label). ``handhold.read`` (:mod:`handhold.read`) reads
+runs into pandas DataFrames for a notebook. They load their module on first use, so
 ``import handhold`` stays light.
 """
 
@@ -52,6 +53,10 @@ def __getattr__(name: str) -> Any:
         from .runstore.live import Run
 
         return Run
+    if name == "read":  # the notebook read API: pandas loads only when it is used
+        import importlib
+
+        return importlib.import_module(".read", __name__)
     if name in _NOT_WANDB:
         raise AttributeError(f"handhold has no wandb.{name}; after `import handhold as wandb` only init, "
                              "log, finish and the returned run (run.log, run.finish, run.config) work "

@@ -117,14 +117,28 @@ def _finish(state, run_dir: Path, report: bool) -> None:
 
 @app.command("report")
 def report_cmd(
-    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="HTML file to write")] = None,
+    run_dirs: Annotated[list[Path], typer.Argument(help="a run directory; several: one page comparing them")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="HTML file to write (default: "
+                                                   "RUN/report.html; for several runs compare.html)")] = None,
 ) -> None:
-    """Write a self-contained HTML report: curves per domain, stage bands, the stage table."""
+    """Write a self-contained HTML report: curves per domain, stage bands, the stage table. With
+    several runs: their comparison (any metric overlaid by step, tokens or samples; stages as a
+    strip per run; config differences; final values)."""
+    if len(run_dirs) > 1:
+        from .views.compare import MAX_RUNS, write_compare
+
+        if len(run_dirs) > MAX_RUNS:
+            fail(f"{len(run_dirs)} runs: at most {MAX_RUNS} on one comparison page")
+        try:
+            path = write_compare(run_dirs, output or Path("compare.html"))
+        except _user_errors() as exc:
+            fail(str(exc))
+        console.print(f"comparison: {path}")
+        return
     from .views.report import write_report
 
     try:
-        path = write_report(run_dir, output)
+        path = write_report(run_dirs[0], output)
     except _user_errors() as exc:
         fail(str(exc))
     console.print(f"report: {path}")
@@ -151,6 +165,29 @@ def runs(root: Annotated[Path, typer.Argument(help="a folder of runs")] = Path("
                       info.stage or "", " > ".join(info.stages),
                       "" if info.last_step is None else str(info.last_step), info.reason or "")
     console.print(table)
+
+
+@app.command("export")
+def export_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    out: Annotated[Path, typer.Option("--out", help="folder to write the tables into")],
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+) -> None:
+    """Write a run's tables (metrics long and wide, stages, events, samples; config and phases as
+    JSON) as files, the DataFrames of handhold.read."""
+    from .extras import MissingExtraError
+    from .runstore.db import StoreError
+
+    if fmt not in ("parquet", "csv"):
+        fail(f"--format must be parquet or csv, not {fmt!r}")
+    try:
+        from .read import export
+
+        paths = export(run_dir, out, fmt)
+    except (MissingExtraError, StoreError, OSError) as exc:
+        fail(str(exc))
+    for path in paths:
+        console.print(f"wrote {path}")
 
 
 # ---------------------------------------------------------------- commands from other modules

