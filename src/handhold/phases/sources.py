@@ -104,16 +104,16 @@ class StoreSeries(Mapping):
         self._path = store.path
         self._keys = store.metric_keys()
         self._known = set(self._keys)
-        self._store: Any = None
+        self._reader: Any = None
 
     def __getitem__(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         if key not in self._known:
             raise KeyError(key)
-        if self._store is None:
+        if self._reader is None:
             from ..runstore.db import RunStore
 
-            self._store = RunStore.reader(self._path)
-        steps, values = self._store.series(key)
+            self._reader = RunStore.reader(self._path)
+        steps, values = self._reader.series(key)
         return (np.asarray(steps, dtype=np.float64),
                 np.asarray([np.nan if v is None else v for v in values], dtype=np.float64))
 
@@ -127,8 +127,8 @@ class StoreSeries(Mapping):
         return len(self._keys)
 
     def __del__(self) -> None:
-        if self._store is not None:
-            self._store.close()
+        if self._reader is not None:
+            self._reader.close()
 
 
 def from_store(store: Any) -> Loaded:
