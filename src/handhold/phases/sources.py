@@ -109,11 +109,14 @@ class StoreSeries(Mapping):
     def __getitem__(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         if key not in self._known:
             raise KeyError(key)
-        if self._reader is None:
-            from ..runstore.db import RunStore
+        from ..runstore.db import RunStore, StoreError
 
-            self._reader = RunStore.reader(self._path)
-        steps, values = self._reader.series(key)
+        try:
+            if self._reader is None:
+                self._reader = RunStore.reader(self._path)
+            steps, values = self._reader.series(key)
+        except StoreError as exc:  # a damaged row, met when the curve is read
+            raise SourceError(str(exc)) from None
         return (np.asarray(steps, dtype=np.float64),
                 np.asarray([np.nan if v is None else v for v in values], dtype=np.float64))
 
