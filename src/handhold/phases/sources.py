@@ -23,8 +23,8 @@ from .prepare import MAX_METRICS
 
 STEP_COLUMN = "step"
 STAGE_COLUMN = "stage"
-# bookkeeping: not curves anyone reads for phases (learning rate, counters, timings, per-layer norms)
-SKIP = re.compile(r"(^|/)(lr|tokens|epoch)$|time_s$|tokens_per_s$|wall.?time|^time$|timestamp|^internal/[^/]+/.+")
+# per-layer internals: signals, but too many to read by default (ask with --metric)
+SKIP = re.compile(r"^internal/[^/]+/.+")
 
 
 class SourceError(ValueError):
@@ -38,13 +38,25 @@ class Loaded:
     series: dict[str, tuple[np.ndarray, np.ndarray]]
     switches: list[int | float] = field(default_factory=list)
     stages: list[dict[str, Any]] = field(default_factory=list)  # run stores: how each stage ended
+    roles: dict[str, str] = field(default_factory=dict)  # recorded roles (handhold.roles), key or glob -> role
+    docs: dict[str, list[Any]] = field(default_factory=dict)  # benchmark key -> its evals' DocScores
     note: str | None = None  # what was left out, when the source holds more metrics than MAX_METRICS
 
-    def default(self, limit: int = MAX_METRICS) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Every series but bookkeeping (all of them if that would leave none), the first
-        ``limit`` by name order: the cost of an analysis stays bounded on a source of a million
-        metrics, and :attr:`note` says how many were left out and how to pick others."""
-        names = [k for k in self.series if not SKIP.search(k.lower())] or list(self.series)
+    def role(self, key: str, overrides: dict[str, str] | None = None) -> str:
+        from ..roles import role_of
+
+        return role_of(key, self.roles, overrides)
+
+    def default(self, overrides: dict[str, str] | None = None,
+                limit: int = MAX_METRICS) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Every signal (:mod:`handhold.roles`: not schedule or system) but per-layer internals;
+        every signal if that would leave none; every series if there is no signal. At most the
+        first ``limit`` by name order: the cost of an analysis stays bounded on a source of a
+        million metrics, and :attr:`note` says how many were left out and how to pick others."""
+        from ..roles import SIGNAL
+
+        sig = [k for k in self.series if self.role(k, overrides) == SIGNAL]
+        names = [k for k in sig if not SKIP.search(k.lower())] or sig or list(self.series)
         if len(names) > limit:
             self.note = (f"{self.origin}: {len(names):,} metrics; analysed the first {limit:,} by name "
                          f"(pick others with --metric NAME_OR_GLOB)")
@@ -140,9 +152,12 @@ def from_store(store: Any) -> Loaded:
     series = StoreSeries(store)
     switches = sorted({e.step for i, e in enumerate(store.events("stage_start"))
                        if int(e.data.get("index", i)) > 0})
+    from ..doc_scores import EVENT, by_key, read_events
+    from ..roles import stored_roles
     from ..summary import stage_decisions
 
-    return Loaded(str(store.path.parent), "run", series, switches, stage_decisions(store))
+    return Loaded(str(store.path.parent), "run", series, switches, stage_decisions(store),
+                  roles=stored_roles(store.meta()), docs=by_key(read_events(store.events(EVENT))))
 
 
 # ------------------------------------------------------------------------------ CSV
