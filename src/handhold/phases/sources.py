@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import itertools
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..bounds import STEP_MAX
+from .prepare import MAX_METRICS
+
 STEP_COLUMN = "step"
 STAGE_COLUMN = "stage"
-# bookkeeping: not curves anyone reads for phases (learning rate, counters, timings, per-layer norms)
-SKIP = re.compile(r"(^|/)(lr|tokens|epoch)$|time_s$|tokens_per_s$|wall.?time|^time$|timestamp|^internal/[^/]+/.+")
+# per-layer internals: signals, but too many to read by default (ask with --metric)
+SKIP = re.compile(r"^internal/[^/]+/.+")
 
 
 class SourceError(ValueError):
@@ -33,23 +38,47 @@ class Loaded:
     series: dict[str, tuple[np.ndarray, np.ndarray]]
     switches: list[int | float] = field(default_factory=list)
     stages: list[dict[str, Any]] = field(default_factory=list)  # run stores: how each stage ended
+    roles: dict[str, str] = field(default_factory=dict)  # recorded roles (handhold.roles), key or glob -> role
+    docs: dict[str, list[Any]] = field(default_factory=dict)  # benchmark key -> its evals' DocScores
+    note: str | None = None  # what was left out, when the source holds more metrics than MAX_METRICS
 
-    def default(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Every series but bookkeeping; all of them if that would leave none."""
-        kept = {k: v for k, v in self.series.items() if not SKIP.search(k.lower())}
-        return kept or dict(self.series)
+    def role(self, key: str, overrides: dict[str, str] | None = None) -> str:
+        from ..roles import role_of
+
+        return role_of(key, self.roles, overrides)
+
+    def default(self, overrides: dict[str, str] | None = None,
+                limit: int = MAX_METRICS) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Every signal (:mod:`handhold.roles`: not schedule or system) but per-layer internals;
+        every signal if that would leave none; every series if there is no signal. At most the
+        first ``limit`` by name order: the cost of an analysis stays bounded on a source of a
+        million metrics, and :attr:`note` says how many were left out and how to pick others."""
+        from ..roles import SIGNAL
+
+        sig = [k for k in self.series if self.role(k, overrides) == SIGNAL]
+        names = [k for k in sig if not SKIP.search(k.lower())] or sig or list(self.series)
+        if len(names) > limit:
+            self.note = (f"{self.origin}: {len(names):,} metrics; analysed the first {limit:,} by name "
+                         f"(pick others with --metric NAME_OR_GLOB)")
+        return {k: self.series[k] for k in names[:limit]}
 
 
-def select(series: dict[str, Any], patterns: list[str] | tuple[str, ...], origin: str) -> dict[str, Any]:
-    """The series named by ``patterns`` (exact names or globs such as ``eval/*``), in order."""
-    out: dict[str, Any] = {}
+def select(series: Mapping[str, Any], patterns: list[str] | tuple[str, ...], origin: str,
+           limit: int = MAX_METRICS) -> dict[str, Any]:
+    """The series named by ``patterns`` (exact names or globs such as ``eval/*``), in order;
+    more than ``limit`` of them is a SourceError (an analysis of a million curves never ends)."""
+    names: dict[str, None] = {}
     for pat in patterns:
-        hits = [k for k in series if k == pat] or [k for k in series if fnmatch.fnmatchcase(k, pat)]
+        hits = [pat] if pat in series else [k for k in series if fnmatch.fnmatchcase(k, pat)]
         if not hits:
-            names = ", ".join(list(series)[:12]) + (", ..." if len(series) > 12 else "")
-            raise SourceError(f"{origin}: no metric {pat!r} (metrics: {names})")
-        out.update((k, series[k]) for k in hits)
-    return out
+            listed = list(itertools.islice(series, 13))
+            shown = ", ".join(listed[:12]) + (", ..." if len(listed) > 12 else "")
+            raise SourceError(f"{origin}: no metric {pat!r} (metrics: {shown})")
+        names.update(dict.fromkeys(hits))
+        if len(names) > limit:
+            raise SourceError(f"{origin}: the --metric patterns name over {limit:,} metrics; an analysis "
+                              f"takes at most {limit:,} at a time (narrow the patterns)")
+    return {k: series[k] for k in names}
 
 
 def load_source(path: str | Path) -> Loaded:
@@ -79,16 +108,56 @@ def load_run(path: Path) -> Loaded:
         raise SourceError(str(exc)) from None
 
 
+class StoreSeries(Mapping):
+    """A run's metrics by name, each read from the store when it is asked for: the names come
+    from the store's key table, so a run of a million metrics costs only what is analysed."""
+
+    def __init__(self, store: Any) -> None:
+        self._path = store.path
+        self._keys = store.metric_keys()
+        self._known = set(self._keys)
+        self._reader: Any = None
+
+    def __getitem__(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        if key not in self._known:
+            raise KeyError(key)
+        from ..runstore.db import RunStore, StoreError
+
+        try:
+            if self._reader is None:
+                self._reader = RunStore.reader(self._path)
+            steps, values = self._reader.series(key)
+        except StoreError as exc:  # a damaged row, met when the curve is read
+            raise SourceError(str(exc)) from None
+        return (np.asarray(steps, dtype=np.float64),
+                np.asarray([np.nan if v is None else v for v in values], dtype=np.float64))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._known
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __del__(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+
+
 def from_store(store: Any) -> Loaded:
-    """Every metric of an open run store, and the steps where a stage after the first started."""
-    series = {k: (np.asarray(s, dtype=np.float64),
-                  np.asarray([np.nan if v is None else v for v in vals], dtype=np.float64))
-              for k, (s, vals) in store.metrics().items()}
+    """Every metric of an open run store (read when asked for), and the steps where a stage
+    after the first started."""
+    series = StoreSeries(store)
     switches = sorted({e.step for i, e in enumerate(store.events("stage_start"))
                        if int(e.data.get("index", i)) > 0})
+    from ..doc_scores import EVENT, by_key, read_events
+    from ..roles import stored_roles
     from ..summary import stage_decisions
 
-    return Loaded(str(store.path.parent), "run", series, switches, stage_decisions(store))
+    return Loaded(str(store.path.parent), "run", series, switches, stage_decisions(store),
+                  roles=stored_roles(store.meta()), docs=by_key(read_events(store.events(EVENT))))
 
 
 # ------------------------------------------------------------------------------ CSV
@@ -96,8 +165,9 @@ def load_csv(path: Path) -> Loaded:
     """A ``step`` column, one numeric column per metric (empty cells are missing values) and
     optionally a ``stage`` column naming each row's stage."""
     try:
+        delimiter = _delimiter(path)
         with path.open(newline="", encoding="utf-8-sig") as f:  # -sig: Excel's byte-order mark
-            rows = csv.reader(f)
+            rows = csv.reader(f, delimiter=delimiter)
             header = next(rows, None)
             if header is None or not any(h.strip() for h in header):
                 raise SourceError(f"{path}: empty file (expected a header with a '{STEP_COLUMN}' column)")
@@ -112,7 +182,7 @@ def load_csv(path: Path) -> Loaded:
             numeric = [i for i in range(len(names)) if i != stage_i]
             columns: list[list[float]] = [[] for _ in numeric]
             stages: list[str] = []
-            fast = _fast_csv(path, len(names)) if stage_i is None else None
+            fast = _fast_csv(path, len(names), step_i, delimiter) if stage_i is None else None
             if fast is not None:
                 columns = fast
             for row in rows if fast is None else ():
@@ -142,7 +212,17 @@ def load_csv(path: Path) -> Loaded:
     return Loaded(str(path), "csv", series, switches)
 
 
-def _fast_csv(path: Path, width: int) -> list[np.ndarray] | None:
+def _delimiter(path: Path) -> str:
+    """``,`` unless the header line has none and has ``;`` or a tab (a spreadsheet's export in
+    a locale whose decimal mark is the comma)."""
+    with path.open("rb") as f:
+        first = f.readline(1 << 20)
+    if b"," in first:
+        return ","
+    return ";" if b";" in first else "\t" if b"\t" in first else ","
+
+
+def _fast_csv(path: Path, width: int, step_i: int = 0, delimiter: str = ",") -> list[np.ndarray] | None:
     """numpy's C reader for the common, clean, all-numeric case (1M rows in a tenth of a second);
     ``None`` when the file needs the careful reader (empty cells, quotes, a stage column, bad
     values or a ragged row: it names them)."""
@@ -151,11 +231,12 @@ def _fast_csv(path: Path, width: int) -> list[np.ndarray] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # "empty input file" and friends: let the careful path speak
-            data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2, encoding="utf-8-sig")
+            data = np.loadtxt(path, delimiter=delimiter, skiprows=1, dtype=np.float64, ndmin=2,
+                              encoding="utf-8-sig")
     except (ValueError, UserWarning, UnicodeDecodeError):
         return None
-    if not len(data) or data.shape[1] != width or np.isnan(data[:, 0]).any():
-        return None
+    if not len(data) or data.shape[1] != width or not (np.abs(data[:, step_i]) <= STEP_MAX).all():
+        return None  # a missing, non-finite or out-of-range step: the careful reader names its line
     return [data[:, k] for k in range(width)]
 
 
@@ -177,9 +258,13 @@ def _number(cell: str, path: Path, line: int, column: str, required: bool) -> fl
             raise SourceError(f"{path}:{line}: column '{column}': missing value")
         return float("nan")
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise SourceError(f"{path}:{line}: column '{column}': not a number: {text[:40]!r}") from None
+    if required and not abs(value) <= STEP_MAX:
+        raise SourceError(f"{path}:{line}: column '{column}': step {text[:40]!r} is not a finite number within "
+                          "+-2**63-1 (the range a run store holds)")
+    return value
 
 
 def _step(v: float) -> int | float:

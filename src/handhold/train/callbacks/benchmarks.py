@@ -5,7 +5,9 @@ saying what to install). At each eval every process scores its shard of the docu
 records are gathered so every process computes the same summary and stays in step. The main
 process's store gets the metrics, each chain-of-thought generation as a sample (kind
 ``eval/<task>``) and an ``answer`` event per chain-of-thought document (the wrong-answer review
-reads those).
+reads those). Each eval also writes one ``benchmark_docs`` event: the suite that produced
+the scores (name, version, a digest of its documents) and every document's scores, so each
+curve carries its sampling noise and two evals are compared paired (:mod:`handhold.doc_scores`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ class BenchmarkEvals(Callback):
     def __init__(self) -> None:
         self.tasks: list = []
         self.suite = None
+        self.identity: dict | None = None
         self.done_at: int | None = None
 
     def on_fit_start(self, state: State) -> None:
@@ -26,8 +29,11 @@ class BenchmarkEvals(Callback):
             return
         from ...evals.benchmarks.suite import prepare, resolve_suite
 
+        from ...evals.benchmarks.records import suite_identity
+
         self.suite = resolve_suite(cfg.tasks)
         self.tasks = prepare(self.suite, cfg.limit)
+        self.identity = suite_identity(cfg.tasks, self.tasks)
 
     def _due(self, state: State) -> bool:
         cfg = state.cfg.evals.benchmarks
@@ -60,3 +66,7 @@ class BenchmarkEvals(Callback):
             if rec.answer is not None:
                 state.event("answer", **rec.answer)
         state.log({"eval/benchmarks_time_s": result.seconds})
+        from ...doc_scores import EVENT
+        from ...evals.benchmarks.records import docs_event
+
+        state.event(EVENT, **docs_event(result.records, self.tasks, self.identity or {}))
