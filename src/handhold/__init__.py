@@ -60,5 +60,5 @@ def __getattr__(name: str) -> Any:
     if name in _NOT_WANDB:
         raise AttributeError(f"handhold has no wandb.{name}; after `import handhold as wandb` only init, "
                              "log, finish and the returned run (run.log, run.finish, run.config) work "
-                             "(README: 'Use it from your own loop')")
+                             "(docs/run-api.md: 'The wandb subset')")
     raise AttributeError(f"module 'handhold' has no attribute {name!r}")

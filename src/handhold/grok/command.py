@@ -42,7 +42,7 @@ def grok(
         "--reuse-other-code", help="reuse finished runs made by another handhold version (flagged in the "
         "table) instead of retraining them")] = False,
     grid: Annotated[Optional[str], typer.Option(
-        "--grid", help="run a grid study: a grid YAML file or preset (grid, grid-small); see README")] = None,
+        "--grid", help="run a grid study: a grid YAML file or preset (grid, grid-small); see docs/grokking-lab.md")] = None,
     cells: Annotated[Optional[int], typer.Option("--cells", min=1, help="with --grid: run the first N cells only")] = None,
     collect: Annotated[bool, typer.Option("--collect", help="with --grid: train nothing; tabulate the runs a "
                                           "cut-short sweep finished (each cell over its seeds finished in every arm)")] = False,
