@@ -48,10 +48,13 @@ def test_in_the_loop_and_on_a_checkpoint(tiny_config, tmp_path):
     args = ["eval", str(run), "--benchmarks", str(suite), "--limit", "4", "--cot-limit", "1"]
     out = CliRunner().invoke(app, args, env=env)
     assert out.exit_code == 0, out.output
-    assert "eval/family/reasoning" in out.output and "winogrande" in out.output
+    assert "family/reasoning" in out.output and "winogrande" in out.output
+    assert "written as its own series under eval/two/" in out.output
     store = RunStore.reader(run)
-    at = store.series("eval/winogrande/acc_raw")[0]
+    # another suite than the one in the loop: its scores get their own curves (one suite per curve)
+    at = store.series("eval/two/winogrande/acc_raw")[0]
     assert at == [8]  # the latest checkpoint
+    assert store.series("eval/winogrande/acc_raw")[0] == [] and store.series("eval/family/reasoning")[0] == [4, 8]
     n_answers = len(store.events("answer"))
     assert CliRunner().invoke(app, args, env=env).exit_code == 0
     assert len(RunStore.reader(run).events("answer")) == n_answers  # a re-evaluation adds no duplicates
