@@ -5,12 +5,19 @@ The suite file (families of task references, presets such as ``seed``) is read b
 
 Keys, in the procedural suite's scheme: ``eval/<task>/<metric>`` (``acc_raw``,
 ``acc_per_char``, ``acc_per_token``, ``acc_per_byte``, ``bpb``, ``byte_prob``,
-``exact_match``, ``cot_acc``, ``cot_consistent``, ``cot_answered``),
+``exact_match``, ``cot_acc``, ``cot_acc_all``, ``cot_consistent``, ``cot_answered``),
 ``eval/category/<family>/<task>`` (the task's centred score) and ``eval/family/<family>``.
 A task's centred score averages its accuracy-like scores, each centred on chance as the
 gauntlet does (``evals/aggregate.py``): the primary metric and ``cot_acc`` against
 1/choices, ``exact_match`` and ``byte_prob`` (``2 ** -bpb``, the geometric-mean probability of
 a gold byte) against 0.
+
+Chain of thought separates "did not answer" from "answered wrong" (:mod:`.cot`):
+``cot_answered`` is the share of chain-of-thought questions whose answer could be read,
+``cot_acc`` the accuracy over those answered questions only (absent when none was answered),
+``cot_acc_all`` the accuracy with every unanswered question counted wrong. The family score
+uses ``cot_acc``: a model that cannot follow the answer format is not thereby scored below
+chance; read ``cot_answered`` beside it (the review lists unanswered generations apart).
 """
 
 from __future__ import annotations
@@ -98,12 +105,14 @@ def score_shard(model: Any, tokenizer: Any, tasks: list[LoadedTask], rank: int =
         if lt.cot:
             n_cot = len(lt.docs) if cot_limit is None else min(cot_limit, len(lt.docs))
             chosen = [(r, d) for r, d in zip(recs, docs) if r.index < n_cot]
-            prompts = [cot_prompt(d) for _, d in chosen]
+            prompts = [cot_prompt(d, tokenizer) for _, d in chosen]
             texts = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
             for (rec, d), prompt, text in zip(chosen, prompts, texts):
                 read = read_generation(d, text)
-                rec.scores["cot_acc"] = float(read["correct"])
-                rec.scores["cot_answered"] = float(read["choice"] is not None)
+                rec.scores["cot_answered"] = float(read["answered"])
+                rec.scores["cot_acc_all"] = float(read["correct"])  # unanswered counts as wrong
+                if read["answered"]:  # cot_acc: accuracy over the answered questions only
+                    rec.scores["cot_acc"] = float(read["correct"])
                 if read["consistent"] is not None:
                     rec.scores["cot_consistent"] = float(read["consistent"])
                 rec.prompt, rec.generation = prompt, text
