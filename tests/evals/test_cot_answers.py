@@ -111,3 +111,72 @@ def test_a_run_scores_its_benchmarks_at_step_zero(tiny_config, tmp_path):
         assert store.series("eval/bigbench_toy/acc_raw")[0] == [0]
         assert store.series("eval/bigbench_toy/cot_answered")[0] == [0]
         assert store.series("eval/family/mine")[0] == [0]
+
+
+def test_eval_scores_a_plain_model_directory_as_a_baseline_run(tmp_path):
+    """The base model's scores exist before training: printed, and with --out kept as a run at step 0."""
+    from typer.testing import CliRunner
+
+    from handhold.cli import app
+    from handhold.config import ModelConfig
+    from handhold.models import build_model
+    from handhold.store import RunStore
+
+    tok = char_tokenizer()
+    model_dir = tmp_path / "base"
+    build_model(ModelConfig(config={"n_layer": 1, "n_head": 2, "n_embd": 16}), tok, 64, 0).save_pretrained(model_dir)
+    tok.save_pretrained(model_dir)
+    task = tmp_path / "toy.json"
+    task.write_text(json.dumps({"name": "toy", "examples": [
+        {"input": f"{i}+1?", "target_scores": {str(i + 1): 1, str(i + 2): 0}} for i in range(5)]}))
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(f"families: {{mine: [{task}]}}\ncot: [mine]\nmax_new_tokens: 4\n")
+    runner = CliRunner()
+    printed = runner.invoke(app, ["eval", str(model_dir), "--benchmarks", str(suite), "--cot-limit", "2"])
+    assert printed.exit_code == 0, printed.output
+    assert "bigbench_toy" in printed.output and "--out RUN_DIR" in printed.output
+    assert not (model_dir / "run.db").exists()
+    out = tmp_path / "baseline"
+    kept = runner.invoke(app, ["eval", str(model_dir), "--benchmarks", str(suite), "--cot-limit", "2", "--out", str(out)])
+    assert kept.exit_code == 0, kept.output
+    with RunStore.reader(out) as store:
+        assert store.series("eval/bigbench_toy/acc_raw")[0] == [0]
+        assert store.series("eval/family/mine")[0] == [0]
+        assert len(store.events("answer")) == 2 and store.get_meta("status") == "finished"
+    again = runner.invoke(app, ["eval", str(model_dir), "--benchmarks", str(suite), "--out", str(out)])
+    assert again.exit_code != 0 and "already holds a run" in again.output
+    bare = runner.invoke(app, ["eval", str(model_dir)])
+    assert bare.exit_code != 0 and "--benchmarks" in bare.output
+
+
+def test_relative_model_paths_resolve_next_to_the_config_then_in_the_working_directory(tmp_path):
+    from handhold.bundled import CONFIG_DIR
+    from handhold.models import resolve_model_path
+
+    cfg_dir, cwd = tmp_path / "cfg", tmp_path / "work"
+    (cwd / "models" / "m").mkdir(parents=True)
+    assert resolve_model_path("models/m", cfg_dir, cwd) == str(cwd / "models" / "m")  # only in the cwd
+    (cfg_dir / "models" / "m").mkdir(parents=True)
+    assert resolve_model_path("models/m", cfg_dir, cwd) == str(cfg_dir / "models" / "m")  # the config's first
+    assert resolve_model_path("/abs/m", cfg_dir, cwd) == "/abs/m"
+    # neither exists: a user config names its own folder, a built-in config the working directory
+    assert resolve_model_path("models/x", cfg_dir, cwd) == str(cfg_dir / "models" / "x")
+    assert resolve_model_path("models/x", CONFIG_DIR, cwd) == str(cwd / "models" / "x")
+
+
+def test_the_review_keeps_unanswered_questions_apart(tmp_path):
+    import handhold
+    from handhold.store import RunStore
+    from handhold.views.review import share_rows, wrong_answers
+
+    base = {"task": "arc_easy", "question": "Which is a compound?", "choices": list(CHOICES), "gold": 0}
+    with handhold.init(tmp_path / "r") as run:
+        run.event("answer", step=5, **base, doc_id="1", **read_generation(DOC, "Answer: (C) oxygen"))
+        run.event("answer", step=5, **base, doc_id="2", **read_generation(DOC, "I am not sure."))
+        run.event("answer", step=5, **base, doc_id="3", **read_generation(DOC, "Answer: A"))  # right
+    with RunStore.reader(tmp_path / "r") as store:
+        wrong, notes = wrong_answers(store, tmp_path / "r")
+        apart, _ = wrong_answers(store, tmp_path / "r", unanswered=True)
+    assert [i.doc_id for i in wrong] == ["1"] and [i.doc_id for i in apart] == ["2"]
+    assert "1 question(s) got no answer that could be read" in notes[-1]
+    assert share_rows(wrong)[0].wrong == 1  # the unanswered one is not a wrong answer to judge

@@ -79,8 +79,10 @@ def prepare(suite: Suite, limit: int | None) -> list[LoadedTask]:
 
 
 def score_shard(model: Any, tokenizer: Any, tasks: list[LoadedTask], rank: int = 0, world: int = 1, *,
-                batch_size: int = 32, max_new_tokens: int = 96, cot_limit: int | None = None) -> list[DocRecord]:
-    """Score this process's share of every task's documents (``docs[rank::world]``)."""
+                batch_size: int = 32, max_new_tokens: int = 96, cot_limit: int | None = None,
+                timings: dict[str, float] | None = None) -> list[DocRecord]:
+    """Score this process's share of every task's documents (``docs[rank::world]``); ``timings``
+    (when given) accumulates ``cot_s``, the seconds spent generating chain of thought."""
     from ..generation import generate
     from .cot import cot_prompt, question_text, read_generation
     from .metrics import doc_scores
@@ -106,7 +108,10 @@ def score_shard(model: Any, tokenizer: Any, tasks: list[LoadedTask], rank: int =
             n_cot = len(lt.docs) if cot_limit is None else min(cot_limit, len(lt.docs))
             chosen = [(r, d) for r, d in zip(recs, docs) if r.index < n_cot]
             prompts = [cot_prompt(d, tokenizer) for _, d in chosen]
+            t0 = time.perf_counter()
             texts = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+            if timings is not None:
+                timings["cot_s"] = timings.get("cot_s", 0.0) + time.perf_counter() - t0
             for (rec, d), prompt, text in zip(chosen, prompts, texts):
                 read = read_generation(d, text)
                 rec.scores["cot_answered"] = float(read["answered"])
@@ -165,6 +170,7 @@ class BenchmarkResult:
     metrics: dict[str, float]
     records: list[DocRecord]
     seconds: float
+    cot_seconds: float = 0.0  # of ``seconds``, chain-of-thought generation (this process)
 
 
 def evaluate(model: Any, tokenizer: Any, tasks: list[LoadedTask], *, rank: int = 0, world: int = 1,
@@ -172,9 +178,10 @@ def evaluate(model: Any, tokenizer: Any, tasks: list[LoadedTask], *, rank: int =
              cot_limit: int | None = None) -> BenchmarkResult:
     """Score the tasks (this rank's shard), gather the records, summarize (the same on every rank)."""
     t0 = time.perf_counter()
+    timings: dict[str, float] = {}
     records = score_shard(model, tokenizer, tasks, rank, world, batch_size=batch_size,
-                          max_new_tokens=max_new_tokens, cot_limit=cot_limit)
+                          max_new_tokens=max_new_tokens, cot_limit=cot_limit, timings=timings)
     if world > 1 and gather is not None:
         records = gather(records)
     records.sort(key=lambda r: ([lt.task.name for lt in tasks].index(r.task), r.index))
-    return BenchmarkResult(summarize(records, tasks), records, time.perf_counter() - t0)
+    return BenchmarkResult(summarize(records, tasks), records, time.perf_counter() - t0, timings.get("cot_s", 0.0))

@@ -67,4 +67,4 @@ class BenchmarkEvals(Callback):
                 state.log_sample(f"eval/{rec.task}", rec.prompt, rec.generation)
             if rec.answer is not None:
                 state.log_event("answer", **rec.answer)
-        state.log({"eval/benchmarks_time_s": result.seconds})
+        state.log({"eval/benchmarks_time_s": result.seconds, "eval/benchmarks_cot_time_s": result.cot_seconds})
