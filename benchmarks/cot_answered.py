@@ -1,7 +1,7 @@
 """Chain of thought on a chat model at step 0: how many questions get an answer that can be read.
 
 SmolLM2-135M-Instruct (``make real-model``) answers arc_easy questions through its chat template,
-in batches (left padding, greedy, at most the seed suite's 96 new tokens); each generation is read
+in batches (left padding, greedy, at most the suite's 96 new tokens); each generation is read
 by :func:`handhold.evals.benchmarks.cot.extract_answer`. Printed: the share answered (target
 >= 80%), accuracy over answered questions and over all, which rule read each answer, a few
 unanswered generations, and generation tokens/s.

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 from handhold.views.dashboard import create_app
 
 
@@ -34,7 +34,7 @@ def write_run(run_dir: Path, steps: int, keys: list[str]) -> None:
     store.set_meta("name", run_dir.name)
     for step in range(1, steps + 1):
         v = math.sin(step / 997.0) + (5.0 if step % 99_991 == 0 else 0.0)
-        store.log_metrics(step, {k: v + i for i, k in enumerate(keys)}, t=0.0)
+        store.append_metrics(step, {k: v + i for i, k in enumerate(keys)}, t=0.0)
     store.close()
 
 

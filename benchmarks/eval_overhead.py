@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 
 EVAL_TIMERS = ("eval/time_s", "eval/suite_time_s", "probe/time_s", "eval/lm_eval_time_s", "eval/benchmarks_time_s")
 

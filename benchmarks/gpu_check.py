@@ -4,7 +4,7 @@
    handhold's loop at bf16 against a bare Hugging Face loop on the same batches: tokens/s and
    model-FLOPs utilisation (6 x parameters x tokens per second over the GPU's bf16 peak; a LoRA
    step skips the frozen weights' gradients, so this counts a little more work than is done).
-2. One seed-suite benchmark round (the GPU config's limit, chain of thought included): its time,
+2. One reasoning-standard benchmark round (the GPU config's limit, chain of thought included): its time,
    and its share of the run at the GPU config's cadence (one round per ``every`` steps).
 3. Chat: tokens/s of a greedy reply through the chat template.
 4. The grokking lab: S seeds batched (stacked weights) against one after another.
@@ -99,7 +99,7 @@ def bare_tokens_per_s(cfg, steps: int, warmup: int) -> float:
 
 
 def benchmark_round(model_dir: str, limit: int, cot_limit: int, batch: int) -> tuple[float, float, float]:
-    """(seconds, of which chain of thought, documents) of one seed-suite round."""
+    """(seconds, of which chain of thought, documents) of one reasoning-standard round."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -107,7 +107,7 @@ def benchmark_round(model_dir: str, limit: int, cot_limit: int, batch: int) -> t
 
     tok = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=torch.bfloat16).cuda()
-    suite = resolve_suite("seed")
+    suite = resolve_suite("reasoning-standard")
     tasks = prepare(suite, limit)
     res = evaluate(model, tok, tasks, batch_size=batch, max_new_tokens=suite.max_new_tokens, cot_limit=cot_limit)
     return res.seconds, res.cot_seconds, len(res.records)
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds, cot, docs = benchmark_round(model_dir, b.limit, b.cot_limit, b.batch_size)
         step_s = cfg.train.batch_size * cfg.train.seq_len / hh  # an upper bound on a step's tokens
         share = seconds / (seconds + b.every * step_s)
-        print(f"one seed-suite round: {docs} documents (limit {b.limit}, {b.cot_limit} CoT per reasoning task) "
+        print(f"one reasoning-standard round: {docs} documents (limit {b.limit}, {b.cot_limit} CoT per reasoning task) "
               f"in {seconds:.1f} s, chain of thought {cot:.1f} s; at one round per {b.every} steps "
               f"its share of the run is about {share:.1%} (target <= 10%)", flush=True)
         print(f"chat: {chat_tokens_per_s(model_dir):.1f} tokens/s (greedy, batch 1, bf16)", flush=True)

@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 from handhold.phases.indicator import indicator_entries
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 
 KEYS = ("grok/measure/weight_norm", "grok/measure/gini_embed", "grok/val/acc", "grok/train/acc")
 RUN = re.compile(r"^(?P<variant>.+)-s(?P<seed>\d+)$")

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from handhold.run import Run  # noqa: E402
-from handhold.store import _SCHEMA  # noqa: E402
+from handhold.runstore.live import Run  # noqa: E402
+from handhold.runstore.db import _SCHEMA  # noqa: E402
 
 KEYS = [f"train/metric_{i:02d}" for i in range(20)]
 FLUSH = 4096

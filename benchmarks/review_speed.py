@@ -29,7 +29,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 from handhold.views.dashboard import create_app
 
 TASKS = ("arc_easy", "arc_challenge", "hellaswag", "boolq", "csqa")
@@ -41,7 +41,7 @@ def write_run(run_dir: Path, docs: int, steps: int) -> int:
         for s in range(1, steps + 1):
             for task in TASKS:
                 for doc in range(docs):
-                    store.log_event(100 * s, "answer", {
+                    store.append_event(100 * s, "answer", {
                         "task": task, "doc_id": str(doc), "question": f"Question {doc} of {task}?",
                         "choices": ["one", "two", "three", "four"], "gold": doc % 4, "choice": (doc + 1) % 4,
                         "correct": doc % 3 == 0, "reasoning": "Because " + "it follows. " * 25,

@@ -10,8 +10,8 @@ import time
 import pytest
 
 import handhold
-from handhold.amendment import LOCK_NAME, Amend, AmendError
-from handhold.store import RunStore, StoreError
+from handhold.runstore.amend import LOCK_NAME, Amend, AmendError
+from handhold.runstore.db import RunStore, StoreError
 
 
 def _run(run_dir, steps=20):

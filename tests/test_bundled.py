@@ -1,4 +1,4 @@
-"""Issue 12, item 11: built-in configs are found by name from anywhere; `handhold init` writes one."""
+"""Built-in configs are found by name from anywhere; `handhold init` writes one."""
 
 from __future__ import annotations
 
@@ -31,11 +31,11 @@ def test_a_local_file_wins_over_a_built_in_name(tmp_path, monkeypatch):
 def test_any_yaml_in_the_configs_folder_is_found_by_stem(tmp_path, monkeypatch):
     (tmp_path / "evals").mkdir()
     (tmp_path / "smollm2_physics.yaml").write_text("name: s\n")
-    (tmp_path / "evals" / "seed_benchmarks.yaml").write_text("version: 1\n")
+    (tmp_path / "evals" / "reasoning_standard.yaml").write_text("version: 1\n")
     monkeypatch.setattr(bundled, "CONFIG_DIR", tmp_path)
     assert bundled.find_config("smollm2_physics") == tmp_path / "smollm2_physics.yaml"
-    assert bundled.find_config("seed_benchmarks") == tmp_path / "evals" / "seed_benchmarks.yaml"
-    with pytest.raises(ConfigError, match="no built-in config of that name.*seed_benchmarks, smollm2_physics"):
+    assert bundled.find_config("reasoning_standard") == tmp_path / "evals" / "reasoning_standard.yaml"
+    with pytest.raises(ConfigError, match="no built-in config of that name.*reasoning_standard, smollm2_physics"):
         bundled.find_config("nope")
 
 

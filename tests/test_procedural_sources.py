@@ -57,7 +57,8 @@ def test_an_unknown_source_type_is_located_with_the_registered_names(dice, tmp_p
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert info.value.problems == [f"{path}:2: sources.loaded.type: unknown source type 'dise'; "
-                                   "did you mean 'dice'? (types: general, physics, dice, jsonl, text)"]
+                                   "did you mean 'dice'? (types: general, physics, dice, jsonl, text, "
+                                   "hf_dataset, parquet, arrow, json)"]
 
 
 def test_a_source_name_must_not_shadow_a_file_type():

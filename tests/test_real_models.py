@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from typer.testing import CliRunner
 
 from handhold.cli import app
-from handhold.real_models import drop_quantizer, package_folder
+from handhold.pretrained import drop_quantizer, package_folder
 
 
 def test_import_gguf_refuses_bad_input_in_one_line(tmp_path):

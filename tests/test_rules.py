@@ -80,7 +80,7 @@ def test_threshold_config_defaults_and_schedule():
 
 def test_real_run_ends_a_stage_on_threshold(tiny_config, tmp_path):
     from handhold.config import load_config
-    from handhold.store import RunStore
+    from handhold.runstore.db import RunStore
     from handhold.train.events import Callback
     from handhold.train.runner import start
 

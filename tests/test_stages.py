@@ -28,7 +28,7 @@ def test_run_origin_budgets_are_switch_points_on_the_totals():
     t = StageTracker([StagePlan("half", {"samples": 1000}, origin="run"), StagePlan("all")])
     assert t.after_step(1, samples=600) is None
     d = t.after_step(2, samples=1200)
-    assert d.evidence == {"switch_sample": 1000, "samples": 1200}
+    assert d.evidence == {"switch_samples": 1000, "samples": 1200}
 
 
 def test_readiness_evidence_carries_global_steps_and_the_cap_fires_without_an_eval():
@@ -122,3 +122,14 @@ def test_an_eval_at_the_step_a_later_stage_started_is_no_evidence_for_it():
     assert play(True) == play(False) == [(8, "budget", None), (16, "plateau", 2)]
     first = StageTracker([StagePlan("a", {"threshold": "acc", "value": 0.5})])
     assert first.after_eval(0, {"acc": 0.9}).reason == "threshold"  # the first stage: an eval before any step counts
+
+
+def test_cap_on_eval_judges_max_steps_at_the_rules_evals_after_the_rule():
+    plan = [StagePlan("x", {"threshold": "acc", "value": 0.9, "max_steps": 7}), StagePlan("y")]
+    t = StageTracker(plan, cap_on_eval=True)
+    assert t.after_step(8) is None  # past the cap, but no eval yet: the stage goes on
+    d = t.after_eval(10, {"acc": 0.5})
+    assert (d.reason, d.evidence["max_steps"], d.evidence["global_step"]) == ("max_steps", 7, 10)
+    both = StageTracker(plan, cap_on_eval=True)
+    assert both.after_eval(10, {"acc": 0.95}).reason == "threshold"  # the rule first, where both hold
+    assert StageTracker(plan, cap_on_eval=True).after_eval(10, {"other": 1.0}) is None  # no evidence, no cap

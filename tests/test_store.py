@@ -1,18 +1,19 @@
+import re
 import sqlite3
 import threading
 import time
 
 import pytest
 
-from handhold.store import SCHEMA_VERSION, RunStore, StoreError
+from handhold.runstore.db import SCHEMA_VERSION, RunStore, StoreError
 
 
 def test_round_trip(tmp_path):
     with RunStore.open(tmp_path) as s:
-        s.log_metrics(1, {"train/loss": 2.5, "train/loss/physics": 3.0})
-        s.log_metrics(2, {"train/loss": 2.0, "bad": float("nan")})
-        s.log_event(0, "checkpoint", {"path": "a"})
-        s.log_sample(2, "probe", "How is training going?", "fine")
+        s.append_metrics(1, {"train/loss": 2.5, "train/loss/physics": 3.0})
+        s.append_metrics(2, {"train/loss": 2.0, "bad": float("nan")})
+        s.append_event(0, "checkpoint", {"path": "a"})
+        s.append_sample(2, "probe", "How is training going?", "fine")
         s.set_meta("status", "finished")
     r = RunStore.reader(tmp_path)
     assert r.series("train/loss") == ([1, 2], [2.5, 2.0])
@@ -29,7 +30,7 @@ def test_round_trip(tmp_path):
 
 def test_writes_are_buffered_until_flush(tmp_path):
     w = RunStore.open(tmp_path, flush_every=1000, flush_seconds=1e9)
-    w.log_metrics(1, {"a": 1.0})
+    w.append_metrics(1, {"a": 1.0})
     r = RunStore.reader(tmp_path)
     assert r.count("metrics") == 0
     w.flush()
@@ -42,7 +43,7 @@ def test_reader_during_writes_sees_consistent_growing_prefix(tmp_path):
 
     def write():
         for step in range(1, 3001):
-            w.log_metrics(step, {"x": float(step), "y": -float(step)})
+            w.append_metrics(step, {"x": float(step), "y": -float(step)})
         w.flush()
         done.set()
 
@@ -65,15 +66,15 @@ def test_reader_during_writes_sees_consistent_growing_prefix(tmp_path):
 def test_truncate_after_removes_only_later_rows(tmp_path):
     with RunStore.open(tmp_path) as s:
         for step in range(1, 11):
-            s.log_metrics(step, {"x": float(step)})
-            s.log_event(step, "e")
-            s.log_sample(step, "probe", "p", "t")
+            s.append_metrics(step, {"x": float(step)})
+            s.append_event(step, "e")
+            s.append_sample(step, "probe", "p", "t")
         removed = s.truncate_after(6)
         assert removed == 12
         assert s.series("x")[0] == [1, 2, 3, 4, 5, 6]
         assert [e.step for e in s.events()] == [1, 2, 3, 4, 5, 6]
         assert s.last_step() == 6
-        s.log_metrics(7, {"late": 1.0})
+        s.append_metrics(7, {"late": 1.0})
         s.flush()
         assert (s.metric_keys(), s.last_step()) == (["late", "x"], 7)
         s.truncate_after(6)
@@ -106,7 +107,7 @@ def test_reader_cannot_write(tmp_path):
 
 def test_amend_replaces_rows_and_labels_in_one_transaction(tmp_path):
     with RunStore.open(tmp_path) as s:
-        s.log_metrics(10, {"eval/a": 0.1, "eval/b": 0.2})
+        s.append_metrics(10, {"eval/a": 0.1, "eval/b": 0.2})
         s.flush()
         s.amend(replace=[("eval/a", 10)], metrics=[(10, "eval/a", 0.5, 0.0)], events=[(10, "eval", {"k": 1}, 0.0)],
                 labels=[(10, "t", "1", "sound", "human", 0.0, None), (10, "t", "2", None, "human", 0.0, None)])
@@ -139,3 +140,12 @@ def test_a_labels_table_of_an_older_review_gets_its_answer_column(tmp_path):
     with RunStore.open(tmp_path) as s:
         s.amend(labels=[(3, "t", "2", "unsound", "human", 0.0, "d2")])
         assert [(x.doc_id, x.answer) for x in s.labels()] == [("1", None), ("2", "d2")]
+
+
+def test_store_docstring_names_methods_that_exist():
+    from handhold.runstore import db as store
+
+    text = store.__doc__ + (store.RunStore.__doc__ or "")
+    named = set(re.findall(r"RunStore\.([a-z_]+)", text))
+    missing = sorted(n for n in named if not hasattr(store.RunStore, n))
+    assert named and missing == [], missing

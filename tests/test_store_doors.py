@@ -1,7 +1,7 @@
 """Two doors write a run store, and only they: nothing else in ``src/`` opens the database for writing.
 
-The live run (``handhold.init``, ``run.py``) and the amend door (``handhold.amend``,
-``amendment.py``) write through the store (``store.py``). This test reads every module under
+The live run (``handhold.init``, ``runstore/live.py``) and the amend door (``handhold.amend``,
+``runstore/amend.py``) write through the store (``runstore/db.py``). This test reads every module under
 ``src/handhold`` and fails on a new side door: a ``sqlite3.connect`` that is not read-only, a
 ``RunStore.open`` or a ``RunStore(...)`` built by hand, a reach into a run's private store, or
 SQL that changes a database. Read-only connections (a ``mode=ro`` URI opened with ``uri=True``,
@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "handhold"
-STORE = "store.py"  # opens the database, holds the SQL
-DOORS = {"run.py", "amendment.py"}  # the two writers: they alone open a RunStore for writing
+STORE = "runstore/db.py"  # opens the database, holds the SQL
+DOORS = {"runstore/live.py", "runstore/amend.py"}  # the two writers: they alone open a RunStore for writing
 WRITE_SQL = re.compile(r"\b(INSERT\s+(OR\s+\w+\s+)?INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET|REPLACE\s+INTO|"
                        r"(CREATE|DROP|ALTER)\s+(TABLE|INDEX|VIEW|TRIGGER)|VACUUM)\b", re.IGNORECASE)
 
@@ -71,9 +71,9 @@ def test_nothing_outside_the_two_doors_writes_a_run_store():
     "import sqlite3\nsqlite3.connect(f'file:{path}?mode=rw', uri=True)",
     "import sqlite3\nsqlite3.connect(f'file:{path}?mode=ro')",  # without uri=True the text is a file name
     "from sqlite3 import connect\nconnect(path)",
-    "from handhold.store import RunStore\nRunStore.open(run_dir)",
-    "from handhold.store import RunStore\nRunStore(conn, path, readonly=False)",
-    "run._store.log_metrics(1, {'x': 1.0})",
+    "from handhold.runstore.db import RunStore\nRunStore.open(run_dir)",
+    "from handhold.runstore.db import RunStore\nRunStore(conn, path, readonly=False)",
+    "run._store.append_metrics(1, {'x': 1.0})",
     "store.query('INSERT INTO labels VALUES (1)')",
     "conn.execute('delete from metrics where step > ?', (3,))",
     "conn.execute('CREATE TABLE IF NOT EXISTS notes (x)')",
@@ -85,7 +85,7 @@ def test_the_scan_catches_each_kind_of_side_door(snippet):
 
 @pytest.mark.parametrize("snippet", [
     "import sqlite3\nsqlite3.connect(f'file:{path}?mode=ro', uri=True)",  # the importer's reads
-    "from handhold.store import RunStore\nRunStore.reader(run_dir)",
+    "from handhold.runstore.db import RunStore\nRunStore.reader(run_dir)",
     "store.query('SELECT step, value FROM metrics WHERE key = ?', (k,))",
     "import handhold\nwith handhold.amend(d) as run:\n    run.replace({'a': 1.0}, step=3)",
     "text = 'delete the run directory from the dashboard'",
@@ -95,5 +95,5 @@ def test_the_scan_lets_reads_and_the_doors_pass(snippet):
 
 
 def test_the_doors_themselves_may_open_the_store():
-    assert side_doors("from .store import RunStore\nRunStore.open(d, create=False)", "amendment.py") == []
-    assert side_doors("from .store import RunStore\nRunStore.open(d)", "run.py") == []
+    assert side_doors("from .db import RunStore\nRunStore.open(d, create=False)", "runstore/amend.py") == []
+    assert side_doors("from .db import RunStore\nRunStore.open(d)", "runstore/live.py") == []

@@ -7,7 +7,7 @@ import sqlite3
 from rich.console import Console
 
 import handhold
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 from handhold.summary import StageRow, format_stage_table, stage_table
 
 # Held-out loss every 10 steps for sources a and b; stages (0, 30], (30, 60], (60, 90].

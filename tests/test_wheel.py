@@ -1,4 +1,4 @@
-"""Issue 12, item 11: a wheel installed in a fresh virtualenv runs the demo outside the checkout.
+"""A wheel installed in a fresh virtualenv runs the demo outside the checkout.
 
 How, honestly and fast: the wheel is built from this checkout (``python -m build --wheel
 --no-isolation``), installed with ``--no-deps --no-index`` into a new virtualenv that does not see

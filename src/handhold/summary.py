@@ -25,7 +25,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from .store import Event, RunStore
+from .runstore.db import Event, RunStore
 
 Series = tuple[list[int], list[float]]
 

@@ -10,7 +10,7 @@ import math
 import pytest
 import torch
 
-from handhold.benchmark_suite import SEED_SUITE, load_suite
+from handhold.benchmark_suite import REASONING_STANDARD, load_suite
 from handhold.config import ConfigError, ModelConfig, load_config
 from handhold.evals.benchmarks import data as bdata
 from handhold.evals.benchmarks.cot import INSTRUCTION, conclusion, cot_prompt, read_generation
@@ -165,7 +165,7 @@ def test_real_request_files_load_as_documents():
 @HAVE_OLMO
 def test_untrained_model_scores_at_chance(tok):
     model = build_model(ModelConfig(config={"n_layer": 1, "n_head": 2, "n_embd": 16}), tok, 128, 0)
-    suite = load_suite("seed")
+    suite = load_suite("reasoning-standard")
     suite.families = {"reasoning": ["arc_easy", "boolq"], "standard": ["winogrande"]}
     tasks = prepare(suite, limit=80)
     m = evaluate(model, tok, tasks, batch_size=64, cot_limit=0).metrics
@@ -208,19 +208,19 @@ def test_seed_suite_file_equals_the_preset():
 
     import yaml
 
-    path = Path(__file__).parents[2] / "configs" / "evals" / "seed_benchmarks.yaml"
-    assert yaml.safe_load(path.read_text()) == SEED_SUITE
-    assert load_suite(path).families == load_suite("seed").families
+    path = Path(__file__).parents[2] / "configs" / "evals" / "reasoning_standard.yaml"
+    assert yaml.safe_load(path.read_text()) == REASONING_STANDARD
+    assert load_suite(path).families == load_suite("reasoning-standard").families
 
 
 def test_run_config_benchmarks_and_the_family_clash(tiny_config, tmp_path):
-    cfg = load_config(tiny_config(evals={"benchmarks": {"tasks": "seed", "limit": 8, "every": 4}}))
+    cfg = load_config(tiny_config(evals={"benchmarks": {"tasks": "reasoning-standard", "limit": 8, "every": 4}}))
     assert cfg.evals.benchmarks.limit == 8 and cfg.evals.benchmarks.cot_limit == 4
     suite = tmp_path / "mine.yaml"
     suite.write_text("families: {standard: [winogrande]}\ncot: [reasoning]\n")
     with pytest.raises(ConfigError, match=r"mine.yaml: cot: unknown families \['reasoning'\]"):
         load_config(tiny_config(evals={"benchmarks": {"tasks": "mine.yaml"}}))
-    clash = {"benchmarks": {"tasks": "seed"},
+    clash = {"benchmarks": {"tasks": "reasoning-standard"},
              "tasks": [{"name": "g", "source": "general", "metrics": ["answer_acc"]}]}
     with pytest.raises(ConfigError, match=r"evals.benchmarks.tasks: benchmark families \['reasoning', 'standard'\]"):
         load_config(tiny_config(evals=clash))
@@ -233,3 +233,9 @@ def test_start_tokens_are_the_tokenizers_own(tok):
     (ctx, cont), = encode_requests(tok, [("Q: hi ", "there")], 64)
     assert ctx == [tok.bos_token_id] + tok("Q: hi", add_special_tokens=False)["input_ids"]
     assert cont == tok(" there", add_special_tokens=False)["input_ids"]  # the space moves over
+
+
+def test_the_old_suite_name_still_resolves_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match="'seed' is now called 'reasoning-standard'"):
+        old = load_suite("seed")
+    assert old.families == load_suite("reasoning-standard").families

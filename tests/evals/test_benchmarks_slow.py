@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from handhold.cli import app
 from handhold.config import load_config
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 from handhold.train.runner import start
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(

@@ -78,7 +78,7 @@ def test_family_score_uses_answered_questions_with_the_answered_share_beside_it(
 
 
 def test_benchmark_families_can_be_renamed_beside_the_procedural_suite(tiny_config):
-    both = {"benchmarks": {"tasks": "seed"}, "tasks": [{"name": "g", "source": "general", "metrics": ["answer_acc"]}]}
+    both = {"benchmarks": {"tasks": "reasoning-standard"}, "tasks": [{"name": "g", "source": "general", "metrics": ["answer_acc"]}]}
     with pytest.raises(ConfigError, match=r"evals.benchmarks.rename: \{reasoning: bench_reasoning"):
         load_config(tiny_config(evals=both))
     both["benchmarks"]["rename"] = {"reasoning": "bench_reasoning", "standard": "bench_standard"}
@@ -94,7 +94,7 @@ def test_benchmark_families_can_be_renamed_beside_the_procedural_suite(tiny_conf
 
 def test_a_run_scores_its_benchmarks_at_step_zero(tiny_config, tmp_path):
     """The untrained model's scores are the baseline every later round is read against."""
-    from handhold.store import RunStore
+    from handhold.runstore.db import RunStore
     from handhold.train.runner import start
 
     task = tmp_path / "toy.json"
@@ -120,7 +120,7 @@ def test_eval_scores_a_plain_model_directory_as_a_baseline_run(tmp_path):
     from handhold.cli import app
     from handhold.config import ModelConfig
     from handhold.models import build_model
-    from handhold.store import RunStore
+    from handhold.runstore.db import RunStore
 
     tok = char_tokenizer()
     model_dir = tmp_path / "base"
@@ -166,7 +166,7 @@ def test_relative_model_paths_resolve_next_to_the_config_then_in_the_working_dir
 
 def test_the_review_keeps_unanswered_questions_apart(tmp_path):
     import handhold
-    from handhold.store import RunStore
+    from handhold.runstore.db import RunStore
     from handhold.views.review import share_rows, wrong_answers
 
     base = {"task": "arc_easy", "question": "Which is a compound?", "choices": list(CHOICES), "gold": 0}

@@ -16,7 +16,7 @@ from handhold.cli import app  # noqa: E402
 from handhold.config import load_config  # noqa: E402
 from handhold.evals.generation import choice_logprobs  # noqa: E402
 from handhold.evals.lm_eval_adapter import flatten_results  # noqa: E402
-from handhold.store import RunStore  # noqa: E402
+from handhold.runstore.db import RunStore  # noqa: E402
 from handhold.train import checkpoint as ckpt  # noqa: E402
 from handhold.train.runner import start  # noqa: E402
 

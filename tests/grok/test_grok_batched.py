@@ -8,7 +8,7 @@ from handhold.grok.batched import batched_unsupported, train_batched
 from handhold.grok.config import load_grok_config
 from handhold.grok.experiment import run_experiment
 from handhold.grok.train import train_run
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 
 BASE = {
     "name": "b", "seeds": 3,
@@ -19,7 +19,7 @@ BASE = {
     "train": {"budget": {"steps": 40}, "stop_at_val": 0.2, "stop_patience": 3},
     "eval": {"every": 4, "per_decade": 3},
     "measure": {"every": 10, "per_decade": 2},
-    "variants": [{"name": "baseline"}, {"name": "ema", "grokfast": {"kind": "ema"}},
+    "variants": [{"name": "baseline", "baseline": True}, {"name": "ema", "grokfast": {"kind": "ema"}},
                  {"name": "ma", "grokfast": {"kind": "ma", "window": 4}, "optim": {"name": "adam", "weight_decay": 0.01}},
                  {"name": "mb", "train": {"batch": 8, "keep_last": True}, "optim": {"name": "sgd", "lr": 0.3, "momentum": 0.9}},
                  {"name": "subset", "curriculum": {"kind": "operand_subset", "switch": {"steps": [5]}}}],

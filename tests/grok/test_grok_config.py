@@ -37,7 +37,7 @@ def test_cross_field_problems(tmp_path):
 
 def test_variant_sections_merge_onto_the_base(tmp_path):
     path = tmp_path / "g.yaml"
-    path.write_text("optim: {lr: 0.005, weight_decay: 0.5}\nvariants:\n  - name: base\n"
+    path.write_text("optim: {lr: 0.005, weight_decay: 0.5}\nvariants:\n  - name: base\n    baseline: true\n"
                     "  - name: wd\n    optim: {weight_decay: 0.1}\n")
     cfg = load_grok_config(path, ["variants.0.model.init_scale=2"])
     base, wd = cfg.runs()

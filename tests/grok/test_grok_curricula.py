@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from handhold.grok.config import CurriculumSpec
+from handhold.grok.curricula import CurriculumSpec
 from handhold.grok.curricula import build_stages, parts
 from handhold.grok.tasks import make_task
 

@@ -10,7 +10,7 @@ from handhold.grok.config import load_grok_config
 from handhold.grok.experiment import grokking_of_store, summarize
 from handhold.grok.train import train_run
 from handhold.phases import analyze_store
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 
 runner = CliRunner()
 

@@ -11,7 +11,7 @@ from handhold.cli import app
 from handhold.grok import train as grok_train
 from handhold.grok.config import load_grok_config
 from handhold.grok.experiment import median_ci
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 
 runner = CliRunner()
 
@@ -165,7 +165,7 @@ def test_paired_comparison_against_the_baseline_of_the_same_task():
     from handhold.grok.experiment import _speedups
 
     def v(name, steps, med, ops=("add",), plain=True):
-        return {"name": name, "task": {"ops": list(ops)}, "curriculum": None if plain else "x", "grokfast": None,
+        return {"name": name, "task": {"ops": list(ops)}, "baseline": plain,
                 "steps_to_val99": steps, "median_steps_to_val99": med, "median_samples_to_val99": med}
 
     rows = [v("base", [100, None, 300], 300.0), v("cur", [50, 200, None], 200.0, plain=False),

@@ -5,7 +5,7 @@ from collections import deque
 import pytest
 import torch
 
-from handhold.grok.train import EMAFilter, MAFilter
+from handhold.grok.grokfast import EMAFilter, MAFilter
 
 
 def param_with_grads():
@@ -58,6 +58,6 @@ def test_ma_filter_equals_a_naive_window_over_many_steps():
 
 @pytest.mark.parametrize("kind, lamb", [("ema", 2.0), ("ma", 5.0)])
 def test_default_amplification_is_the_papers(kind, lamb):
-    from handhold.grok.config import GrokfastSpec
+    from handhold.grok.grokfast import GrokfastSpec
 
     assert GrokfastSpec(kind=kind).amplification == lamb

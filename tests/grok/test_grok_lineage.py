@@ -10,7 +10,7 @@ from handhold.grok.config import load_grok_config
 from handhold.grok.experiment import run_experiment
 from handhold.grok.lineage import code_label, reuse_verdict, versions_label
 from handhold.provenance import code_version, same_code
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 
 runner = CliRunner()
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from handhold.cli import app
 from handhold.grok.config import load_grok_config
 from handhold.grok.experiment import run_experiment
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 
 runner = CliRunner()
 

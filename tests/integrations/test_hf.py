@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -62,7 +62,7 @@ def test_a_killed_and_resumed_trainer_matches_an_uninterrupted_one(tmp_path):
     killed = subprocess.run([sys.executable, str(HERE / "tiny_trainer.py"), str(tmp_path / "cut"), "--kill-at", "12"],
                             env=env, capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9, killed.stderr[-2000:]
-    from handhold.runs import run_info
+    from handhold.runstore.listing import run_info
 
     assert run_info(tmp_path / "cut" / "run").status == "crashed"
     resumed, _ = tiny_trainer.build(str(tmp_path / "cut"))

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from handhold.cli import app
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 
 runner = CliRunner()
 

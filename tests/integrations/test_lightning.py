@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 pl = pytest.importorskip("pytorch_lightning")

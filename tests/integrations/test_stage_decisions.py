@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -126,7 +126,7 @@ def lightning_trainer(tmp_path):
 def lab(tmp_path):
     """The lab's loop: per step a sample count, an eval every few steps, the tracker decides."""
     from handhold.config import validate_config
-    from handhold.run import Run
+    from handhold.runstore.live import Run
     from handhold.stages import StagePlan, StageTracker
 
     tracker = StageTracker([StagePlan.of(s) for s in validate_config({"stages": STAGES}).stages])

@@ -144,7 +144,7 @@ def test_run_directory_and_analyze_store(tiny_config, tmp_path):
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from handhold.config import load_config
     from handhold.phases import analyze_store
-    from handhold.store import RunStore
+    from handhold.runstore.db import RunStore
     from handhold.train.runner import start
 
     start(load_config(tiny_config()), tmp_path / "run", progress=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from handhold.phases.analyze import analyze, analyze_metric
-from handhold.phases.direction import infer_direction
+from handhold.direction import infer_direction
 from handhold.phases.grokking import GrokkingDetector, real_delay, train_val_pairs
 from handhold.phases.synthetic import co_moving_pair, grokking_suite, null_curve, switch_curve, with_spikes
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 
 pytestmark = pytest.mark.slow
 

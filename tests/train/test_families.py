@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from handhold.config import ConfigError, load_config
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 from handhold.train import families
 from handhold.train.callbacks.benchmarks import BenchmarkEvals
 from handhold.train.callbacks.evaluate import EvalSuite, LmEvalMilestones

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from handhold.config import load_config
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 from handhold.train import checkpoint as ckpt
 from handhold.train.events import Callback
 from handhold.train.runner import resume, start
@@ -147,7 +147,7 @@ class FailAtStart(Callback):
 def test_an_error_at_fit_start_marks_the_run_failed(tiny_config, tmp_path):
     with pytest.raises(RuntimeError, match="callback broke"):
         run(tiny_config(), tmp_path / "r", callbacks=[FailAtStart()])
-    from handhold.runs import run_info
+    from handhold.runstore.listing import run_info
 
     info = run_info(tmp_path / "r")
     assert info.status == "failed" and "callback broke" in info.reason

@@ -51,7 +51,7 @@ LORA = {"lora": {"r": 2, "alpha": 4, "dropout": 0.1, "target_modules": ["c_attn"
 
 
 def _losses(run: Path) -> list[float]:
-    from handhold.store import RunStore
+    from handhold.runstore.db import RunStore
 
     with RunStore.reader(run) as store:
         return store.series("train/loss")[1]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 from handhold.train import checkpoint as ckpt
 
 pytestmark = pytest.mark.slow
@@ -49,7 +49,7 @@ def test_sigkill_mid_stage_then_resume_matches_uninterrupted(tiny_config, tmp_pa
     killed_at = RunStore.reader(tmp_path / "killed").last_step()
     assert killed_at is not None and killed_at < 60
 
-    from handhold.runs import run_info
+    from handhold.runstore.listing import run_info
 
     assert run_info(tmp_path / "killed").status == "crashed"  # a dead writer is not "running"
 
@@ -73,7 +73,7 @@ def test_sigkill_mid_stage_then_resume_matches_uninterrupted(tiny_config, tmp_pa
 
 
 def test_a_live_run_cannot_be_resumed_or_overwritten(tiny_config, tmp_path):
-    from handhold.runs import run_info
+    from handhold.runstore.listing import run_info
 
     out = tmp_path / "live"
     cmd = cli("train", str(tiny_config()), "--out", str(out), "-q", "--no-report",

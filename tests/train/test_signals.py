@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 import handhold
 from handhold.cli import app
 from handhold.config import load_config
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 from handhold.train.runner import start
 
 SIGNALS = {

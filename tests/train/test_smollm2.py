@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from handhold.real_models import minilm_dir, smollm2_gguf
+from handhold.pretrained import minilm_dir, smollm2_gguf
 
 pytestmark = [
     pytest.mark.slow,
@@ -26,7 +26,7 @@ def smollm2(tmp_path_factory):
     """The GGUF imported once (~20 s) and the GGUF model's logits on a fixed input."""
     import torch
 
-    from handhold.real_models import load_gguf, save_plain
+    from handhold.pretrained import load_gguf, save_plain
 
     model, tok = load_gguf(smollm2_gguf())
     ids = tok("The sun is a star.", return_tensors="pt")["input_ids"]
@@ -92,7 +92,7 @@ def lora_runs(smollm2, tmp_path_factory):
 def test_lora_steps_resume_exactly(lora_runs):
     from safetensors.torch import load_file
 
-    from handhold.store import RunStore
+    from handhold.runstore.db import RunStore
 
     straight, resumed = lora_runs
     ckpt = "checkpoints/step_0000002"
@@ -108,7 +108,7 @@ def test_lora_steps_resume_exactly(lora_runs):
 
 
 def test_probe_answers_through_the_chat_template_with_self_report(lora_runs):
-    from handhold.store import RunStore
+    from handhold.runstore.db import RunStore
 
     with RunStore.reader(lora_runs[0]) as store:
         probes = list(store.samples("probe"))
@@ -141,7 +141,7 @@ def test_the_built_in_essay_config_finds_the_model_from_the_working_directory(sm
     from handhold.bundled import find_config
     from handhold.cli import app
     from handhold.config import load_config
-    from handhold.store import RunStore
+    from handhold.runstore.db import RunStore
 
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "smollm2-135m-instruct").symlink_to(smollm2[0])

@@ -43,7 +43,7 @@ def server(tmp_path):
 def test_dashboard_end_to_end(browser, server, tiny_config, tmp_path, monkeypatch):
     import handhold
     from handhold.config import load_config
-    from handhold.store import RunStore
+    from handhold.runstore.db import RunStore
     from handhold.train.runner import start
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")

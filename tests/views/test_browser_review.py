@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 from review_runs import answers_run  # tests/views/review_runs.py
 
 pytestmark = pytest.mark.slow

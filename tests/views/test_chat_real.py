@@ -16,7 +16,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 import handhold  # noqa: E402
 from handhold.cli import app as cli_app  # noqa: E402
-from handhold.store import RunStore  # noqa: E402
+from handhold.runstore.db import RunStore  # noqa: E402
 from handhold.views.chat import Chat, ChatLimits  # noqa: E402
 from handhold.views.dashboard import create_app  # noqa: E402
 
@@ -55,7 +55,7 @@ def client(runs):
                                  phases_process=False), base_url="http://127.0.0.1:8765")  # a loopback Host
 
 
-# ------------------------------------------------------------------ issue 12: the chat items
+# ------------------------------------------------------------------ chat under hostile input
 def test_context_shorter_than_prompt_plus_reply_budget(client, runs):
     """64 positions, a 60-character message and 96 new tokens asked: an answer, not a 500."""
     for message in ("What is the speed of a car after 4 s at 2 m/s^2 from rest??", "hi"):

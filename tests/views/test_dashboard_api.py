@@ -18,7 +18,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 import handhold  # noqa: E402
 from handhold.cli import app as cli_app  # noqa: E402
-from handhold.store import RunStore  # noqa: E402
+from handhold.runstore.db import RunStore  # noqa: E402
 from handhold.views.chat import ChatLimits  # noqa: E402
 from handhold.views.dashboard import create_app  # noqa: E402
 

@@ -8,7 +8,7 @@ import numpy as np
 from plotly.offline import get_plotlyjs
 
 import handhold
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 from handhold.views.report import build_figures, downsample, smooth, write_report
 
 EVIL = "<script>alert(1)</script>"

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 import handhold
 from handhold.cli import app as cli_app
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 from handhold.views.review import (has_labels_table, read_labels, save_label, share_rows, wilson_interval,
                                    wrong_answers)
 
@@ -268,7 +268,7 @@ def test_the_review_never_imports_torch(tmp_path, tiny_config):
     script = """
 import sys
 from pathlib import Path
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 from handhold.views import review
 run = Path(sys.argv[1])
 with RunStore.reader(run) as store:

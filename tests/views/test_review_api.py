@@ -12,7 +12,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 import handhold  # noqa: E402
-from handhold.store import RunStore  # noqa: E402
+from handhold.runstore.db import RunStore  # noqa: E402
 from handhold.views.dashboard import create_app  # noqa: E402
 from review_runs import answers_run, without_labels_table  # noqa: E402  (tests/views/review_runs.py)
 

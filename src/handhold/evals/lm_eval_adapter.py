@@ -39,7 +39,7 @@ def flatten_results(results: dict[str, Any]) -> dict[str, float]:
 def run_lm_eval(checkpoint: Path, tasks: list[str], *, include_path: Path | None = None,
                 limit: int | None = None, batch_size: int = 16) -> dict[str, float]:
     """Evaluate a checkpoint directory on lm-eval ``tasks``; returns store-ready metrics."""
-    from ..rundir import load_model
+    from ..runstore.layout import load_model
 
     model, tokenizer = load_model(Path(checkpoint))  # CheckpointError: one line naming it
     model.eval()

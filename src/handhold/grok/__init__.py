@@ -2,8 +2,10 @@
 
 ``tasks`` (binary operations mod p, seeded splits) -> ``model`` (Nanda's 1-layer and Power's
 2-layer transformers, last-position fast path) -> ``train`` (one run into a run store: full
-batch or minibatch AdamW, Grokfast filters, matched-compute sample counting, curricula from
-``curricula`` with fixed or readiness switches, progress measures from ``measures``) ->
-``experiment`` (variants x seeds, medians and bootstrap intervals) -> ``report`` (HTML) and
-``command`` (``handhold grok``). Settings: ``config`` (pydantic) and ``presets``.
+batch or minibatch, matched-compute sample counting, progress measures from ``measures``;
+``batched``: many seeds stacked; both record through ``seedrun``) -> ``experiment`` (variants x
+seeds, medians and bootstrap intervals, each against its declared baseline) -> ``report`` (HTML)
+and ``command`` (``handhold grok``). Settings: ``config`` (pydantic) and ``presets``. What a
+variant can switch on is registered in ``mechanisms`` (``curricula``, ``grokfast``) and
+``optim.OPTIMIZERS``.
 """

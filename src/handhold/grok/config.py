@@ -14,9 +14,11 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ..config import Until, parse_count
 from ..yamlconfig import ConfigError, apply_override, data_loc, did_you_mean, located, located_problems, read_yaml
 from ..yamlconfig import StrictModel as _Strict
+from .curricula import as_count
+from .mechanisms import MECHANISMS, WithMechanisms, used
+from .optim import OptimSpec
 from .tasks import OPS, is_prime
 
 SECTIONS = ("task", "model", "optim", "train", "eval", "measure")
@@ -82,35 +84,6 @@ class ModelSpec(_Strict):
         return self
 
 
-class OptimSpec(_Strict):
-    """AdamW as in the literature: lr 1e-3, betas (0.9, 0.98), weight decay 1, 10 warm-up steps.
-
-    ``name``: ``adamw`` (decoupled decay), ``adam`` (decay as L2 in the gradient, as Grokfast's
-    script uses it), ``sgd`` (``momentum``, default 0), ``muon`` (``torch.optim.Muon`` with
-    ``muon_lr`` on the hidden weight matrices, AdamW with ``lr`` on embeddings, unembedding,
-    biases and LayerNorms, as Muon's authors do; ``momentum`` default 0.95). See ``optim.py``.
-    """
-
-    name: Literal["adamw", "adam", "sgd", "muon"] = "adamw"
-    lr: float = Field(default=1e-3, gt=0)
-    momentum: float | None = Field(default=None, ge=0, lt=1, description="sgd: 0; muon: 0.95")
-    muon_lr: float = Field(default=0.02, gt=0, description="muon: lr of the hidden matrices")
-    warmup_from_zero: bool = Field(default=False, description="the warm-up's first update at lr 0 "
-                                   "(lr * step / warmup_steps, Grokfast's schedule)")
-    betas: tuple[float, float] = (0.9, 0.98)
-    weight_decay: float = Field(default=1.0, ge=0)
-    eps: float = Field(default=1e-8, gt=0)
-    warmup_steps: int = Field(default=10, ge=0)
-
-
-def _count(v: Any) -> int:
-    """``4800000``, ``"4.8M"`` -> an int (the error leaves "(got ...)" to the located message)."""
-    try:
-        return parse_count(v)
-    except ValueError:
-        raise ValueError("expected a count such as 2000 or '2M'") from None
-
-
 class Budget(_Strict):
     """Training compute: optimizer steps, or samples (every forward/backward example counts)."""
 
@@ -120,7 +93,7 @@ class Budget(_Strict):
     @field_validator("samples", mode="before")
     @classmethod
     def _count(cls, v: Any) -> Any:
-        return None if v is None else _count(v)
+        return None if v is None else as_count(v)
 
     @model_validator(mode="after")
     def _one(self) -> Budget:
@@ -169,110 +142,18 @@ class MeasureSpec(_Strict):
     key_freqs: list[int] | None = Field(default=None, description="fix the key frequencies instead")
 
 
-RULE_METRICS = ("grok/stage/acc",)  # what the lab measures at every check (training data only)
+class VariantSpec(WithMechanisms):
+    """A variant: the base settings with some sections overridden, and any registered mechanism
+    switched on by its section (``curriculum:``, ``grokfast:``: ``mechanisms.MECHANISMS``).
 
-
-class Switch(_Strict):
-    """Fixed switch points (absolute ``steps`` or cumulative ``samples``, one per stage change)
-    or a readiness rule in the main config's ``until:`` form (:mod:`handhold.rules`), checked
-    every eval.every steps on ``grok/stage/acc`` (accuracy on the stage's training examples as
-    the model predicted them in its training steps: data seen so far, never validation):
-    ``until: {threshold: grok/stage/acc, value: 0.99, evals: 3, max_steps: 4000}``."""
-
-    steps: list[int] | None = None
-    samples: list[int] | None = None
-    until: Until | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _old_ready(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "ready" in data:
-            old = data["ready"] if isinstance(data["ready"], dict) else {}
-            new = (f"{{threshold: grok/stage/acc, value: {old.get('acc', 0.99)}, evals: {old.get('evals', 3)}, "
-                   f"max_steps: {old.get('max_steps', 'N')}}}")
-            raise ValueError(f"switch.ready is replaced by the until: form shared with the main config; "
-                             f"write  until: {new}")
-        return data
-
-    @field_validator("samples", mode="before")
-    @classmethod
-    def _counts(cls, v: Any) -> Any:
-        return [_count(x) for x in v] if isinstance(v, list) else v
-
-    @model_validator(mode="after")
-    def _one(self) -> Switch:
-        given = [k for k in ("steps", "samples", "until") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of steps: [..], samples: [..] or until: {threshold: "
-                             "grok/stage/acc, value: 0.99, evals: 3, max_steps: N}")
-        u = self.until
-        if u is not None:
-            metric = u.plateau or u.threshold
-            if metric is None:
-                raise ValueError("until: needs a readiness rule (threshold: or plateau:); fixed switch "
-                                 "points are switch.steps or switch.samples")
-            if metric not in RULE_METRICS:
-                raise ValueError(f"until: the lab's rule reads {', '.join(RULE_METRICS)} (training data "
-                                 f"only), not {metric!r}")
-        points = self.steps or self.samples
-        if points is not None and (any(x <= 0 for x in points) or points != sorted(set(points))):
-            raise ValueError(f"switch points must be positive and increasing (got {points})")
-        return self
-
-
-class CurriculumSpec(_Strict):
-    """An explicit curriculum over the training split (the validation split is never used):
-
-    - ``operand_subset``: first the pairs whose operands both lie in a seeded random ``fraction``
-      of the residues, then the whole training set;
-    - ``random_subset``: the control for ``operand_subset``: first a seeded random ``fraction`` of
-      the training pairs (no structure), then the whole training set;
-    - ``one_op_first``: first operation ``op`` alone, then every operation of the task mixed;
-    - ``easy_to_hard``: ``stages`` cumulative stages by ``difficulty`` (``sum``: a + b as
-      integers, i.e. how far past the wrap-around; ``max``: max(a, b); ``wrap``: whether a + b
-      wraps around p, two levels): stage k adds the next difficulty quantile.
+    ``baseline: true`` makes it the reference its task's other variants are compared with (it may
+    use no mechanism); ``false`` never; unset, a variant is its task's baseline when it is the one
+    variant of that task that uses no mechanism (several such: a config error asks to declare one).
     """
 
-    kind: Literal["operand_subset", "random_subset", "one_op_first", "easy_to_hard"]
-    fraction: float = Field(default=0.5, gt=0, lt=1)
-    op: str | None = None
-    difficulty: Literal["sum", "max", "wrap"] = "sum"
-    stages: int = Field(default=2, ge=2)
-    switch: Switch
-
-    @property
-    def n_stages(self) -> int:
-        return self.stages if self.kind == "easy_to_hard" else 2
-
-    @model_validator(mode="after")
-    def _points(self) -> CurriculumSpec:
-        points = self.switch.steps or self.switch.samples
-        if points is not None and len(points) != self.n_stages - 1:
-            raise ValueError(f"{self.kind} has {self.n_stages} stages: give {self.n_stages - 1} switch "
-                             f"point(s), got {len(points)}")
-        if self.kind == "easy_to_hard" and self.difficulty == "wrap" and self.stages != 2:
-            raise ValueError("difficulty 'wrap' has two levels: use stages: 2")
-        return self
-
-
-class GrokfastSpec(_Strict):
-    """Lee et al. (2024) gradient filters: EMA (alpha 0.98, lamb 2) or MA (window 100, lamb 5)."""
-
-    kind: Literal["ema", "ma"]
-    alpha: float = Field(default=0.98, ge=0, lt=1)
-    window: int = Field(default=100, ge=1)
-    lamb: float | None = Field(default=None, ge=0, description="default: 2 for ema, 5 for ma")
-
-    @property
-    def amplification(self) -> float:
-        return self.lamb if self.lamb is not None else (2.0 if self.kind == "ema" else 5.0)
-
-
-class VariantSpec(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.+-]+$")
     description: str = ""
-    curriculum: CurriculumSpec | None = None
-    grokfast: GrokfastSpec | None = None
+    baseline: bool | None = None
     task: TaskSpec | None = None
     model: ModelSpec | None = None
     optim: OptimSpec | None = None
@@ -281,8 +162,9 @@ class VariantSpec(_Strict):
     measure: MeasureSpec | None = None
 
 
-class RunSpec(_Strict):
-    """Everything one run needs: a variant with its sections resolved against the base."""
+class RunSpec(WithMechanisms):
+    """Everything one run needs: a variant with its sections resolved against the base, and its
+    mechanisms' sections (``RunSpec.curriculum``, ``RunSpec.grokfast``, ...; ``None`` when off)."""
 
     experiment: str
     variant: str
@@ -293,8 +175,6 @@ class RunSpec(_Strict):
     train: TrainSpec
     eval: EvalSpec
     measure: MeasureSpec
-    curriculum: CurriculumSpec | None = None
-    grokfast: GrokfastSpec | None = None
 
 
 class GrokConfig(_Strict):
@@ -327,7 +207,8 @@ class GrokConfig(_Strict):
         return data
 
     def check(self) -> list[tuple[tuple[Any, ...], str]]:
-        """Cross-field problems pydantic cannot see: duplicate names, curricula that do not fit the task."""
+        """Cross-field problems pydantic cannot see: duplicate names, mechanisms that do not fit
+        the task, baselines that use a mechanism or are ambiguous."""
         problems = []
         names = [v.name for v in self.variants]
         for i, v in enumerate(self.variants):
@@ -337,18 +218,42 @@ class GrokConfig(_Strict):
             if model.arch == "fast" and task.format != "a b =":
                 problems.append((("variants", i, "model", "arch"), f"arch 'fast' reads 3-token inputs: task.format "
                                  f"{task.format!r} needs model.arch: decoder"))
-            c, ops = v.curriculum, (v.task or self.task).ops
-            if c is not None and c.kind == "one_op_first":
-                if len(ops) < 2:
-                    problems.append((("variants", i, "curriculum", "kind"),
-                                     f"one_op_first needs a task with two or more ops (task.ops is {ops})"))
-                elif c.op is not None and c.op not in ops:
-                    problems.append((("variants", i, "curriculum", "op"), f"{c.op!r} is not in task.ops {ops}"))
-        return problems
+            for m in used(v):
+                problems += [(("variants", i, m.key, *loc), msg) for loc, msg in
+                             (m.check(getattr(v, m.key), task.ops) if m.check else [])]
+        return problems + self._baselines()[1]
+
+    def baselines(self) -> set[str]:
+        """The names of the variants each of its task's others are compared with (see ``VariantSpec``)."""
+        return self._baselines()[0]
+
+    def _baselines(self) -> tuple[set[str], list[tuple[tuple[Any, ...], str]]]:
+        groups: dict[str, list[int]] = {}
+        for i, v in enumerate(self.variants):
+            t = v.task or self.task
+            groups.setdefault(f"{'+'.join(t.ops)} mod {t.p} at train_frac {t.train_frac:g}", []).append(i)
+        names, problems = set(), []
+        for task, members in groups.items():
+            declared = [i for i in members if self.variants[i].baseline]
+            for i in declared:
+                if used(self.variants[i]):
+                    keys = ", ".join(f"{m.key}:" for m in used(self.variants[i]))
+                    problems.append((("variants", i, "baseline"), f"a baseline uses no mechanism, and this "
+                                     f"variant sets {keys} (declare baseline: false, or drop the mechanism)"))
+            candidates = declared or [i for i in members if self.variants[i].baseline is None
+                                      and not used(self.variants[i])]
+            if len(candidates) > 1:
+                which = " and ".join(repr(self.variants[i].name) for i in candidates)
+                key = "baseline" if declared else "name"
+                problems.append((("variants", candidates[1], key), f"{which} are both the baseline of {task}: "
+                                 "declare one with baseline: true and the others baseline: false"))
+            elif candidates:
+                names.add(self.variants[candidates[0]].name)
+        return names, problems
 
     def resolve(self, variant: VariantSpec) -> RunSpec:
         return RunSpec(experiment=self.name, variant=variant.name, description=variant.description,
-                       curriculum=variant.curriculum, grokfast=variant.grokfast,
+                       **{m: getattr(variant, m) for m in MECHANISMS},
                        **{s: getattr(variant, s) or getattr(self, s) for s in SECTIONS})
 
     def runs(self) -> list[RunSpec]:

@@ -4,16 +4,127 @@ Every curriculum first assigns each example (train and validation alike) a *leve
 trains on the training examples of level <= k, so the last stage is the whole training set.
 The levels double as the parts whose accuracy is logged (``grok/val/acc/<part>``), so a report
 shows how the part a stage has not seen yet is doing. See ``CurriculumSpec`` for the kinds.
+
+A lab mechanism (registered in ``mechanisms.py``): a variant's ``curriculum:`` section switches
+it on; the run's stages, and the tracker's plan of them (``seedrun.stage_plans``), come from it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import torch
+from pydantic import Field, field_validator, model_validator
 
-from .config import CurriculumSpec
+from ..config import Until, parse_count
+from ..yamlconfig import StrictModel as _Strict
 from .tasks import Task
+
+
+def as_count(v: Any) -> int:
+    """``4800000``, ``"4.8M"`` -> an int (the error leaves "(got ...)" to the located message)."""
+    try:
+        return parse_count(v)
+    except ValueError:
+        raise ValueError("expected a count such as 2000 or '2M'") from None
+
+
+RULE_METRICS = ("grok/stage/acc",)  # what the lab measures at every check (training data only)
+
+
+class Switch(_Strict):
+    """Fixed switch points (absolute ``steps`` or cumulative ``samples``, one per stage change)
+    or a readiness rule in the main config's ``until:`` form (:mod:`handhold.rules`), checked
+    every eval.every steps on ``grok/stage/acc`` (accuracy on the stage's training examples as
+    the model predicted them in its training steps: data seen so far, never validation):
+    ``until: {threshold: grok/stage/acc, value: 0.99, evals: 3, max_steps: 4000}``."""
+
+    steps: list[int] | None = None
+    samples: list[int] | None = None
+    until: Until | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_ready(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "ready" in data:
+            old = data["ready"] if isinstance(data["ready"], dict) else {}
+            new = (f"{{threshold: grok/stage/acc, value: {old.get('acc', 0.99)}, evals: {old.get('evals', 3)}, "
+                   f"max_steps: {old.get('max_steps', 'N')}}}")
+            raise ValueError(f"switch.ready is replaced by the until: form shared with the main config; "
+                             f"write  until: {new}")
+        return data
+
+    @field_validator("samples", mode="before")
+    @classmethod
+    def _counts(cls, v: Any) -> Any:
+        return [as_count(x) for x in v] if isinstance(v, list) else v
+
+    @model_validator(mode="after")
+    def _one(self) -> Switch:
+        given = [k for k in ("steps", "samples", "until") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of steps: [..], samples: [..] or until: {threshold: "
+                             "grok/stage/acc, value: 0.99, evals: 3, max_steps: N}")
+        u = self.until
+        if u is not None:
+            metric = u.plateau or u.threshold
+            if metric is None:
+                raise ValueError("until: needs a readiness rule (threshold: or plateau:); fixed switch "
+                                 "points are switch.steps or switch.samples")
+            if metric not in RULE_METRICS:
+                raise ValueError(f"until: the lab's rule reads {', '.join(RULE_METRICS)} (training data "
+                                 f"only), not {metric!r}")
+        points = self.steps or self.samples
+        if points is not None and (any(x <= 0 for x in points) or points != sorted(set(points))):
+            raise ValueError(f"switch points must be positive and increasing (got {points})")
+        return self
+
+
+class CurriculumSpec(_Strict):
+    """An explicit curriculum over the training split (the validation split is never used):
+
+    - ``operand_subset``: first the pairs whose operands both lie in a seeded random ``fraction``
+      of the residues, then the whole training set;
+    - ``random_subset``: the control for ``operand_subset``: first a seeded random ``fraction`` of
+      the training pairs (no structure), then the whole training set;
+    - ``one_op_first``: first operation ``op`` alone, then every operation of the task mixed;
+    - ``easy_to_hard``: ``stages`` cumulative stages by ``difficulty`` (``sum``: a + b as
+      integers, i.e. how far past the wrap-around; ``max``: max(a, b); ``wrap``: whether a + b
+      wraps around p, two levels): stage k adds the next difficulty quantile.
+    """
+
+    kind: Literal["operand_subset", "random_subset", "one_op_first", "easy_to_hard"]
+    fraction: float = Field(default=0.5, gt=0, lt=1)
+    op: str | None = None
+    difficulty: Literal["sum", "max", "wrap"] = "sum"
+    stages: int = Field(default=2, ge=2)
+    switch: Switch
+
+    @property
+    def n_stages(self) -> int:
+        return self.stages if self.kind == "easy_to_hard" else 2
+
+    @model_validator(mode="after")
+    def _points(self) -> CurriculumSpec:
+        points = self.switch.steps or self.switch.samples
+        if points is not None and len(points) != self.n_stages - 1:
+            raise ValueError(f"{self.kind} has {self.n_stages} stages: give {self.n_stages - 1} switch "
+                             f"point(s), got {len(points)}")
+        if self.kind == "easy_to_hard" and self.difficulty == "wrap" and self.stages != 2:
+            raise ValueError("difficulty 'wrap' has two levels: use stages: 2")
+        return self
+
+
+def check_task(spec: CurriculumSpec, ops: list[str]) -> list[tuple[tuple[str, ...], str]]:
+    """What the curriculum needs of the task (``(key path in the section, message)`` each)."""
+    if spec.kind != "one_op_first":
+        return []
+    if len(ops) < 2:
+        return [(("kind",), f"one_op_first needs a task with two or more ops (task.ops is {ops})")]
+    if spec.op is not None and spec.op not in ops:
+        return [(("op",), f"{spec.op!r} is not in task.ops {ops}")]
+    return []
 
 
 @dataclass

@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..provenance import code_version
-from ..store import RunStore
+from ..runstore.db import RunStore
 from .batched import batched_unsupported
 from .config import GrokConfig, RunSpec
 from .lineage import Verdict, reuse_verdict, versions_label
+from .mechanisms import used
 from .sweep import Unit, execute
 
 N_BOOT = 2000
@@ -88,7 +89,7 @@ def run_experiment(cfg: GrokConfig, exp_dir: str | Path, *, seeds: int | None = 
                 + f", memorised at {r['memorization_step']}, {r['seconds']:.1f} s")
     if errors:
         raise errors[0]
-    summary = summarize(exp_dir, specs, n_seeds)
+    summary = summarize(exp_dir, specs, n_seeds, baselines=cfg.baselines())
     summary["config"] = cfg.model_dump(mode="json")
     (exp_dir / "experiment.json").write_text(json.dumps(summary, indent=1))
     return summary
@@ -114,8 +115,9 @@ def plan_units(specs: dict[str, RunSpec], todo: dict[str, list[int]], exp_dir: P
     return units
 
 
-def summarize(exp_dir: Path, specs: list[RunSpec], seeds: int) -> dict[str, Any]:
-    """The comparison, read from the run stores (``meta['grok']`` of each finished run)."""
+def summarize(exp_dir: Path, specs: list[RunSpec], seeds: int, *, baselines: Collection[str] = ()) -> dict[str, Any]:
+    """The comparison, read from the run stores (``meta['grok']`` of each finished run); each
+    variant is compared with the baseline of its task among ``baselines`` (``GrokConfig.baselines``)."""
     variants = []
     all_codes = []
     for spec in specs:
@@ -126,6 +128,7 @@ def summarize(exp_dir: Path, specs: list[RunSpec], seeds: int) -> dict[str, Any]
                 results.append({**store.get_meta("grok"), "grokking": grokking_of_store(store)})
                 codes.append(store.get_meta("code_version"))
         variants.append(variant_stats(spec, list(range(seeds)), results))
+        variants[-1]["baseline"] = spec.variant in baselines
         variants[-1]["code"] = versions_label(codes)  # the code behind the row ("mixed: ..." if several)
         all_codes += codes
     _speedups(variants)
@@ -161,6 +164,7 @@ def variant_stats(spec: RunSpec, seeds: list[int], results: list[dict[str, Any]]
         "curriculum": spec.curriculum.kind if spec.curriculum else None,
         "switch": (None if spec.curriculum is None else "ready" if spec.curriculum.switch.until else "fixed"),
         "grokfast": spec.grokfast.kind if spec.grokfast else None,
+        "mechanisms": [m.key for m in used(spec)],
         "seeds": seeds,
         "steps_to_val99": v99, "median_steps_to_val99": med99, "ci95": ci99,
         "steps_to_val95": v95, "median_steps_to_val95": med95, "ci95_val95": ci95_95,
@@ -202,13 +206,14 @@ def _finite(v: float) -> float | None:
 
 
 def _speedups(variants: list[dict[str, Any]]) -> None:
-    """``vs_baseline``: the plain variant on the same task, and the ratio of the medians
-    (baseline / variant: above 1 is faster than the baseline). ``faster_seeds``: on how many seeds
-    the variant reached 99% in fewer steps than the baseline did at the same seed (same split,
-    same initialisation: a paired comparison; never counts as infinite, so never vs never is a tie)."""
+    """``vs_baseline``: the declared baseline on the same task (the row with ``baseline`` true),
+    and the ratio of the medians (baseline / variant: above 1 is faster than the baseline).
+    ``faster_seeds``: on how many seeds the variant reached 99% in fewer steps than the baseline
+    did at the same seed (same split, same initialisation: a paired comparison; never counts as
+    infinite, so never vs never is a tie)."""
     plain = {}
     for v in variants:
-        if v["curriculum"] is None and v["grokfast"] is None:
+        if v["baseline"]:
             plain.setdefault(json.dumps(v["task"], sort_keys=True), v)
     for v in variants:
         base = plain.get(json.dumps(v["task"], sort_keys=True))

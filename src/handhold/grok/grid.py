@@ -26,8 +26,8 @@ fits a laptop)::
     epochs: 10000              # budget per run: epochs x training pairs samples (null: the base's)
     axes: {task: [add, mul, x2y2], p: [97, 113], train_frac: [0.3, 0.5], batch: [full, 512],
            optim: [{}]}        # optim: overrides of the optim section, e.g. {weight_decay: 0.1}
-    arms: [...]                # default: baseline, subset-first-ready, grokfast-ema (the first arm is
-                               # the reference every other arm is compared with)
+    arms: [...]                # default: baseline, subset-first-ready, grokfast-ema (the arm with
+                               # baseline: true is the reference every other arm is compared with)
 """
 
 from __future__ import annotations
@@ -123,7 +123,11 @@ def cell_config(grid: GridSpec, cell: dict[str, Any]) -> GrokConfig:
         n_train = int(make_task(cell["task"], cell["p"], cell["train_frac"], 0).is_train.sum())
         data["train"]["budget"] = {"samples": grid.epochs * n_train}
     data["variants"] = copy.deepcopy(grid.arms)
-    return load_grok_config(data=data, source=f"grid {grid.name}, cell {cell['id']}")
+    cfg = load_grok_config(data=data, source=f"grid {grid.name}, cell {cell['id']}")
+    if not cfg.baselines():
+        raise ConfigError([f"grid {grid.name}, cell {cell['id']}: arms: no baseline to compare the arms with "
+                           "(declare one arm baseline: true)"])
+    return cfg
 
 
 # ------------------------------------------------------------------------------ statistics
@@ -162,15 +166,15 @@ def paired_test(base: list[int | None], arm: list[int | None], alpha: float = AL
 
 
 def cell_result(cell: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
-    """Arms (median + CI) and each arm against the baseline, from an experiment summary."""
+    """Arms (median + CI) and each arm against the declared baseline, from an experiment summary."""
     variants = summary["variants"]
-    base = variants[0]
+    base = next(v for v in variants if v["baseline"])
     arms = [{"name": v["name"], "median_steps_to_val99": v["median_steps_to_val99"], "ci95": v["ci95"],
              "steps_to_val99": v["steps_to_val99"], "generalized": v["generalized"],
              "median_samples_to_val99": v["median_samples_to_val99"],
              "grokked": v.get("grokked")} for v in variants]
     comparisons = []
-    for v in variants[1:]:
+    for v in (v for v in variants if v is not base):
         test = paired_test(base["steps_to_val99"], v["steps_to_val99"])
         a, b = base["median_steps_to_val99"], v["median_steps_to_val99"]
         speedup = None if a is None or b is None else round(a / b, 3)

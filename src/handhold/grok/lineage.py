@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..provenance import same_code
-from ..store import RunStore, StoreError
+from ..runstore.db import RunStore, StoreError
 
 
 @dataclass(frozen=True)

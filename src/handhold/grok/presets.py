@@ -19,11 +19,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .config import Switch, _deep_merge
+from .config import _deep_merge
+from .curricula import Switch
 
 
 def variants(switch_steps: int, mix_budget: dict[str, int]) -> list[dict[str, Any]]:
-    """Baseline, each curriculum with a fixed switch and with the readiness rule, Grokfast EMA/MA.
+    """Baseline, each curriculum with a fixed switch and with the readiness rule, Grokfast EMA/MA
+    (the baselines declared: ``baseline: true``).
 
     ``random_subset`` is the control for ``operand_subset``: a first stage of about the same size
     (a quarter of the pairs) without the operand structure.
@@ -39,7 +41,7 @@ def variants(switch_steps: int, mix_budget: dict[str, int]) -> list[dict[str, An
         return {"task": {"ops": ["add", "sub"]}, "train": {"budget": dict(mix_budget)}}
 
     return [
-        {"name": "baseline", "description": "the whole training set every step"},
+        {"name": "baseline", "baseline": True, "description": "the whole training set every step"},
         {"name": "subset-first", "description": "operands in a random half of the residues first",
          "curriculum": {"kind": "operand_subset", "fraction": 0.5, "switch": {"steps": [switch_steps]}}},
         {"name": "subset-first-ready", "description": "operand subset first, advance when mastered",
@@ -57,7 +59,7 @@ def variants(switch_steps: int, mix_budget: dict[str, int]) -> list[dict[str, An
          "grokfast": {"kind": "ema", "alpha": 0.98, "lamb": 2.0}},
         {"name": "grokfast-ma", "description": "Grokfast MA filter (window 100, lamb 5)",
          "grokfast": {"kind": "ma", "window": 100, "lamb": 5.0}},
-        {"name": "baseline-addsub", "description": "add and sub mixed from the start", **mix()},
+        {"name": "baseline-addsub", "baseline": True, "description": "add and sub mixed from the start", **mix()},
         {"name": "add-first", "description": "add alone first, then add + sub", **mix(),
          "curriculum": {"kind": "one_op_first", "op": "add", "switch": {"steps": [switch_steps]}}},
         {"name": "add-first-ready", "description": "add alone first, advance when mastered", **mix(),
@@ -91,7 +93,7 @@ POWER: dict[str, Any] = _deep_merge(LITERATURE, {
     "measure": {"every": 500, "per_decade": 0},
 })
 POWER["train"]["budget"] = {"steps": 30000}  # minibatches: steps are samples / 512
-POWER["variants"] = [{"name": "baseline", "description": "AdamW wd 1, minibatches of 512 (Power et al.)"}]
+POWER["variants"] = [{"name": "baseline", "baseline": True, "description": "AdamW wd 1, minibatches of 512 (Power et al.)"}]
 
 # Grokfast (Lee et al., 2024), its own task, model and loop (ironjr/grokfast main.py): x * y mod 97
 # with y != 0, 5-token equations, 50% train, minibatches of 512 in passes over the shuffled data (the
@@ -111,7 +113,7 @@ GROKFAST: dict[str, Any] = {
     "eval": {"every": 10, "per_decade": 0},
     "measure": {"every": 500, "per_decade": 0},
     "variants": [
-        {"name": "baseline", "description": "its README's baseline: Adam without weight decay, no filter"},
+        {"name": "baseline", "baseline": True, "description": "its README's baseline: Adam without weight decay, no filter"},
         {"name": "grokfast-ema", "description": "--filter ema --alpha 0.98 --lamb 2.0 --weight_decay 0.005",
          "optim": {"weight_decay": 0.005}, "grokfast": {"kind": "ema", "alpha": 0.98, "lamb": 2.0}},
         {"name": "grokfast-ma", "description": "--filter ma --window_size 100 --lamb 5.0 --weight_decay 0.01",
@@ -152,7 +154,7 @@ def ready_switch(max_steps: int) -> dict[str, Any]:
 
 
 ARMS: list[dict[str, Any]] = [
-    {"name": "baseline", "description": "the whole training set every step"},
+    {"name": "baseline", "baseline": True, "description": "the whole training set every step"},
     {"name": "subset-first-ready", "description": "operands in a random half of the residues first, advance "
      "when mastered (the best curriculum at the quick preset)",
      "curriculum": {"kind": "operand_subset", "fraction": 0.5, "switch": ready_switch(4000)}},

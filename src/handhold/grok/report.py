@@ -19,7 +19,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from ..plotting import PLOTLY_CONFIG, downsample
-from ..store import RunStore
+from ..runstore.db import RunStore
 from .experiment import run_dir_for
 
 COLORS = qualitative.Plotly

@@ -27,6 +27,7 @@ import torch
 from torch.utils.data import IterableDataset
 
 from ..config import RunConfig, load_config, validate_config
+from ..data.chat_format import chat_formatted
 from ..data.sources import build_sources
 from ..models import BatchEncoder
 
@@ -58,7 +59,7 @@ class CurriculumDataset(IterableDataset):
         self.tokenizer = tokenizer
         self.seq_len = seq_len or self.cfg.train.seq_len
         self._enc = BatchEncoder(tokenizer, self.seq_len)
-        self.sources = build_sources(self.cfg, base)
+        self.sources = chat_formatted(self.cfg, build_sources(self.cfg, base), tokenizer)
         self.names = list(self.sources)
         self.stages = self.cfg.stages
         self.rank, self.world = (rank or 0), (world_size or 1)

@@ -10,7 +10,7 @@
   the curriculum's stages, mixtures and sources row by row (each row tagged with its ``source``);
   a stage changes when the callback says so, from the next row drawn.
 - :class:`HandholdTrainerCallback` records the Trainer's logs and eval metrics in the run store
-  (through :mod:`handhold.run`), checks each stage's exit rule (step/token budgets after every
+  (through :mod:`handhold.runstore.live`), checks each stage's exit rule (step/token budgets after every
   step, the ``plateau``/``threshold`` readiness rules after every evaluate), so a stage ends
   *during* ``trainer.train()``; logs the mean training loss per source on logging steps; saves
   the curriculum's state in every Trainer checkpoint and restores it on
@@ -33,7 +33,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..run import Run
+from ..runstore.live import Run
 from .dataset import CurriculumDataset
 from .source_losses import SourceLosses
 from .stage_driver import StageDriver, open_run

@@ -28,7 +28,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..phases.sources import SourceError, load_csv, load_tensorboard
-from ..run import Run, RunError
+from ..runstore.live import Run, RunError
 
 _BAD = re.compile(r"[^\w.\-:@+=,()\[\]/]+")
 _ENVELOPE = re.compile(r"__(MIN|MAX)$")
@@ -143,21 +143,21 @@ def import_run(source: str | Path, out: str | Path, *, run: str | None = None, n
             renamed[k] = key
         for s, v in zip(steps, values):
             by_step.setdefault(s, {})[key] = v
-    w = Run(out, config=config, name=name or found_name or src.stem)
+    run = Run(out, config=config, name=name or found_name or src.stem)
     try:
-        w.set_meta(imported={"source": str(src.resolve()), "kind": kind, "run": found_name, "renamed": renamed})
+        run.set_meta(imported={"source": str(src.resolve()), "kind": kind, "run": found_name, "renamed": renamed})
         marks, n_stages = sorted(set(switches)), 0
         if marks:
-            w.stage("stage 0", step=min(by_step))
+            run.stage("stage 0", step=min(by_step))
             n_stages = 1
         for step in sorted(by_step):
             while marks and marks[0] <= step:
-                w.stage(f"stage {n_stages}", step=marks.pop(0))
+                run.stage(f"stage {n_stages}", step=marks.pop(0))
                 n_stages += 1
-            w.log(by_step[step], step=step)
-        w.finish("finished", f"imported from {kind} {src.name}")
+            run.log(by_step[step], step=step)
+        run.finish("finished", f"imported from {kind} {src.name}")
     except BaseException as exc:
-        w.finish("failed", f"import failed: {exc}")
+        run.finish("failed", f"import failed: {exc}")
         raise
     return Path(out)
 
@@ -175,7 +175,7 @@ def import_cmd(
         path = import_run(source, out, run=run, name=name)
     except (SourceError, RunError) as exc:
         _fail(str(exc))
-    from ..store import RunStore
+    from ..runstore.db import RunStore
 
     with RunStore.reader(path) as store:
         typer.echo(f"imported {store.count('metrics'):,} values of {len(store.metric_keys())} metrics "

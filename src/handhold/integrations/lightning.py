@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ..run import Run
+from ..runstore.live import Run
 from .dataset import CurriculumDataset
 from .stage_driver import StageDriver, open_run
 

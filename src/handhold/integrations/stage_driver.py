@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..rules import Decision
-from ..run import Run
+from ..runstore.live import Run
 from ..stages import Counts, StageTracker, tracker_state
 from .dataset import CurriculumDataset
 

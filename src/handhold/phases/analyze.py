@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from .direction import infer_direction
+from ..direction import infer_direction
 from .divergence import Track
 from .document import check_sections
 from .grokking import ACC_LEVEL
@@ -145,7 +145,7 @@ def _finite(obj: Any) -> Any:
 
 
 def analyze_store(store: Any, *, metrics: Iterable[str] | None = None, **kw: Any) -> dict[str, Any]:
-    """The document for an open :class:`~handhold.store.RunStore` (for reports and dashboards).
+    """The document for an open :class:`~handhold.runstore.db.RunStore` (for reports and dashboards).
 
     ``metrics`` picks keys (names or globs); by default every metric but bookkeeping
     (learning rate, token counts, timings, per-layer internals).

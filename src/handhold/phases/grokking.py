@@ -96,7 +96,7 @@ def first_at_level(x: np.ndarray, values: np.ndarray, level: float = ACC_LEVEL) 
 def is_accuracy(name: str, values: object) -> bool:
     """An accuracy curve: every value in [0, 1] and ``acc`` in its name (or a name without any
     metric word, such as a bare ``train``: then the values decide)."""
-    from .direction import infer_direction
+    from ..direction import infer_direction
 
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]

@@ -54,7 +54,10 @@ class DeceleratingCost(BaseCost):
                 continue
             for h in offsets:
                 g = np.log(j + h) if p == 0.0 else (j + h) ** p
-                rows.append(g / np.max(np.abs(g)))
+                top = np.max(np.abs(g))
+                # log(j + 1) on a single point is 0 everywhere: a flat shape, left unscaled
+                # (error() skips shapes without variance), never divided by its zero maximum
+                rows.append(g / top if top > 0 else g)
         self.table = np.vstack(rows)  # (K, n)
         zero = np.zeros((len(rows), 1))
         self.s1 = np.hstack([zero, np.cumsum(self.table, axis=1)])

@@ -70,7 +70,7 @@ def load_source(path: str | Path) -> Loaded:
 
 # ------------------------------------------------------------------------------ run store
 def load_run(path: Path) -> Loaded:
-    from ..store import RunStore, StoreError
+    from ..runstore.db import RunStore, StoreError
 
     try:
         with RunStore.reader(path) as store:

@@ -17,11 +17,11 @@ from typing import Any
 
 import torch
 
-from ..rundir import CKPT_DIR, checkpoint_dir, complete_checkpoints  # noqa: F401 - the layout lives there
+from ..runstore.layout import CKPT_DIR, checkpoint_dir, complete_checkpoints  # noqa: F401 - the layout lives there
 
 
 def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """(step, directory) of the complete checkpoints, oldest first (see :mod:`handhold.rundir`)."""
+    """(step, directory) of the complete checkpoints, oldest first (see :mod:`handhold.runstore.layout`)."""
     return complete_checkpoints(run_dir)
 
 

@@ -149,7 +149,7 @@ def fit(state: State, callbacks: list[Callback]) -> State:
             loss = stats[0] / n_global
             if not math.isfinite(loss):
                 state.optimizer.zero_grad(set_to_none=True)
-                state.log_event("nan", loss=str(loss), stage=cur.stage.name)
+                state.event("nan", loss=str(loss), stage=cur.stage.name)
                 state.request_stop(f"non-finite loss ({loss}) at step {state.step + 1}", status="failed")
                 state.step += 1
                 fire(Event.METRICS)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from ..config import GeneratedSource, RunConfig, dump_config, load_config
 from ..models import resolve_model_path
-from ..rundir import CONFIG_NAME, DAMAGED_PREFIX, checkpoint_problem, set_aside, step_dirs
-from ..run import Run, RunError
-from ..store import RunStore, StoreError, db_path
+from ..runstore.layout import CONFIG_NAME, DAMAGED_PREFIX, checkpoint_problem, set_aside, step_dirs
+from ..runstore.live import Run, RunError
+from ..runstore.db import RunStore, StoreError, db_path
 from . import checkpoint as ckpt
 from .callbacks.progress import ProgressBar
 from .callbacks.store_writer import StoreWriter

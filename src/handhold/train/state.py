@@ -48,11 +48,11 @@ class State:
         """Add metrics for the current step; written to the store at the ``metrics`` event."""
         self.logs.update(values)
 
-    def log_event(self, kind: str, **data: Any) -> None:
+    def event(self, kind: str, **data: Any) -> None:
         """Record an event for the current step; written to the store with the metrics."""
         self.events.append((kind, data))
 
-    def log_sample(self, kind: str, prompt: str, text: str) -> None:
+    def sample(self, kind: str, prompt: str, text: str) -> None:
         """Record a generation (probe, eval, chat) for the current step."""
         self.samples.append((kind, prompt, text))
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..phases.document import sections
 from ..phases.registry import DETECTORS
-from ..store import RunStore
+from ..runstore.db import RunStore
 
 log = logging.getLogger(__name__)
 

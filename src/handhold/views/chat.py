@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..amendment import amend
+from ..runstore.amend import amend
 
 CHAT_KIND = "chat"
 
@@ -59,8 +59,8 @@ class Reply:
 
 
 def checkpoints(run_dir: Path) -> list[int]:
-    """Steps of the checkpoints of a run that hold a whole model or LoRA adapters (see :mod:`handhold.rundir`)."""
-    from ..rundir import MODEL_FILES, complete_checkpoints
+    """Steps of the checkpoints of a run that hold a whole model or LoRA adapters (see :mod:`handhold.runstore.layout`)."""
+    from ..runstore.layout import MODEL_FILES, complete_checkpoints
 
     return [step for step, _ in complete_checkpoints(run_dir, MODEL_FILES)]
 
@@ -75,7 +75,7 @@ def checkpoint_path(run_dir: Path, step: int | None) -> tuple[int, Path]:
     elif step not in found:
         raise ChatError(f"{run_dir}: no checkpoint at step {step}; there are: "
                         + ", ".join(map(str, found)))
-    from ..rundir import checkpoint_dir
+    from ..runstore.layout import checkpoint_dir
 
     return step, checkpoint_dir(run_dir, step)
 

@@ -77,7 +77,7 @@ def chat(
 ) -> None:
     """Talk to a checkpoint of a run; every exchange is saved to the run as a `chat` sample."""
     from ..terminal import quiet_libraries as _quiet_libraries
-    from ..store import db_path
+    from ..runstore.db import db_path
     from .chat import Chat, ChatError, ChatLimits, checkpoint_path
 
     if not db_path(run_dir).is_file():

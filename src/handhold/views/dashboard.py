@@ -20,6 +20,8 @@ Run names from the URL must be a plain folder name (letters, digits, ``.``, ``_`
 names a run directly under RUNS_DIR: no path traversal. Bad parameters
 get a 4xx with a message.
 
+``GET compare?runs=A&runs=B&key=``: several runs on one chart (:mod:`.compare_api`).
+
 The wrong-answer review (``GET runs/{run}/review``, ``PUT runs/{run}/review/label``) lives in
 :mod:`.review_api`; a label is the one other write, into its own ``labels`` table.
 """
@@ -47,11 +49,12 @@ from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import FileResponse, JSONResponse  # noqa: E402
 from fastapi.staticfiles import StaticFiles  # noqa: E402
 
-from ..runs import run_info  # noqa: E402
-from ..store import RunStore, StoreError, db_path, iter_run_dirs  # noqa: E402
+from ..runstore.listing import run_info  # noqa: E402
+from ..runstore.db import RunStore, StoreError, db_path, iter_run_dirs  # noqa: E402
 from ..summary import stage_table  # noqa: E402
 from .chat import Chat, ChatError, ChatLimits, checkpoints  # noqa: E402
 from .chat_routes import ChatBody, add_chat_routes  # noqa: E402
+from .compare_api import add_compare_routes  # noqa: E402
 from .downsample import read_series  # noqa: E402
 from .guard import Guard  # noqa: E402
 from .analysis import load_phases, phase_summary  # noqa: E402
@@ -121,6 +124,7 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
         raise HTTPException(404, f"no run named {run!r} under {root}")
 
     add_review_routes(app, run_dir)  # the wrong-answer review (views/review_api.py)
+    add_compare_routes(app, run_dir)  # several runs on one chart (views/compare_api.py)
 
     # ------------------------------------------------------------------ pages
     @app.get("/", include_in_schema=False)

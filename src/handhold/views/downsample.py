@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 
 from ..plotting import downsample
-from ..store import RunStore
+from ..runstore.db import RunStore
 
 EXACT_LIMIT = 20_000  # up to this many rows, reduce in numpy with exact positions
 

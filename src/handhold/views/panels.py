@@ -21,7 +21,7 @@ from typing import Any
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from ..store import Event, RunStore
+from ..runstore.db import Event, RunStore
 from ..summary import StageRow
 from .marks import phase_marks
 

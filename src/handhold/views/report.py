@@ -19,7 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..plotting import MAX_POINTS, PLOTLY_CONFIG, downsample, smooth  # noqa: F401 - downsample: public here too
-from ..store import RunStore
+from ..runstore.db import RunStore
 from ..summary import StageRow, stage_table
 from .analysis import load_phases
 from .marks import mark_kinds
@@ -31,7 +31,7 @@ def write_report(run_dir: str | os.PathLike[str], out: Path | None = None) -> Pa
 
     Written to a temporary file and renamed, so a browser or a dashboard never sees half a file.
     """
-    from ..runs import run_info  # knows when a "running" run's trainer is gone
+    from ..runstore.listing import run_info  # knows when a "running" run's trainer is gone
 
     run_dir = Path(run_dir)
     out = Path(out) if out is not None else run_dir / "report.html"

@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..store import RunStore
+from ..runstore.db import RunStore
 from .review_share import ALL_TASKS, ShareRow, share_figure, share_rows, wilson_interval  # noqa: F401 - the review's API
 
 LABELS = ("sound", "unsound")
@@ -336,7 +336,7 @@ def save_label(run_dir: str | os.PathLike[str], step: int, task: str, doc_id: st
                label: str | None, *, digest: str | None = None) -> None:
     """Set (or, with ``None``, clear) the human label of one item, through the amend door.
     ``digest`` (:attr:`ReviewItem.digest`) ties the label to the answer it was given to."""
-    from ..amendment import amend
+    from ..runstore.amend import amend
 
     if label is not None and label not in LABELS:
         raise ReviewError(f"label must be one of {', '.join(LABELS)} (or null to clear), got {label!r}")

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal, Optional
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
-from ..store import RunStore
+from ..runstore.db import RunStore
 from ..summary import stage_table
 from .review import ReviewCache, save_label, wrong_answers
 from .review_share import share_figure, share_rows

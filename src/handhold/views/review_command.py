@@ -28,7 +28,7 @@ def review(
     task: Annotated[Optional[str], typer.Option(help="only this task")] = None,
 ) -> None:
     """Share of sound reasoning among wrong answers (labels by hand, else automatic), with Wilson 95% CIs."""
-    from ..store import StoreError
+    from ..runstore.db import StoreError
     from .review import review_summary
 
     try:

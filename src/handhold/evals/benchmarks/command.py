@@ -1,6 +1,6 @@
-"""``handhold eval RUN --benchmarks seed``: a checkpoint on real benchmarks, printed and stored.
+"""``handhold eval RUN --benchmarks reasoning-standard``: a checkpoint on real benchmarks, printed and stored.
 
-``handhold eval MODEL_DIR --benchmarks seed [--out RUN_DIR]`` scores a plain Hugging Face model
+``handhold eval MODEL_DIR --benchmarks reasoning-standard [--out RUN_DIR]`` scores a plain Hugging Face model
 directory (the base model, before any training): printed, and with ``--out`` kept as a new
 baseline run (through the Run API, everything at step 0, status finished), which ``report``,
 ``analyze`` and ``runs`` read like any other run.
@@ -17,7 +17,7 @@ from rich.table import Table
 from .suite import BenchmarkResult, LoadedTask, evaluate, prepare, resolve_suite
 
 if TYPE_CHECKING:
-    from ...amendment import Amend
+    from ...runstore.amend import Amend
 
 
 def run_checkpoint(checkpoint: Path, spec: str, *, limit: int | None, cot_limit: int | None,
@@ -49,15 +49,15 @@ def store_result(run: Amend, step: int, result: BenchmarkResult) -> None:
 
 def is_model_dir(path: Path) -> bool:
     """A plain HF model directory (``config.json``, no run store): not a run."""
-    from ...store import db_path
+    from ...runstore.layout import db_path
 
     return path.is_dir() and (path / "config.json").is_file() and not db_path(path).exists()
 
 
 def write_baseline(out: Path, model_dir: Path, spec: str, result: BenchmarkResult) -> None:
     """A new run at ``out`` holding ``result`` at step 0 (refuses a directory that holds a run)."""
-    from ...run import init
-    from ...store import db_path
+    from ...runstore.live import init
+    from ...runstore.layout import db_path
 
     if db_path(out).exists():
         raise FileExistsError(f"{out} already holds a run; choose another --out for the baseline")

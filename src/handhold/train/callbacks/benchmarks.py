@@ -64,7 +64,7 @@ class BenchmarkEvals(Callback):
         state.log(result.metrics)
         for rec in result.records:
             if rec.generation is not None:
-                state.log_sample(f"eval/{rec.task}", rec.prompt, rec.generation)
+                state.sample(f"eval/{rec.task}", rec.prompt, rec.generation)
             if rec.answer is not None:
-                state.log_event("answer", **rec.answer)
+                state.event("answer", **rec.answer)
         state.log({"eval/benchmarks_time_s": result.seconds, "eval/benchmarks_cot_time_s": result.cot_seconds})

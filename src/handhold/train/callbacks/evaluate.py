@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from ...evals.suite import ExampleRecord, score_task, summarize, task_examples
-from ...schedule import Cadence
+from ...cadence import Cadence
 from ..events import Callback
 from ..state import State
 
@@ -58,7 +58,7 @@ class EvalSuite(Callback):
         state.log(summarize(records, state.cfg.evals))
         for rec in sorted(records, key=lambda r: (r.task, r.index)):
             if rec.generation is not None:
-                state.log_sample(f"eval/{rec.task}", self.examples[rec.task][rec.index].prompt, rec.generation)
+                state.sample(f"eval/{rec.task}", self.examples[rec.task][rec.index].prompt, rec.generation)
         state.log({"eval/suite_time_s": time.perf_counter() - t0})
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from ...config import ConfigError
 from ...data.chat_format import chat_prompt, has_chat_template
 from ...evals.generation import generate
-from ...schedule import Cadence
+from ...cadence import Cadence
 from ..events import Callback
 from ..state import State
 
@@ -55,12 +55,12 @@ class Probes(Callback):
         texts = generate(state.accelerator.unwrap_model(state.model), state.tokenizer,
                          prompts, max_new_tokens=p.max_new_tokens)
         for probe, text in zip(p.prompts, texts):
-            state.log_sample("probe", probe.text, text)
+            state.sample("probe", probe.text, text)
         if self.axes is not None:
             from ...self_report import metrics
 
             scores = self.axes.probe_scores([q.id for q in p.prompts], texts)
             state.log(metrics(scores))
-            state.log_event("self_report", scores={a: {k: round(v, 4) for k, v in s.items()}
+            state.event("self_report", scores={a: {k: round(v, 4) for k, v in s.items()}
                                                    for a, s in scores.items()})
         state.log({"probe/time_s": time.perf_counter() - t0})

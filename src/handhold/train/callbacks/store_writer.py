@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...rules import REASONS
-from ...run import Run
+from ...runstore.live import Run
 from ..events import Callback
 from ..state import State
 

@@ -35,9 +35,12 @@ function escapeHtml(s) {
 function route() {
   clearTimeout(timer);
   const m = location.hash.match(/^#\/run\/([^/?]+)/);
-  $("runs-view").hidden = !!m;
+  const cmp = location.hash.match(/^#\/compare\?(.*)$/);
+  $("runs-view").hidden = !!m || !!cmp;
   $("run-view").hidden = !m;
+  $("compare-view").hidden = !cmp;
   if (m) openRun(decodeURIComponent(m[1]));
+  else if (cmp) openCompare(new URLSearchParams(cmp[1]));
   else openRuns();
 }
 window.addEventListener("hashchange", route);
@@ -59,19 +62,21 @@ async function openRuns() {
       const body = $("runs-body");
       body.replaceChildren(...data.runs.map(runRow));
       $("runs-empty").hidden = data.runs.length > 0;
+      filterRuns();
     } catch (err) {
       $("runs-root").textContent = "cannot reach the server: " + err.message;
     }
-    if (!page) schedule(refresh);
+    if (!page && !$("runs-view").hidden) schedule(refresh);
   };
   refresh();
 }
 
 function runRow(r) {
-  if (r.error) return el("tr", {}, el("td", {}, r.id), el("td", { colspan: 5, class: "muted" }, r.error));
+  if (r.error) return el("tr", {}, el("td", {}), el("td", {}, r.id), el("td", { colspan: 5, class: "muted" }, r.error));
   const link = el("a", { href: "#/run/" + encodeURIComponent(r.id) }, r.id);
   const name = r.name !== r.id ? el("span", { class: "muted" }, " (" + r.name + ")") : "";
   return el("tr", { "data-run": r.id },
+    el("td", {}, pickBox(r.id)),
     el("td", {}, link, name),
     el("td", {}, el("span", { class: "status " + r.status, title: r.reason || "" }, r.status)),
     el("td", {}, r.stage || ""),
@@ -271,6 +276,77 @@ $("smoothing").addEventListener("input", () => {
   $("smoothing-value").textContent = Number($("smoothing").value).toFixed(2);
   render();
 });
+
+// ------------------------------------------------------------------ picking runs to compare
+// The runs list keeps the ticked runs and the filter across its refreshes; "compare selected"
+// opens #/compare?runs=a,b (compare.js draws it; GET /api/compare gives the document).
+const picked = new Set();
+
+function pickBox(id) {
+  const box = el("input", { type: "checkbox", class: "pick", value: id, title: "compare this run" });
+  box.checked = picked.has(id);
+  box.addEventListener("change", () => { if (box.checked) picked.add(id); else picked.delete(id); showPicked(); });
+  return box;
+}
+
+function showPicked() {
+  const n = picked.size;
+  $("compare-go").disabled = n < 1;
+  $("compare-go").textContent = n ? `compare selected (${n})` : "compare selected";
+  $("runs-selected").textContent = n ? [...picked].join(", ") : "tick runs to compare them on one chart";
+}
+
+function filterRuns() {
+  const q = $("runs-filter").value.trim().toLowerCase();
+  for (const tr of $("runs-body").children) tr.hidden = !!q && !tr.textContent.toLowerCase().includes(q);
+  showPicked();
+}
+
+$("runs-filter").addEventListener("input", filterRuns);
+$("runs-all").addEventListener("change", () => {
+  for (const box of $("runs-body").querySelectorAll("tr:not([hidden]) input.pick")) {
+    box.checked = $("runs-all").checked;
+    if (box.checked) picked.add(box.value); else picked.delete(box.value);
+  }
+  showPicked();
+});
+$("compare-go").addEventListener("click", () => {
+  location.hash = "#/compare?" + new URLSearchParams({ runs: [...picked].join(",") });
+});
+
+async function openCompare(params) {
+  page = null;
+  const ids = (params.get("runs") || "").split(",").filter(Boolean);
+  ids.forEach((id) => picked.add(id));
+  $("crumb").textContent = "› compare " + ids.join(", ");
+  $("live").hidden = true;
+  const load = (key) => api("/api/compare?" + new URLSearchParams({ runs: ids.join(","), ...(key ? { key } : {}) }));
+  const token = {};
+  compareToken = token;
+  let view = null;
+  const refresh = async () => {
+    if (compareToken !== token) return;
+    try {
+      const doc = await load(view ? view.state.key : params.get("key"));
+      if (compareToken !== token) return;
+      $("compare-title").textContent = "Compare " + doc.runs.map((r) => `${r.id} (${r.status})`).join(" · ");
+      $("live").hidden = !doc.runs.some((r) => r.status === "running");
+      $("compare-note").textContent = "";
+      if (!view) {
+        view = HandholdCompare.mount($("compare-root"), doc, {
+          key: params.get("key"), axis: params.get("x"), load,
+          onChange: (key, axis) => history.replaceState(null, "", "#/compare?" +
+            new URLSearchParams({ runs: ids.join(","), key, x: axis })),
+        });
+      } else if (doc.key === view.state.key) view.update(doc); // else: a pick changed the key meanwhile
+    } catch (err) {
+      $("compare-note").textContent = "cannot compare: " + err.message;
+    }
+    if (compareToken === token && !$("compare-view").hidden) schedule(refresh);
+  };
+  refresh();
+}
+let compareToken = null;
 
 // ------------------------------------------------------------------ comparing runs
 async function fillCompare() {

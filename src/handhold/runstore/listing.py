@@ -7,8 +7,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import runlock
-from .store import RunStore, StoreError, iter_run_dirs
+from . import lock as runlock
+from .db import RunStore, StoreError, iter_run_dirs
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Issue 12, item 7: resume on damaged files. A damaged checkpoint falls back to the newest
+"""Resume on damaged files. A damaged checkpoint falls back to the newest
 complete one (and says so) and the run still matches the uninterrupted one; a damaged or empty
 run store is refused with one line (exit 2) and left as it was."""
 
@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from handhold.cli import app
-from handhold.store import RunStore
+from handhold.runstore.db import RunStore
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -95,7 +95,7 @@ def test_an_empty_or_damaged_run_store_is_refused(finished, tmp_path, content):
 
 
 def test_eval_on_a_tampered_checkpoint_config_is_one_line(finished, tmp_path):
-    """Item 6 (eval): a checkpoint whose config.json no longer fits its weights."""
+    """`handhold eval` on a checkpoint whose config.json no longer fits its weights."""
     import json
 
     import yaml

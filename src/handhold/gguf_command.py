@@ -28,7 +28,7 @@ def import_gguf_cmd(
 ) -> None:
     """Write a plain local Hugging Face model directory (safetensors + tokenizer) from GGUF."""
     from .terminal import quiet_libraries as _quiet_libraries
-    from .real_models import ImportModelError, import_gguf, smollm2_gguf
+    from .pretrained import ImportModelError, import_gguf, smollm2_gguf
 
     path = Path(gguf)
     if gguf == "smollm2" and not path.exists():

@@ -1,4 +1,4 @@
-"""Issue 12, item 10: every bad config is one line naming the file (and line/field), exit 2."""
+"""Every bad config is one line naming the file (and line/field), exit 2."""
 
 from pathlib import Path
 

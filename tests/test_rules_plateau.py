@@ -8,7 +8,7 @@ import os
 import pytest
 
 from handhold.config import ConfigError, validate_config
-from handhold.phases.readiness import PlateauDetector, PlateauRule
+from handhold.rules import PlateauDetector, PlateauRule
 from handhold.train.events import Callback
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -104,7 +104,7 @@ class Scripted(Callback):
 
 def tiny_run(tiny_config, tmp_path, curve, until):
     from handhold.config import load_config
-    from handhold.store import RunStore
+    from handhold.runstore.db import RunStore
     from handhold.train.runner import start
 
     cfg = load_config(tiny_config(), ["stages.0.until=" + __import__("json").dumps(until),
@@ -137,7 +137,7 @@ def test_real_run_never_fires_on_a_rising_metric(tiny_config, tmp_path):
 
 def test_a_run_stopped_mid_stage_and_resumed_decides_identically(tiny_config, tmp_path):
     from handhold.config import load_config
-    from handhold.store import RunStore
+    from handhold.runstore.db import RunStore
     from handhold.train.runner import resume, start
 
     until = {"plateau": "eval/scripted/acc", "patience": 3, "max_steps": 200}

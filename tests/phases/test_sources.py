@@ -1,4 +1,4 @@
-"""Issue 12, items 8 and 9: `analyze` never reads wrong data without a word, never tracebacks."""
+"""The curve readers of `analyze`: never reads wrong data without a word, never tracebacks."""
 
 from __future__ import annotations
 

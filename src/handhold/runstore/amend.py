@@ -22,19 +22,19 @@ store (a test fails if any other module opens one for writing). Rules:
   still holds when its writes land;
 - an exception inside the block writes nothing, nor does a refused call;
 - keys, values and data are checked as ``run.log`` / ``run.event`` / ``run.sample`` check them
-  (:mod:`handhold.validate`); stage starts and ends belong to the live run and are refused.
+  (:mod:`handhold.runstore.validate`); stage starts and ends belong to the live run and are refused.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from .store import RunStore, StoreError, db_path
+from . import lock as runlock
+from .db import RunStore, StoreError, db_path
 from .validate import check_key, jsonable, metric_rows, step_number
 
 __all__ = ["Amend", "AmendError", "amend", "LOCK_NAME"]
@@ -55,18 +55,11 @@ def amend(run_dir: str | os.PathLike[str], *, timeout: float = 30.0) -> Amend:
     return Amend(run_dir, timeout=timeout)
 
 
-def _take_lock(run_dir: Path, timeout: float) -> IO[str]:
-    fh = open(run_dir / LOCK_NAME, "a+")
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fh
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                fh.close()
-                raise AmendError(f"{run_dir}: another amend writer has held the run for {timeout:g} s") from None
-            time.sleep(0.02)
+def _take_lock(run_dir: Path, timeout: float) -> runlock.HeldLock:
+    try:
+        return runlock.take(run_dir / LOCK_NAME, timeout)
+    except runlock.RunLocked:
+        raise AmendError(f"{run_dir}: another amend writer has held the run for {timeout:g} s") from None
 
 
 class Amend:
@@ -81,7 +74,7 @@ class Amend:
         if not db_path(self.dir).is_file():
             raise StoreError(f"{db_path(self.dir)}: no run store here; handhold.amend writes into an "
                              "existing run (handhold.init starts one)")
-        self._lockfile: IO[str] | None = _take_lock(self.dir, timeout)
+        self._lockfile: runlock.HeldLock | None = _take_lock(self.dir, timeout)
         try:
             self._writer = RunStore.open(self.dir, create=False, timeout=timeout)
             self.store = RunStore.reader(self.dir)

@@ -1,4 +1,4 @@
-"""Issue 12, items 2 and 3 and the server part: a hostile web page (DNS rebinding, a cross-site
+"""The server's guard: a hostile web page (DNS rebinding, a cross-site
 POST), absurd parameters and bodies get a 4xx with a message, never a 500, and the server
 stays up."""
 

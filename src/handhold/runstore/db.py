@@ -1,8 +1,8 @@
 """The run store: one SQLite file per run, the seam between training and everything that reads it.
 
 Two doors write it, both through this module: the live run (``handhold.init``,
-:mod:`handhold.run`: metrics, events, samples, stages; one writer per run, held by the run lock)
-and the amend door (``handhold.amend``, :mod:`handhold.amendment`: a re-scored checkpoint, a chat
+:mod:`handhold.runstore.live`: metrics, events, samples, stages; one writer per run, held by the run lock)
+and the amend door (``handhold.amend``, :mod:`handhold.runstore.amend`: a re-scored checkpoint, a chat
 exchange, a person's label, written into an existing run in one short transaction). Reports,
 the dashboard and analysis only read. WAL mode lets readers and the amend door share the file
 with a trainer that is writing. The live run's writes are buffered and flushed in one
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .rundir import DB_NAME, db_path  # noqa: F401 - the run directory's layout lives there
+from .layout import DB_NAME, db_path  # noqa: F401 - the run directory's layout lives there
 
 SCHEMA_VERSION = 1
 
@@ -84,8 +84,8 @@ class Sample:
 class RunStore:
     """Writer and reader of one run's ``run.db``.
 
-    ``RunStore.open`` writes (called by the two doors only: :mod:`handhold.run` and
-    :mod:`handhold.amendment`); ``RunStore.reader`` is a read-only connection that never blocks a writer.
+    ``RunStore.open`` writes (called by the two doors only: :mod:`handhold.runstore.live` and
+    :mod:`handhold.runstore.amend`); ``RunStore.reader`` is a read-only connection that never blocks a writer.
     """
 
     def __init__(self, conn: sqlite3.Connection, path: Path, *, readonly: bool,
@@ -163,7 +163,7 @@ class RunStore:
         self.close()
 
     # ----------------------------------------------------------------- writing
-    def log_metrics(self, step: int, values: dict[str, float], t: float | None = None) -> None:
+    def append_metrics(self, step: int, values: dict[str, float], t: float | None = None) -> None:
         t = time.time() if t is None else t
         self._metrics.extend((step, k, _finite_or_none(v), t) for k, v in values.items())
         self._maybe_flush()
@@ -174,11 +174,11 @@ class RunStore:
         self._metrics.extend(rows)
         self._maybe_flush()
 
-    def log_event(self, step: int, kind: str, data: dict[str, Any] | None = None) -> None:
+    def append_event(self, step: int, kind: str, data: dict[str, Any] | None = None) -> None:
         self._events.append((step, kind, json.dumps(data or {}, sort_keys=True), time.time()))
         self._maybe_flush()
 
-    def log_sample(self, step: int, kind: str, prompt: str, text: str) -> None:
+    def append_sample(self, step: int, kind: str, prompt: str, text: str) -> None:
         self._samples.append((step, kind, prompt, text, time.time()))
         self._maybe_flush()
 

@@ -1,6 +1,6 @@
 """What the run's two writers accept: keys, metric values, steps and JSON data.
 
-:class:`handhold.run.Run` (the live run, ``handhold.init``) and :class:`handhold.amendment.Amend`
+:class:`handhold.runstore.live.Run` (the live run, ``handhold.init``) and :class:`handhold.runstore.amend.Amend`
 (writing into an existing run, ``handhold.amend``) check every write here, so a key or a value
 that one door refuses the other refuses too, with the same message. ``where`` names the call in
 the message (``run.log``, ``amend.replace``, ...).

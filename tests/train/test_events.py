@@ -1,4 +1,4 @@
-"""Issue 12, one source of truth: `eval` fires once per step, and the milestones (a stage ending,
+"""`eval` fires once per step, and the milestones (a stage ending,
 the run ending) are their own event, so evaluators need no "already ran at this step" guard."""
 
 from __future__ import annotations

@@ -10,8 +10,8 @@
 handhold's trainer, its grokking lab, the Trainer/Lightning callbacks and a user's own loop all
 write through :class:`Run`; reports, the dashboard and ``analyze`` only read the store. Writes
 that come after the fact, at a step the run has passed (a re-scored checkpoint, a chat exchange,
-a label), go through the other door, :func:`handhold.amend` (:mod:`handhold.amendment`); both
-check keys and values with :mod:`handhold.validate`.
+a label), go through the other door, :func:`handhold.amend` (:mod:`handhold.runstore.amend`); both
+check keys and values with :mod:`handhold.runstore.validate`.
 
 Rules (documented, tested):
 
@@ -44,11 +44,11 @@ import time
 import weakref
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from . import runlock
-from .rules import REASONS
-from .store import RunStore, db_path, writer_identity
+from . import lock as runlock
+from ..rules import REASONS
+from .db import RunStore, db_path, writer_identity
 from .validate import check_key, config_dict, flatten, jsonable, number, step_number
 
 __all__ = ["Run", "RunError", "init", "log", "finish", "current", "REASONS"]
@@ -79,7 +79,7 @@ class Run:
         if self.dir.exists() and not self.dir.is_dir():
             raise RunError(f"{self.dir} is a file, not a run directory")
         try:
-            self._lockfile: IO[str] | None = runlock.acquire(self.dir)
+            self._lockfile: runlock.HeldLock | None = runlock.acquire(self.dir)
         except runlock.RunLocked as exc:
             raise RunError(f"{exc} (one writer per run directory)") from None
         try:
@@ -105,7 +105,7 @@ class Run:
         cfg = config_dict(config)
         self.config: dict[str, Any] = cfg if cfg is not None else dict(old.get("config") or {})
         self._stages = list(stages if stages is not None else old.get("stages") or [])
-        from .provenance import code_version
+        from ..provenance import code_version
 
         for key, value in {"status": "running", "stop_reason": None, "writer": writer_identity(),
                            "name": self.name, "config": self.config, "stages": self._stages,
@@ -116,10 +116,10 @@ class Run:
             if resume_from is not None and resume_from < self.step:
                 s.truncate_after(int(resume_from))
                 self._reload()
-            s.log_event(max(self.step, 0), "resume" if self.step >= 0 else "fit_start", {})
+            s.append_event(max(self.step, 0), "resume" if self.step >= 0 else "fit_start", {})
         else:
             s.set_meta("started", time.time())
-            s.log_event(0, "fit_start", {})
+            s.append_event(0, "fit_start", {})
         self._stop = threading.Event()
         self._flusher = threading.Thread(target=self._flush_loop, args=(flush_seconds,), daemon=True,
                                          name=f"handhold-flush {self.dir.name}")
@@ -233,7 +233,7 @@ class Run:
         with self._lock:
             self._check_open()
             at = self._at(step, "run.event")
-            self._store.log_event(at, kind, clean)
+            self._store.append_event(at, kind, clean)
             self.step = max(self.step, at)
 
     def sample(self, kind: str, prompt: str, text: str, step: int | None = None) -> None:
@@ -244,7 +244,7 @@ class Run:
         with self._lock:
             self._check_open()
             at = self._at(step, "run.sample")
-            self._store.log_sample(at, kind, prompt, text)
+            self._store.append_sample(at, kind, prompt, text)
             self.step = max(self.step, at)
 
     def stage(self, name: str, step: int | None = None, **info: Any) -> None:
@@ -259,7 +259,7 @@ class Run:
             if self._stage is not None:
                 self.stage_end("requested", step=at, note=f"stage {name!r} started")
             index = int(clean.pop("index", self._n_stages))
-            self._store.log_event(at, "stage_start", {**clean, "stage": name, "index": index})
+            self._store.append_event(at, "stage_start", {**clean, "stage": name, "index": index})
             self._stage = {"name": name, "index": index, "start": at, "counters": dict(self._counters)}
             self._n_stages += 1
             if name not in self._stages:
@@ -285,7 +285,7 @@ class Run:
             for key in _COUNTERS:
                 if key in self._counters:
                     data[key.split("/")[-1]] = int(self._counters[key] - st["counters"].get(key, 0))
-            self._store.log_event(at, "stage_end", data)
+            self._store.append_event(at, "stage_end", data)
             self._stage = None
             self.step = max(self.step, at)
 
@@ -328,7 +328,7 @@ class Run:
             self._stop.set()
             s = self._store
             try:
-                s.log_event(max(self.step, 0), "fit_end", {"status": status, "reason": reason})
+                s.append_event(max(self.step, 0), "fit_end", {"status": status, "reason": reason})
                 s.flush()
                 s.set_meta("status", status)
                 s.set_meta("stop_reason", reason)
