@@ -75,12 +75,13 @@ def cot_speed(model_dir: str, n: int, max_new_tokens: int) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("run_dir", nargs="?", default="runs/demo")
+    ap.add_argument("run_dir", nargs="?", default=None, help="a run directory (default: runs/demo, unless --cot-speed)")
     ap.add_argument("--cot-speed", action="store_true", help="also time batched vs one-at-a-time CoT generation")
     ap.add_argument("--model", default="models/smollm2-135m-instruct")
     ap.add_argument("--prompts", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=64)
     args = ap.parse_args()
-    main(args.run_dir)
+    if args.run_dir is not None or not args.cot_speed:
+        main(args.run_dir or "runs/demo")
     if args.cot_speed:
         cot_speed(args.model, args.prompts, args.max_new_tokens)
