@@ -180,3 +180,33 @@ def test_the_review_keeps_unanswered_questions_apart(tmp_path):
     assert [i.doc_id for i in wrong] == ["1"] and [i.doc_id for i in apart] == ["2"]
     assert "1 question(s) got no answer that could be read" in notes[-1]
     assert share_rows(wrong)[0].wrong == 1  # the unanswered one is not a wrong answer to judge
+
+
+def test_documents_sharing_few_shot_examples_share_one_pass_with_the_same_scores(tmp_path):
+    import torch
+
+    from handhold.config import ModelConfig
+    from handhold.evals.benchmarks.data import load_bigbench
+    from handhold.evals.benchmarks.suite import doc_groups, score_shard
+    from handhold.models import build_model
+
+    tok = char_tokenizer()
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(config={"n_layer": 1, "n_head": 2, "n_embd": 16}), tok, 512, 0)
+    shots = "Examples. " + " ".join(f"Q: {i}*2? A: {2 * i}." for i in range(25))  # a long shared prefix
+    gen = tmp_path / "gen.json"
+    gen.write_text(json.dumps({"name": "gen", "task_prefix": shots,
+                               "examples": [{"input": f"{i}*3?", "target": str(3 * i)} for i in range(7)]}))
+    mc = tmp_path / "mc.json"
+    mc.write_text(json.dumps({"name": "mc", "task_prefix": shots, "examples": [
+        {"input": f"{i}+1?", "target_scores": {str(i + 1): 1, str(i + 2): 0, str(i): 0}} for i in range(5)]}))
+    tasks = [LoadedTask("f", load_bigbench(p), load_bigbench(p).docs, False) for p in (gen, mc)]
+    assert doc_groups(tasks[1].docs, 8) == [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11], [12, 13, 14]]
+    assert doc_groups(tasks[1].docs, 0) == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11], [12, 13, 14]]
+    assert doc_groups([Doc("0", (("x" * 10, " a"),), 0), Doc("1", (("y" * 10, " a"),), 0)], 8) == [[0], [1]]
+    shared = score_shard(model, tok, tasks, batch_size=8, share_across_docs=True)
+    alone = score_shard(model, tok, tasks, batch_size=8, share_across_docs=False)
+    for a, b in zip(shared, alone):
+        assert a.scores.keys() == b.scores.keys()
+        for k in a.scores:
+            assert a.scores[k] == pytest.approx(b.scores[k], rel=1e-4, abs=1e-5), (a.task, a.index, k)

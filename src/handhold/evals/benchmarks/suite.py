@@ -22,6 +22,7 @@ chance; read ``cot_answered`` beside it (the review lists unanswered generations
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,9 +79,33 @@ def prepare(suite: Suite, limit: int | None) -> list[LoadedTask]:
     return out
 
 
+SHARED_PREFIX_CHARS = 200  # documents whose contexts share this much (few-shot examples) share one pass
+
+
+def doc_groups(docs: list[Doc], batch_size: int) -> list[list[int]]:
+    """Request indices that share the forward pass of their common prefix: each document's own
+    requests (its choices share the question), or, when every document's context starts with the
+    same few-shot examples (SQuAD and Jeopardy 5-shot: ~85% of each context), consecutive documents
+    together, up to ``batch_size`` requests a group (0: one document a group). The scores are the
+    same either way (the prefix's cache is copied to each row); the shared examples run once a group."""
+    spans, at = [], 0
+    for d in docs:
+        spans.append(list(range(at, at + len(d.requests))))
+        at += len(d.requests)
+    contexts = [c for d in docs for c, _ in d.requests]
+    if batch_size <= 1 or len(docs) < 2 or len(os.path.commonprefix(contexts)) < SHARED_PREFIX_CHARS:
+        return spans
+    groups: list[list[int]] = [[]]
+    for span in spans:
+        if groups[-1] and len(groups[-1]) + len(span) > batch_size:
+            groups.append([])
+        groups[-1] += span
+    return groups
+
+
 def score_shard(model: Any, tokenizer: Any, tasks: list[LoadedTask], rank: int = 0, world: int = 1, *,
                 batch_size: int = 32, max_new_tokens: int = 96, cot_limit: int | None = None,
-                timings: dict[str, float] | None = None) -> list[DocRecord]:
+                timings: dict[str, float] | None = None, share_across_docs: bool = True) -> list[DocRecord]:
     """Score this process's share of every task's documents (``docs[rank::world]``); ``timings``
     (when given) accumulates ``cot_s``, the seconds spent generating chain of thought."""
     from ..generation import generate
@@ -93,10 +118,7 @@ def score_shard(model: Any, tokenizer: Any, tasks: list[LoadedTask], rank: int =
         mine = list(range(rank, len(lt.docs), world))
         docs = [lt.docs[i] for i in mine]
         requests = [r for d in docs for r in d.requests]
-        groups, at = [], 0
-        for d in docs:  # a document's requests share the forward pass of their common prefix
-            groups.append(list(range(at, at + len(d.requests))))
-            at += len(d.requests)
+        groups = doc_groups(docs, batch_size) if share_across_docs else doc_groups(docs, 0)
         scores = score_requests(model, tokenizer, requests, batch_size=batch_size, groups=groups)
         at = 0
         recs = []
