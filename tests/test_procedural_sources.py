@@ -61,6 +61,7 @@ def test_an_unknown_source_type_is_located_with_the_registered_names(dice, tmp_p
                                    "hf_dataset, parquet, arrow, json)"]
 
 
-def test_a_source_name_must_not_shadow_a_file_type():
+@pytest.mark.parametrize("taken", ["jsonl", "text", "hf_dataset", "parquet", "arrow", "json"])
+def test_a_source_name_must_not_shadow_a_file_or_dataset_type(taken):
     with pytest.raises(ValueError, match="cannot name a procedural source"):
-        procedural_sources.register("jsonl", roll)
+        procedural_sources.register(taken, roll)

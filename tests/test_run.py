@@ -210,3 +210,80 @@ def test_numpy_and_torch_scalars_are_numbers(tmp_path):
 def test_import_handhold_stays_light():
     out = py("import sys, handhold; print('handhold.runstore.live' in sys.modules, 'torch' in sys.modules)")
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda r: r.log({"x": 1.0}, step=2**63), ValueError, "out of range"),
+    (lambda r: r.log({"x": 1.0}, step=10**30), ValueError, "out of range"),
+    (lambda r: r.log({"x": 1.0}, step=float("inf")), TypeError, "step must be an integer"),
+    (lambda r: r.log({"x": 1.0}, step=float("nan")), TypeError, "step must be an integer"),
+    (lambda r: r.log({"x": 1.0}, step=-1), ValueError, "step must be >= 0"),
+    (lambda r: r.log({"x": 10**400}), ValueError, "too large for a float"),
+    (lambda r: r.log({"ok": 1.0, "nested": {"fine": 1.0, "bad key": 2.0}}), ValueError, "'nested/bad key'"),
+    (lambda r: r.event("e", step=2**63), ValueError, "out of range"),
+    (lambda r: r.sample("probe", "p", "\ud800", step=200), ValueError, "not valid Unicode"),
+    (lambda r: r.stage("s", step=2**64), ValueError, "out of range"),
+    (lambda r: r.stage("s", index="first"), ValueError, "index must be an integer"),
+    (lambda r: r.rewind(2**63), ValueError, "out of range"),
+])
+def test_a_value_beyond_sqlite_is_refused_at_the_call_and_accepted_rows_survive(tmp_path, call, error, message):
+    """100 rows accepted, then a refused call: the call raises the Run API's own error at once,
+    finish() writes all 100 rows and the status (before: OverflowError at finish, 100 of 100
+    rows lost, status never written)."""
+    run = handhold.init(tmp_path / "r", flush_every=10**6, flush_seconds=3600)
+    run.stage("only")
+    for step in range(100):
+        run.log({"x": float(step)}, step=step)
+    with pytest.raises(error, match=message):
+        call(run)
+    run.finish()
+    s = RunStore.reader(tmp_path / "r")
+    assert s.series("x")[0] == list(range(100)) and s.get_meta("status") == "finished"
+    assert s.metric_keys() == ["x"] and s.events("e") == [] and list(s.samples()) == []
+    assert [e.data["stage"] for e in s.events("stage_start")] == ["only"]
+
+
+def test_big_integer_values_are_stored_as_numbers(tmp_path):
+    with handhold.init(tmp_path / "r") as run:
+        run.log({"count": 2**63, "neg": -(2**70), "edge": 2**63 - 1}, step=0)
+    s = RunStore.reader(tmp_path / "r")
+    assert s.series("count")[1] == [float(2**63)] and s.series("neg")[1] == [float(-(2**70))]
+    assert s.series("edge")[1] == [float(2**63 - 1)]
+
+
+def test_init_takes_the_lock_before_it_looks_for_a_run(tmp_path, monkeypatch):
+    """Whether run.db exists is read while the lock is held: a writer that creates the run
+    between the check and the lock cannot be overwritten by a second init."""
+    from handhold.runstore import live as run_module
+
+    order = []
+    real_acquire, real_db_path = run_module.runlock.acquire, run_module.db_path
+    monkeypatch.setattr(run_module.runlock, "acquire", lambda d: order.append("lock") or real_acquire(d))
+    monkeypatch.setattr(run_module, "db_path", lambda d: order.append("exists?") or real_db_path(d))
+    handhold.init(tmp_path / "r").finish()
+    assert order[:2] == ["lock", "exists?"]
+
+
+def test_a_flush_that_fails_at_finish_marks_the_run_failed(tmp_path, monkeypatch):
+    run = handhold.init(tmp_path / "r", flush_every=10**6, flush_seconds=3600)
+    run.log({"x": 1.0}, step=0)
+
+    def broken() -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(run._store, "flush", broken)
+    with pytest.raises(RunError, match="could not be written.*disk full"):
+        run.finish()
+    s = RunStore.reader(tmp_path / "r")
+    assert s.get_meta("status") == "failed" and "disk full" in s.get_meta("stop_reason")
+
+
+def test_there_is_no_next_step_after_the_last_one_sqlite_holds(tmp_path):
+    """Found by the property test: log(step=2**63-1) then log() without a step chose 2**63,
+    which failed at the flush and lost the buffered rows."""
+    run = handhold.init(tmp_path / "r", flush_every=10**6, flush_seconds=3600)
+    run.log({"x": 1.0}, step=2**63 - 1)
+    with pytest.raises(ValueError, match="next step.*out of range"):
+        run.log({"x": 2.0})
+    run.finish()
+    assert RunStore.reader(tmp_path / "r").series("x") == ([2**63 - 1], [1.0])

@@ -26,12 +26,17 @@ from . import dataset_files, procedural_sources
 from .benchmark_suite import family_clash
 from .dataset_files import DATASET_TYPES
 from .direction import infer_direction
+from .bounds import SEED_MAX
 from .yamlconfig import (ConfigError, StrictModel, apply_override, did_you_mean, located, located_problems,
                          read_yaml)
 
 # --------------------------------------------------------------------------- budgets
 _SUFFIX = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9}
 MAX_COUNT = 10**15  # a budget beyond this (a quadrillion steps or tokens) is a typo
+MAX_BATCH_ROWS = 2**20  # rows per step: beyond this the batch, not the model, fills the memory
+MAX_SEQ_LEN = 2**20  # tokens per row
+MAX_EXAMPLES = 10**7  # held-out examples generated and scored per eval: more is a typo, and fills memory
+MAX_MICRO_TOKENS = 2**24  # tokens in one micro-batch (16M: far beyond any accelerator's memory)
 
 
 def parse_count(value: int | str) -> int:
@@ -146,7 +151,7 @@ class GeneratedSource(StrictModel):
     :mod:`handhold.procedural_sources`."""
 
     type: str
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=SEED_MAX, description="numpy, torch and random take 0 .. 2**32-1")
     heldout: float = Field(default=0.05, gt=0, lt=0.5, description="share of examples held out")
     format: Literal["text", "chat"] = Field(
         default="text", description="chat: each example rendered with the model's chat template "
@@ -168,7 +173,7 @@ class JsonlSource(StrictModel):
     path: str
     text_field: str = "text"
     heldout: float = Field(default=0.05, gt=0, lt=0.5)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=SEED_MAX, description="numpy, torch and random take 0 .. 2**32-1")
 
 
 class TextSource(StrictModel):
@@ -178,7 +183,7 @@ class TextSource(StrictModel):
     path: str
     split: Literal["line", "paragraph"] = "line"
     heldout: float = Field(default=0.05, gt=0, lt=0.5)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=SEED_MAX, description="numpy, torch and random take 0 .. 2**32-1")
 
 
 class DatasetSource(StrictModel):
@@ -251,13 +256,27 @@ class ModelConfig(StrictModel):
 
 
 class TrainConfig(StrictModel):
-    batch_size: int = Field(default=32, gt=0, description="rows per step, across all processes")
-    grad_accum: int = Field(default=1, ge=1, description="micro-batches per step on each process")
-    seq_len: int = Field(default=128, ge=8)
+    batch_size: int = Field(default=32, gt=0, le=MAX_BATCH_ROWS, description="rows per step, across all processes")
+    grad_accum: int = Field(default=1, ge=1, le=MAX_BATCH_ROWS, description="micro-batches per step on each process")
+    seq_len: int = Field(default=128, ge=8, le=MAX_SEQ_LEN)
     max_steps: int | None = Field(default=None, gt=0, description="cap on the whole run")
     mixed_precision: Literal["no", "fp16", "bf16", "auto"] = "no"  # auto: bf16 on a GPU that has it
     deterministic: bool = True
     cpu: bool = False
+
+    @model_validator(mode="after")
+    def _micro_batch_fits(self) -> TrainConfig:
+        """One micro-batch is held in memory at once (its tokens, activations and logits): refuse
+        one no machine holds, before the data pipeline starts filling memory for it."""
+        rows = -(-self.batch_size // self.grad_accum)
+        tokens = rows * self.seq_len
+        if tokens > MAX_MICRO_TOKENS:
+            gib = tokens * 128 * 4 / 2**30
+            raise PydanticCustomError(
+                "micro_batch", f"a micro-batch of {rows:,} rows x {self.seq_len:,} tokens is {tokens:,} tokens, "
+                f"more than {MAX_MICRO_TOKENS:,} (about {gib:,.0f} GiB for one float32 activation of width "
+                "128 alone); lower train.batch_size or raise train.grad_accum")
+        return self
 
 
 class OptimConfig(StrictModel):
@@ -275,8 +294,8 @@ class OptimConfig(StrictModel):
 
 class EvalConfig(StrictModel):
     every: int = Field(default=100, gt=0)
-    examples: int = Field(default=64, gt=0, description="held-out examples per source")
-    batch_size: int = Field(default=64, gt=0)
+    examples: int = Field(default=64, gt=0, le=MAX_EXAMPLES, description="held-out examples per source")
+    batch_size: int = Field(default=64, gt=0, le=MAX_BATCH_ROWS)
 
 
 METRICS = ("answer_acc", "step_validity", "coherence", "format", "exact_match", "mc_acc")
@@ -294,11 +313,11 @@ class EvalTask(StrictModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     source: str
-    examples: int = Field(default=32, gt=0, description="held-out examples scored per eval")
+    examples: int = Field(default=32, gt=0, le=MAX_EXAMPLES, description="held-out examples scored per eval")
     metrics: list[Metric] = Field(default_factory=lambda: ["answer_acc", "step_validity", "coherence",
                                                            "format", "exact_match"], min_length=1)
     category: str | None = None
-    max_new_tokens: int = Field(default=120, gt=0)
+    max_new_tokens: int = Field(default=120, gt=0, le=MAX_SEQ_LEN)
     version: int = 1
 
 
@@ -313,7 +332,7 @@ class LmEvalConfig(StrictModel):
     tasks: list[str] = Field(min_length=1)
     include_path: str | None = Field(default=None, description="folder of local task YAMLs")
     limit: int | None = Field(default=None, gt=0, description="at most this many documents per task")
-    batch_size: int = Field(default=16, gt=0)
+    batch_size: int = Field(default=16, gt=0, le=MAX_BATCH_ROWS)
 
 
 class BenchmarksConfig(StrictModel):
@@ -324,7 +343,7 @@ class BenchmarksConfig(StrictModel):
     limit: int | None = Field(default=32, gt=0, description="documents per task: a fixed, seeded subsample")
     every: int = Field(default=500, gt=0)
     cot_limit: int | None = Field(default=4, ge=0, description="documents per task also read by chain of thought")
-    batch_size: int = Field(default=32, gt=0)
+    batch_size: int = Field(default=32, gt=0, le=MAX_BATCH_ROWS)
     at_stage_end: bool = True
     at_start: bool = Field(default=True, description="score step 0 too: the model before training")
     rename: dict[str, str] = Field(default_factory=dict, description="benchmark family -> the name its curves "
@@ -338,7 +357,7 @@ class EvalSuiteConfig(_Cadence):
     tasks: list[EvalTask] = Field(default_factory=list)
     families: dict[str, list[Metric]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_FAMILIES.items()})
     at_stage_end: bool = True
-    batch_size: int = Field(default=64, gt=0)
+    batch_size: int = Field(default=64, gt=0, le=MAX_BATCH_ROWS)
 
 
 class Probe(StrictModel):
@@ -367,7 +386,7 @@ class ProbesConfig(_Cadence):
     """Fixed prompts generated at intervals: the model's own words over training."""
 
     prompts: list[Probe] = Field(default_factory=list)
-    max_new_tokens: int = Field(default=60, gt=0)
+    max_new_tokens: int = Field(default=60, gt=0, le=MAX_SEQ_LEN)
     format: Literal["auto", "text", "chat"] = Field(
         default="auto", description="chat: asked through the model's chat template; auto: chat when "
                                     "the tokenizer has one")
@@ -388,7 +407,7 @@ class CheckpointConfig(StrictModel):
 
 class RunConfig(StrictModel):
     name: str = "run"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=SEED_MAX, description="numpy, torch and random take 0 .. 2**32-1")
     model: ModelConfig = Field(default_factory=ModelConfig)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     stages: list[Stage] = Field(min_length=1)

@@ -23,6 +23,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from .dataset_files import DATASET_TYPES
+
 Generator = Callable[[random.Random], Any]
 
 SOURCES: dict[str, str | Generator] = {
@@ -40,9 +42,10 @@ def names() -> tuple[str, ...]:
 def register(name: str, generate: str | Generator) -> None:
     """Add a procedural source from outside handhold (a plugin, a test): ``generate`` is the
     function itself or its ``"module:function"`` path."""
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name in FILE_TYPES:
+    taken = (*FILE_TYPES, *DATASET_TYPES)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name in taken:
         raise ValueError(f"{name!r} cannot name a procedural source (letters, digits, _ . -; "
-                         f"not {' or '.join(FILE_TYPES)})")
+                         f"not {', '.join(taken)})")
     SOURCES[name] = generate
 
 

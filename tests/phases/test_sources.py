@@ -92,3 +92,25 @@ def test_large_but_workable_values_are_analysed(tmp_path):
     assert res.exit_code == 0, res.output
     (seg,) = json.loads(res.stdout)["metrics"]["loss"]["segments"]
     assert seg["trend"] == "declining" and np.isclose(seg["slope"], -1e98, rtol=1e-6)
+
+
+@pytest.mark.parametrize("step", ["3e101", "nan", "inf", "-1e30"])
+def test_steps_beyond_a_run_store_are_one_line_in_analyze(tmp_path, step):
+    """Before: steps reaching 3e101 were analysed into 'declining, -0 +- 0'; a NaN step was
+    read as a point."""
+    from typer.testing import CliRunner
+
+    from handhold.cli import app
+
+    csv = tmp_path / "c.csv"
+    csv.write_text("loss,step\n" + "".join(f"{1 / (i + 1)},{i}\n" for i in range(50)) + f"0.01,{step}\n")
+    result = CliRunner().invoke(app, ["analyze", str(csv)])
+    assert result.exit_code == 2 and result.output.startswith(f"error: {csv}:52: column 'step'"), result.output
+
+
+def test_a_semicolon_or_tab_separated_csv_is_read(tmp_path):
+    for sep in (";", "\t"):
+        csv = tmp_path / "c.csv"
+        csv.write_text(f"step{sep}val/acc\n0{sep}0.5\n1{sep}0.75\n")
+        loaded = load_source(csv)
+        assert list(loaded.series["val/acc"][1]) == [0.5, 0.75]

@@ -88,6 +88,8 @@ def test_labelling_updates_the_share(client, root):
     ({"step": -1, "task": "arc_easy", "doc_id": "1", "label": "sound"}, 422, "step"),
     ({"step": 10, "task": "", "doc_id": "1", "label": "sound"}, 422, "task"),
     ({"step": "x", "task": "arc_easy", "doc_id": "1", "label": "sound"}, 422, "step"),
+    ({"step": 2**63, "task": "arc_easy", "doc_id": "1", "label": "sound"}, 422, "step"),  # beyond SQLite: was a 500
+    ({"step": 10**30, "task": "arc_easy", "doc_id": "1", "label": "sound"}, 422, "step"),
     ({"step": 99, "task": "arc_easy", "doc_id": "1", "label": "sound"}, 404, "no wrong answers at step 99"),
     ({"step": 10, "task": "mmlu", "doc_id": "1", "label": "sound"}, 404, "of task 'mmlu'"),
     ({"step": 10, "task": "arc_easy", "doc_id": "77", "label": "sound"}, 404, "no wrong answer '77'"),
@@ -106,6 +108,7 @@ def test_bad_labels_get_4xx_and_write_nothing(client, root, body, status, says):
     ("/api/runs/bench/review?step=99", 404),
     ("/api/runs/bench/review?step=-3", 422),
     ("/api/runs/bench/review?step=abc", 422),
+    (f"/api/runs/bench/review?step={2**63}", 422),
     ("/api/runs/bench/review?task=mmlu", 404),
     ("/api/runs/bench/review?task=" + "x" * 300, 422),
     ("/api/runs/bench/review?limit=0", 422),

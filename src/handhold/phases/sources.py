@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ..bounds import STEP_MAX
+
 STEP_COLUMN = "step"
 STAGE_COLUMN = "stage"
 # bookkeeping: not curves anyone reads for phases (learning rate, counters, timings, per-layer norms)
@@ -96,8 +98,9 @@ def load_csv(path: Path) -> Loaded:
     """A ``step`` column, one numeric column per metric (empty cells are missing values) and
     optionally a ``stage`` column naming each row's stage."""
     try:
+        delimiter = _delimiter(path)
         with path.open(newline="", encoding="utf-8-sig") as f:  # -sig: Excel's byte-order mark
-            rows = csv.reader(f)
+            rows = csv.reader(f, delimiter=delimiter)
             header = next(rows, None)
             if header is None or not any(h.strip() for h in header):
                 raise SourceError(f"{path}: empty file (expected a header with a '{STEP_COLUMN}' column)")
@@ -112,7 +115,7 @@ def load_csv(path: Path) -> Loaded:
             numeric = [i for i in range(len(names)) if i != stage_i]
             columns: list[list[float]] = [[] for _ in numeric]
             stages: list[str] = []
-            fast = _fast_csv(path, len(names)) if stage_i is None else None
+            fast = _fast_csv(path, len(names), step_i, delimiter) if stage_i is None else None
             if fast is not None:
                 columns = fast
             for row in rows if fast is None else ():
@@ -142,7 +145,17 @@ def load_csv(path: Path) -> Loaded:
     return Loaded(str(path), "csv", series, switches)
 
 
-def _fast_csv(path: Path, width: int) -> list[np.ndarray] | None:
+def _delimiter(path: Path) -> str:
+    """``,`` unless the header line has none and has ``;`` or a tab (a spreadsheet's export in
+    a locale whose decimal mark is the comma)."""
+    with path.open("rb") as f:
+        first = f.readline(1 << 20)
+    if b"," in first:
+        return ","
+    return ";" if b";" in first else "\t" if b"\t" in first else ","
+
+
+def _fast_csv(path: Path, width: int, step_i: int = 0, delimiter: str = ",") -> list[np.ndarray] | None:
     """numpy's C reader for the common, clean, all-numeric case (1M rows in a tenth of a second);
     ``None`` when the file needs the careful reader (empty cells, quotes, a stage column, bad
     values or a ragged row: it names them)."""
@@ -151,11 +164,12 @@ def _fast_csv(path: Path, width: int) -> list[np.ndarray] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # "empty input file" and friends: let the careful path speak
-            data = np.loadtxt(path, delimiter=",", skiprows=1, dtype=np.float64, ndmin=2, encoding="utf-8-sig")
+            data = np.loadtxt(path, delimiter=delimiter, skiprows=1, dtype=np.float64, ndmin=2,
+                              encoding="utf-8-sig")
     except (ValueError, UserWarning, UnicodeDecodeError):
         return None
-    if not len(data) or data.shape[1] != width or np.isnan(data[:, 0]).any():
-        return None
+    if not len(data) or data.shape[1] != width or not (np.abs(data[:, step_i]) <= STEP_MAX).all():
+        return None  # a missing, non-finite or out-of-range step: the careful reader names its line
     return [data[:, k] for k in range(width)]
 
 
@@ -177,9 +191,13 @@ def _number(cell: str, path: Path, line: int, column: str, required: bool) -> fl
             raise SourceError(f"{path}:{line}: column '{column}': missing value")
         return float("nan")
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise SourceError(f"{path}:{line}: column '{column}': not a number: {text[:40]!r}") from None
+    if required and not abs(value) <= STEP_MAX:
+        raise SourceError(f"{path}:{line}: column '{column}': step {text[:40]!r} is not a finite number within "
+                          "+-2**63-1 (the range a run store holds)")
+    return value
 
 
 def _step(v: float) -> int | float:

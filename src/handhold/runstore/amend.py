@@ -35,7 +35,7 @@ from typing import Any
 
 from . import lock as runlock
 from .db import RunStore, StoreError, db_path
-from .validate import check_key, jsonable, metric_rows, step_number
+from .validate import check_key, jsonable, metric_rows, step_number, text_check
 
 __all__ = ["Amend", "AmendError", "amend", "LOCK_NAME"]
 
@@ -87,10 +87,7 @@ class Amend:
     def _step(self, step: Any, where: str) -> int:
         if self._lockfile is None:
             raise AmendError(f"{where}: this amend block is closed; open another with handhold.amend(run_dir)")
-        at = step_number(step, where)
-        if at < 0:
-            raise ValueError(f"{where}: step must be >= 0, not {at}")
-        return at
+        return step_number(step, where)  # 0 .. 2**63-1: the range SQLite stores
 
     def log(self, values: Mapping[str, Any], step: int) -> None:
         """Add metrics at ``step`` (rows already there stay: use :meth:`replace` to re-score)."""
@@ -117,8 +114,7 @@ class Amend:
         """Record a generation at ``step`` (a chat exchange, an eval answer) with its prompt."""
         at = self._step(step, "amend.sample")
         check_key(kind, "sample kind", "amend.sample")
-        if not isinstance(prompt, str) or not isinstance(text, str):
-            raise TypeError(f"amend.sample({kind!r}): prompt and text must be strings")
+        text_check(f"amend.sample({kind!r})", prompt, text)
         self._pending["samples"].append((at, kind, prompt, text, time.time()))
 
     def label(self, step: int, task: str, doc_id: str, label: str | None, *, answer: str | None = None,
@@ -133,6 +129,7 @@ class Amend:
             raise TypeError(f"amend.label: label must be a non-empty string or None, not {label!r}")
         if answer is not None and not isinstance(answer, str):
             raise TypeError(f"amend.label: answer must be a string or None, not {answer!r}")
+        text_check("amend.label", task, doc_id, source, *(t for t in (label, answer) if t is not None))
         self._pending["labels"].append((at, task, doc_id, label, source, time.time(), answer))
 
     def commit(self) -> None:

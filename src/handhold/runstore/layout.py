@@ -95,6 +95,7 @@ class CheckpointError(RuntimeError):
 def load_model(path: Path) -> tuple[object, object]:
     """(model, tokenizer) of a checkpoint directory, offline; a damaged or tampered checkpoint
     (a config.json that no longer fits the weights, a missing file) is a ``CheckpointError``."""
+    from safetensors import SafetensorError  # a truncated or garbled model.safetensors
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     problem = checkpoint_problem(path) if (path / "state.json").exists() else None
@@ -103,7 +104,7 @@ def load_model(path: Path) -> tuple[object, object]:
     try:
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError, SafetensorError) as exc:
         text = " ".join(str(exc).split())
         if "mismatched" in text or "size mismatch" in text:
             text = "its config.json does not fit its weights (tensor sizes differ)"

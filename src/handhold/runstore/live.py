@@ -23,10 +23,13 @@ Rules (documented, tested):
 - values are numbers (int, float, bool, numpy or one-element torch scalars); ``NaN`` and
   ``±inf`` are stored as NULL (a gap in the curve, not a point); anything else is a
   ``TypeError`` naming the key;
-- steps never go backwards: logging at a step below the highest step written is a
-  ``ValueError`` (several calls at the same step are fine);
+- steps are integers from 0 to 2**63-1 (what SQLite stores; :mod:`handhold.bounds`), and they
+  never go backwards: logging at a step below the highest step written is a ``ValueError``
+  (several calls at the same step are fine);
 - keys are ``/``-separated paths of letters, digits and ``_ - . : @ + = , ( ) [ ]``;
-- a rejected call writes nothing: rows already buffered or stored are kept.
+- a rejected call writes nothing: every row of a call is checked before any is buffered, and
+  rows already buffered or stored are kept (a flush that fails at ``finish``, a full disk,
+  marks the run ``failed`` with the reason).
 
 About 450 lines: one class whose methods share one lock and the run's state (step, open stage,
 counters), plus the wandb-style module functions over the current run; split, the rules above
@@ -47,13 +50,15 @@ from pathlib import Path
 from typing import Any
 
 from . import lock as runlock
+from ..bounds import STEP_MAX
 from ..rules import REASONS
 from .db import RunStore, db_path, writer_identity
-from .validate import check_key, config_dict, flatten, jsonable, number, step_number
+from .validate import check_key, config_dict, jsonable, number, step_number, text_check
 
 __all__ = ["Run", "RunError", "init", "log", "finish", "current", "REASONS"]
 
 STATUSES = ("finished", "failed", "stopped")
+_INT64 = 2**63  # SQLite binds a Python int of this size or more as an error: such a value goes as a float
 _COUNTERS = ("train/tokens", "train/samples")  # cumulative counters a stage end reports the stage's share of
 
 
@@ -72,18 +77,20 @@ class Run:
                  resume: bool = False, resume_from: int | None = None, overwrite: bool = False,
                  stages: list[str] | None = None, flush_every: int = 4096, flush_seconds: float = 2.0) -> None:
         self.dir = Path(run_dir)
-        exists = db_path(self.dir).is_file()
-        if exists and not (resume or overwrite):
-            raise RunError(f"{self.dir} already holds a run; pass resume=True to continue it, "
-                           "or choose another run directory")
         if self.dir.exists() and not self.dir.is_dir():
             raise RunError(f"{self.dir} is a file, not a run directory")
-        try:
+        if resume_from is not None:
+            resume_from = step_number(resume_from, "init: resume_from")
+        try:  # the lock first: whether a run is there is only known once no other writer can make one
             self._lockfile: runlock.HeldLock | None = runlock.acquire(self.dir)
         except runlock.RunLocked as exc:
             raise RunError(f"{exc} (one writer per run directory)") from None
         try:
-            if exists and overwrite:  # only now: we hold the directory, nobody is writing it
+            exists = db_path(self.dir).is_file()
+            if exists and not (resume or overwrite):
+                raise RunError(f"{self.dir} already holds a run; pass resume=True to continue it, "
+                               "or choose another run directory")
+            if exists and overwrite:  # we hold the directory: nobody is writing it
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{db_path(self.dir)}{suffix}").unlink(missing_ok=True)
                 exists = False
@@ -164,7 +171,7 @@ class Run:
         """
         with self._lock:
             self._check_open()
-            n = self._store.truncate_after(int(step))
+            n = self._store.truncate_after(step_number(step, "run.rewind"))
             self._reload()
             return n
 
@@ -194,26 +201,11 @@ class Run:
         t = time.time()
         with self._lock:
             self._check_open()
-            if step is None:
-                step = max(self._auto_next, self.step, 0)
+            if step is None:  # the next step, which must exist too (none after 2**63-1)
+                step = step_number(max(self._auto_next, self.step, 0), "run.log (the next step)")
             else:
                 step = self._at(step, "run.log")
-            rows = []
-            ok = self._ok_keys
-            for k, v in values.items():
-                if k not in ok:
-                    if isinstance(v, Mapping):
-                        self.log({f"{k}/{kk}": vv for kk, vv in flatten(v).items()}, step=step, commit=False)
-                        continue
-                    check_key(k)
-                    ok.add(k)
-                tv = type(v)
-                if tv is float:
-                    rows.append((step, k, v if v - v == 0.0 else None, t))
-                elif tv is int:
-                    rows.append((step, k, v, t))
-                else:
-                    rows.append((step, k, number(k, v), t))
+            rows = self._rows(values, step, t)  # every row checked before any is buffered
             for key in _COUNTERS:
                 if key in values and rows:
                     value = dict((r[1], r[2]) for r in rows).get(key)
@@ -223,6 +215,32 @@ class Run:
             if step > self.step:
                 self.step = step
             self._auto_next = step if commit is False else step + 1
+
+    def _rows(self, values: Mapping[str, Any], step: int, t: float,
+              prefix: str = "") -> list[tuple[int, str, float | None, float]]:
+        """Checked metric rows of ``values`` (nested dicts as ``/``-separated keys); raises on the
+        first bad key or value, before anything is buffered."""
+        rows: list[tuple[int, str, float | None, float]] = []
+        ok = self._ok_keys
+        new: list[str] = []
+        for k, v in values.items():
+            if prefix:
+                k = f"{prefix}/{k}" if isinstance(k, str) else k
+            if isinstance(v, Mapping):
+                rows += self._rows(v, step, t, k if isinstance(k, str) else check_key(k))
+                continue
+            if k not in ok:
+                check_key(k)
+                new.append(k)
+            tv = type(v)
+            if tv is float:
+                rows.append((step, k, v if v - v == 0.0 else None, t))
+            elif tv is int and -_INT64 <= v < _INT64:
+                rows.append((step, k, v, t))
+            else:
+                rows.append((step, k, number(k, v), t))
+        ok.update(new)
+        return rows
 
     def event(self, kind: str, step: int | None = None, **data: Any) -> None:
         """Record something that happened (a checkpoint, a spike, a probe) at ``step``."""
@@ -239,8 +257,7 @@ class Run:
     def sample(self, kind: str, prompt: str, text: str, step: int | None = None) -> None:
         """Record a generation (a probe, an eval answer) with its prompt."""
         check_key(kind, "sample kind")
-        if not isinstance(prompt, str) or not isinstance(text, str):
-            raise TypeError(f"run.sample({kind!r}): prompt and text must be strings")
+        text_check(f"run.sample({kind!r})", prompt, text)
         with self._lock:
             self._check_open()
             at = self._at(step, "run.sample")
@@ -256,9 +273,11 @@ class Run:
         with self._lock:
             self._check_open()
             at = self._at(step, "run.stage")
+            index = clean.pop("index", self._n_stages)
+            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= STEP_MAX:
+                raise ValueError(f"run.stage({name!r}): index must be an integer >= 0, not {index!r:.40}")
             if self._stage is not None:
                 self.stage_end("requested", step=at, note=f"stage {name!r} started")
-            index = int(clean.pop("index", self._n_stages))
             self._store.append_event(at, "stage_start", {**clean, "stage": name, "index": index})
             self._stage = {"name": name, "index": index, "start": at, "counters": dict(self._counters)}
             self._n_stages += 1
@@ -327,19 +346,35 @@ class Run:
                 return
             self._stop.set()
             s = self._store
+            lost: BaseException | None = None
             try:
-                s.append_event(max(self.step, 0), "fit_end", {"status": status, "reason": reason})
-                s.flush()
+                try:
+                    s.append_event(max(self.step, 0), "fit_end", {"status": status, "reason": reason})
+                    s.flush()
+                except Exception as exc:  # every row was checked when accepted: this is the disk
+                    lost = exc
+                    why = f"the last rows could not be written: {type(exc).__name__}: {exc}"
+                    try:
+                        s.set_meta("status", "failed")
+                        s.set_meta("stop_reason", why)
+                    except Exception:  # noqa: BLE001 - the store is unwritable; readers see a crash
+                        pass
+                    raise RunError(f"{self.dir}: {why}; the run is marked failed") from exc
                 s.set_meta("status", status)
                 s.set_meta("stop_reason", reason)
                 s.set_meta("last_step", max(self.step, 0))
                 s.set_meta("finished", time.time())
             finally:
                 self._closed = True
-                s.close()
-                if self._lockfile is not None:
-                    self._lockfile.close()
-                    self._lockfile = None
+                try:
+                    s.close()
+                except Exception:
+                    if lost is None:
+                        raise
+                finally:
+                    if self._lockfile is not None:
+                        self._lockfile.close()
+                        self._lockfile = None
         _open_runs.discard(self)
         global _current
         if _current is self:

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..bounds import step_value
+
 _KEY = re.compile(r"[\w.\-:@+=,()\[\]]+(?:/[\w.\-:@+=,()\[\]]+)*\Z")
 
 
@@ -45,6 +47,8 @@ def number(key: str, v: Any, where: str = "run.log") -> float | None:
             pass
     try:
         f = float(v)
+    except OverflowError:
+        raise ValueError(f"{where}: {key!r} is {str(v)[:20]}..., too large for a float") from None
     except (TypeError, ValueError):
         shape = getattr(v, "shape", None)
         what = f"{type(v).__name__} of shape {tuple(shape)}" if shape is not None else type(v).__name__
@@ -53,10 +57,20 @@ def number(key: str, v: Any, where: str = "run.log") -> float | None:
 
 
 def step_number(step: Any, where: str) -> int:
-    """``step`` as an int; a TypeError for a bool, a fraction or a non-number."""
-    if isinstance(step, bool) or not float(step).is_integer():
-        raise TypeError(f"{where}: step must be an integer, not {step!r}")
-    return int(step)
+    """``step`` as an int in SQLite's range (:func:`handhold.bounds.step_value`)."""
+    return step_value(step, where)
+
+
+def text_check(where: str, *texts: Any) -> None:
+    """Strings SQLite can store: a TypeError for a non-string, a ValueError for one that is not
+    valid Unicode (a lone surrogate would fail at the flush, not here)."""
+    for text in texts:
+        if not isinstance(text, str):
+            raise TypeError(f"{where}: prompt and text must be strings, not {type(text).__name__}")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"{where}: the text is not valid Unicode ({exc.reason} at {exc.start})") from None
 
 
 def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -72,7 +86,8 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def metric_rows(values: Any, step: int, t: float, where: str) -> list[tuple[int, str, float | None, float]]:
-    """Checked rows ``(step, key, value or None, time)`` of a dict of metrics (nested dicts flattened)."""
+    """Checked rows ``(step, key, value or None, time)`` of a dict of metrics (nested dicts
+    flattened); every row is checked before any is returned, so a refused call writes nothing."""
     if not isinstance(values, Mapping):
         raise TypeError(f"{where}: expected a dict of metrics, got {type(values).__name__}")
     return [(step, check_key(k, where=where), number(k, v, where), t) for k, v in flatten(values).items()]

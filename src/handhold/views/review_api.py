@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, Optional
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from ..bounds import STEP_MAX
 from ..runstore.db import RunStore
 from ..summary import stage_table
 from .review import ReviewCache, save_label, wrong_answers
@@ -28,7 +29,7 @@ from .review_share import share_figure, share_rows
 
 
 class LabelRequest(BaseModel):
-    step: int = Field(ge=0)
+    step: int = Field(ge=0, le=STEP_MAX)  # a step SQLite can hold; beyond it a 422, not a 500
     task: str = Field(min_length=1, max_length=200)
     doc_id: str = Field(min_length=1, max_length=200)
     label: Optional[Literal["sound", "unsound"]]
@@ -41,7 +42,7 @@ def add_review_routes(app: FastAPI, run_dir: Callable[[str], Path]) -> None:
     @app.get("/api/runs/{run}/review")
     def review(
         run: str,
-        step: Annotated[Optional[int], Query(ge=0, description="the step to list (default: the latest)")] = None,
+        step: Annotated[Optional[int], Query(ge=0, le=STEP_MAX, description="the step to list (default: the latest)")] = None,
         task: Annotated[Optional[str], Query(max_length=200, description="only this task")] = None,
         offset: Annotated[int, Query(ge=0, description="skip this many of the step's wrong answers")] = 0,
         limit: Annotated[int, Query(ge=1, le=2000, description="list at most this many")] = 200,

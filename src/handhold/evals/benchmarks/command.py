@@ -22,12 +22,14 @@ if TYPE_CHECKING:
 
 def run_checkpoint(checkpoint: Path, spec: str, *, limit: int | None, cot_limit: int | None,
                    batch_size: int = 32) -> tuple[BenchmarkResult, list[LoadedTask]]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    """Score ``checkpoint`` on the suite ``spec``; a task file that cannot be read is a
+    ``BenchmarkDataError``, a damaged checkpoint a ``CheckpointError`` (both one line)."""
+    from ...runstore.layout import load_model
 
     suite = resolve_suite(spec)
     tasks = prepare(suite, limit)
-    model = AutoModelForCausalLM.from_pretrained(checkpoint, local_files_only=True).eval()
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint, local_files_only=True)
+    model, tokenizer = load_model(checkpoint)
+    model.eval()
     result = evaluate(model, tokenizer, tasks, batch_size=batch_size, max_new_tokens=suite.max_new_tokens,
                       cot_limit=cot_limit)
     return result, tasks

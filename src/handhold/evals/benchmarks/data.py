@@ -18,6 +18,7 @@ import functools
 import gzip
 import importlib.util
 import json
+import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,18 +156,30 @@ def load_bigbench(path: str | Path) -> BenchmarkTask:
                                  "source distribution: pip download bigbench --no-deps, then unpack "
                                  "bigbench/benchmark_tasks/<task>/task.json)")
     try:
-        spec = json.loads(path.read_text())
+        spec = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise BenchmarkDataError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-    examples = spec.get("examples") if isinstance(spec, dict) else None
-    if not examples:
-        raise BenchmarkDataError(f"{path}: a BIG-bench task needs a non-empty 'examples' list")
-    prefix = spec.get("task_prefix", "")
-    q_prefix = spec.get("example_input_prefix", "\nQ: ")
-    a_prefix = spec.get("example_output_prefix", "\nA: ")
-    choice_prefix = spec.get("choice_prefix", "\n  choice: ")
+    except UnicodeDecodeError as exc:
+        raise BenchmarkDataError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+    except (OSError, RecursionError) as exc:
+        raise BenchmarkDataError(f"{path}: cannot read it ({type(exc).__name__})") from None
+    if not isinstance(spec, dict):
+        raise BenchmarkDataError(f"{path}: a BIG-bench task is a JSON object, not a {type(spec).__name__}")
+    examples = spec.get("examples")
+    if not isinstance(examples, list) or not examples:
+        raise BenchmarkDataError(f"{path}: examples: a BIG-bench task needs a non-empty 'examples' list"
+                                 + (f", not a {type(examples).__name__}" if examples is not None else ""))
+    prefix = _text(spec, "task_prefix", "", path)
+    q_prefix = _text(spec, "example_input_prefix", "\nQ: ", path)
+    a_prefix = _text(spec, "example_output_prefix", "\nA: ", path)
+    choice_prefix = _text(spec, "choice_prefix", "\n  choice: ", path)
     append = spec.get("append_choices_to_input", True)
-    name = spec.get("name") or path.parent.name
+    if not isinstance(append, bool):
+        raise BenchmarkDataError(f"{path}: append_choices_to_input: expected true or false, not {append!r:.40}")
+    name = _text(spec, "name", "", path) or path.parent.name
+    for i, ex in enumerate(examples):
+        if not isinstance(ex, dict):
+            raise BenchmarkDataError(f"{path}: examples[{i}]: expected an object, not a {type(ex).__name__}")
     mc = all("target_scores" in e for e in examples)
     if not mc and not all("target" in e for e in examples):
         raise BenchmarkDataError(f"{path}: every example needs 'target_scores' (multiple choice) or every "
@@ -176,18 +189,42 @@ def load_bigbench(path: str | Path) -> BenchmarkTask:
         if not isinstance(ex.get("input"), str):
             raise BenchmarkDataError(f"{path}: examples[{i}].input: expected a string")
         if mc:
-            scores = ex["target_scores"]
-            if not isinstance(scores, dict) or len(scores) < 2:
-                raise BenchmarkDataError(f"{path}: examples[{i}].target_scores: expected at least two choices")
-            choices = list(scores)
-            gold = max(range(len(choices)), key=lambda j: scores[choices[j]])
+            choices, gold = _choices(ex["target_scores"], f"{path}: examples[{i}].target_scores")
             shown = ex["input"] + ("".join(choice_prefix + c for c in choices) if append else "")
             context = (prefix + q_prefix + shown + a_prefix).rstrip(" ")
             docs.append(Doc(str(i), tuple((context, " " + c) for c in choices), gold, ex["input"], tuple(choices)))
         else:
-            target = ex["target"][0] if isinstance(ex["target"], list) else ex["target"]
+            target = _target(ex["target"], f"{path}: examples[{i}].target")
             context = (prefix + q_prefix + ex["input"] + a_prefix).rstrip(" ")
-            docs.append(Doc(str(i), ((context, " " + str(target)),), 0, ex["input"]))
+            docs.append(Doc(str(i), ((context, " " + target),), 0, ex["input"]))
     return BenchmarkTask(name=f"bigbench_{name}".replace(" ", "_"), kind="mc" if mc else "bpb", docs=docs,
                          primary_metric="acc_raw" if mc else "bpb", source=str(path), greedy=not mc,
                          meta={"bigbench": True})
+
+
+def _text(spec: dict, key: str, default: str, path: Path) -> str:
+    value = spec.get(key, default)
+    if not isinstance(value, str):
+        raise BenchmarkDataError(f"{path}: {key}: expected a string, not {type(value).__name__} {value!r:.40}")
+    return value
+
+
+def _choices(scores: object, where: str) -> tuple[list[str], int]:
+    """The choices of a multiple-choice example and the index of the best-scored one."""
+    if not isinstance(scores, dict) or len(scores) < 2:
+        raise BenchmarkDataError(f"{where}: expected an object of at least two choices and their scores")
+    for choice, score in scores.items():
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+            raise BenchmarkDataError(f"{where}[{choice[:40]!r}]: the score must be a finite number, not {score!r:.40}")
+    choices = list(scores)
+    return choices, max(range(len(choices)), key=lambda j: scores[choices[j]])
+
+
+def _target(target: object, where: str) -> str:
+    """A generative example's answer: a string, or the first of a non-empty list of strings."""
+    first = target[0] if isinstance(target, list) and target else target
+    if isinstance(first, bool) or not isinstance(first, (str, int, float)) or (
+            isinstance(first, float) and not math.isfinite(first)):
+        shown = "an empty list" if target == [] else f"{type(first).__name__} {first!r:.40}"
+        raise BenchmarkDataError(f"{where}: expected a string or a non-empty list of strings, not {shown}")
+    return str(first)
