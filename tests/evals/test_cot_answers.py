@@ -78,7 +78,8 @@ def test_family_score_uses_answered_questions_with_the_answered_share_beside_it(
 
 
 def test_benchmark_families_can_be_renamed_beside_the_procedural_suite(tiny_config):
-    both = {"benchmarks": {"tasks": "reasoning-standard"}, "tasks": [{"name": "g", "source": "general", "metrics": ["answer_acc"]}]}
+    both = {"benchmarks": {"tasks": "reasoning-standard"},
+            "tasks": [{"name": "g", "source": "general", "metrics": ["answer_acc"]}]}
     with pytest.raises(ConfigError, match=r"evals.benchmarks.rename: \{reasoning: bench_reasoning"):
         load_config(tiny_config(evals=both))
     both["benchmarks"]["rename"] = {"reasoning": "bench_reasoning", "standard": "bench_standard"}
@@ -137,7 +138,8 @@ def test_eval_scores_a_plain_model_directory_as_a_baseline_run(tmp_path):
     assert "bigbench_toy" in printed.output and "--out RUN_DIR" in printed.output
     assert not (model_dir / "run.db").exists()
     out = tmp_path / "baseline"
-    kept = runner.invoke(app, ["eval", str(model_dir), "--benchmarks", str(suite), "--cot-limit", "2", "--out", str(out)])
+    kept = runner.invoke(app, ["eval", str(model_dir), "--benchmarks", str(suite), "--cot-limit", "2",
+                               "--out", str(out)])
     assert kept.exit_code == 0, kept.output
     with RunStore.reader(out) as store:
         assert store.series("eval/bigbench_toy/acc_raw")[0] == [0]

@@ -214,7 +214,8 @@ def _plain_model(model_dir: Path, spec: str | None, limit: int | None, cot_limit
     from .benchmarks.data import BenchmarkDataError
 
     if not spec:
-        _fail(f"{model_dir} is a model directory, not a run: score it with --benchmarks reasoning-standard (or a suite YAML)")
+        _fail(f"{model_dir} is a model directory, not a run: score it with --benchmarks reasoning-standard "
+              "(or a suite YAML)")
     try:
         result, tasks = run_checkpoint(model_dir, spec, limit=limit, cot_limit=cot_limit)
     except (BenchmarkDataError, ConfigError) as exc:

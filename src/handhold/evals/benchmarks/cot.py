@@ -132,7 +132,8 @@ def _last_text(text: str, choices: tuple[str, ...], single: bool = True) -> tupl
 
 def conclusion(reasoning: str, choices: tuple[str, ...]) -> int | None:
     """The choice the reasoning names last (by letter or by text)."""
-    found = [x for x in (_last_letter(reasoning, len(choices), single=False), _last_text(reasoning, choices, single=False)) if x]
+    found = [x for x in (_last_letter(reasoning, len(choices), single=False),
+                         _last_text(reasoning, choices, single=False)) if x]
     return max(found)[1] if found else None
 
 
