@@ -420,6 +420,8 @@ class RunConfig(StrictModel):
     measures: MeasuresConfig = Field(default_factory=MeasuresConfig)
     metric_families: dict[str, dict[str, Any]] = Field(default_factory=dict, description="settings of the "
                                                        "metric families registered in handhold.train.families")
+    roles: dict[str, Literal["signal", "schedule", "system"]] = Field(
+        default_factory=dict, description="a metric key (or glob) -> its role; only signals are read (handhold.roles)")
 
     @model_validator(mode="before")
     @classmethod

@@ -23,7 +23,8 @@ def series():
 
 def test_analyze_writes_exactly_the_typed_sections():
     doc = analyze(series())
-    assert tuple(doc) == document.sections() == ("metrics", "stage_switches", "divergences", "grokking", "indicator")
+    assert tuple(doc) == document.sections() == ("metrics", "stage_switches", "divergences", "grokking", "indicator",
+                                                   "benchmark_changes", "essay")
     assert set(doc["metrics"]["val/acc"]) == set(document.MetricDoc.__annotations__)
     assert set(doc["metrics"]["val/acc"]["segments"][0]) == set(document.SegmentDoc.__annotations__)
     assert set(doc["grokking"][0]) == set(GrokkingDoc.__annotations__)

@@ -10,6 +10,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
+import handhold
 from compare_runs import write_pair  # tests/views/compare_runs.py
 from handhold.cli import app as cli_app
 from handhold.views.compare import (PALETTE, compare_doc, config_diff, run_color, run_colors,
@@ -145,3 +146,23 @@ def test_write_compare_refuses_nothing_silently(pair, tmp_path):
     cur, base = pair
     path = write_compare([cur, base], tmp_path / "sub" / "c.html")
     assert path.is_file() and not path.with_name("c.html.tmp").exists()
+
+
+def test_a_final_benchmark_value_carries_the_band_its_documents_give(tmp_path):
+    """Where an eval recorded its documents (``benchmark_docs``), the final value's interval is
+    the band the report draws from them: Wilson over the task's 0/1 scores."""
+    from handhold.doc_scores import EVENT
+    from handhold.runstore.db import RunStore
+    from handhold.views.compare import final_value
+    from handhold.views.review_share import wilson_interval
+
+    scores = [1.0] * 24 + [0.0] * 8
+    with handhold.init(tmp_path / "r") as run:
+        run.log({"eval/arc_easy/acc": 0.75}, step=10)
+        run.event(EVENT, step=10, suite={"name": "toy", "version": 1, "digest": "d"}, prefix="eval/",
+                  tasks={"arc_easy": {"family": "reasoning", "ids": [str(i) for i in range(32)],
+                                      "scores": {"acc": scores}, "members": [["acc", 0.25, "acc"]]}})
+    with RunStore.reader(tmp_path / "r") as store:
+        got = final_value(store, "eval/arc_easy/acc")
+    low, high = wilson_interval(24, 32)
+    assert got["n"] == 32 and got["low"] == pytest.approx(low) and got["high"] == pytest.approx(high)

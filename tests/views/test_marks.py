@@ -54,7 +54,8 @@ def test_marks_on_the_panels():
         "divergences": [{"a": "eval/family/reasoning", "b": "eval/family/standard", "start": 50, "end": 150, "gap": 0.3},
                         {"a": "eval/family/reasoning", "b": "eval/family/standard", "start": 120, "end": 250, "gap": 0.4},
                         {"a": "eval/loss/a", "b": "eval/loss/b", "start": 260, "end": 300, "gap": 1}],
-        "grokking": [{"train": "train/loss/a", "val": "eval/loss/a", "memorized_at": 40, "generalized_at": 220}]}
+        "grokking": [{"train": "train/loss/a", "val": "eval/loss/a", "memorized_at": 40, "generalized_at": 220,
+                      "grokked": True}]}
     layouts = _panels(keys, phases)
     assert list(layouts) == ["family:eval/family", "family:eval/arc", "loss"]  # the two stories first
     loss = layouts["loss"]

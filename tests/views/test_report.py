@@ -73,10 +73,12 @@ def test_out_path(tmp_path):
 def test_figures_have_one_trace_per_series_and_stage_bands(tmp_path):
     with RunStore.reader(_build(tmp_path)) as store:
         figs = build_figures(store)
-    loss, eval_, train = figs
+    # the signals' panels, then the schedule and system metrics (handhold.roles) folded at the bottom
+    loss, grad, train = figs
     assert [t.name for t in loss.data] == ["all · train", "a · train", "a · eval", "b · train", "b · eval"]
-    assert [t.name for t in eval_.data] == ["eval/time_s"]
-    assert [t.name for t in train.data] == ["train/grad_norm", "train/lr", "train/tokens"]
+    assert [t.name for t in grad.data] == ["train/grad_norm"]
+    assert [t.name for t in train.data] == ["train/lr", "train/tokens", "eval/time_s"]  # schedule, then system
+    assert train.layout.title.text.startswith("schedule and system")
     assert list(loss.data[4].x) == [5, 10, 15, 20, 25, 30] and list(loss.data[3].x) == list(range(11, 31))
     # three stages -> three bands per panel, alternating fills, names on top of the first panel
     assert [(r.x0, r.x1) for r in _rects(loss)] == [(0, 10), (10, 20), (20, 30)]
@@ -102,7 +104,8 @@ def test_metric_families_are_generic(tmp_path):
         figs = build_figures(store)
     titles = [f.layout.title.text for f in figs]
     # the tasks (eval/<task>) first, then the loss per source, then the rest
-    assert titles[:2] + titles[3:] == ["eval/acc", "eval/arith", "eval", "train", "other"]
+    assert titles[:2] + titles[3:-1] == ["eval/acc", "eval/arith", "train", "other"]
+    assert titles[-1].startswith("schedule and system")  # eval/time_s, train/lr, train/tokens
     assert titles[2].startswith("loss per source")
     acc = figs[0]
     assert [t.name for t in acc.data] == ["a", "b"]  # per-source family: one panel, source colors
@@ -110,7 +113,7 @@ def test_metric_families_are_generic(tmp_path):
     arith = figs[1]  # a nested family measures one kind of thing: one overlay panel
     assert [t.name for t in arith.data] == ["accuracy", "steps_valid"]
     assert len({r.xref for r in _rects(arith)}) == 1
-    assert len({r.xref for r in _rects(figs[4])}) == 3  # train: a bag of scalars, stacked
+    assert len({r.xref for r in _rects(figs[-1])}) == 3  # schedule and system: a bag of scalars, stacked
 
 
 def test_store_text_is_escaped(tmp_path):

@@ -130,6 +130,8 @@ def eval_checkpoint(
     cot_limit: Annotated[int, typer.Option(help="with --benchmarks: documents per task read by chain of thought")] = 8,
     out: Annotated[Optional[Path], typer.Option(
         help="with a plain model directory: keep its scores as a new baseline run here (step 0)")] = None,
+    as_name: Annotated[Optional[str], typer.Option(
+        "--as", help="with --benchmarks: write the scores as their own series eval/NAME/... (one suite per curve)")] = None,
 ) -> None:
     """Evaluate a checkpoint (built-in suite, real benchmarks, or lm-eval tasks) and record the results in the run store.
 
@@ -156,7 +158,7 @@ def eval_checkpoint(
     if at not in found:
         _fail(f"{run_dir}: no checkpoint at step {at} (have {sorted(found)})")
     if benchmarks:
-        _benchmarks(run_dir, at, found[at], benchmarks, limit, cot_limit)
+        _benchmarks(run_dir, at, found[at], benchmarks, limit, cot_limit, as_name)
         return
     if lm_eval_task:
         from ..extras import MissingExtraError
@@ -187,11 +189,11 @@ def eval_checkpoint(
     console.print(table)
 
 
-def _benchmarks(run_dir: Path, step: int, checkpoint: Path, spec: str, limit: int | None, cot_limit: int) -> None:
-    from ..runstore.amend import amend
+def _benchmarks(run_dir: Path, step: int, checkpoint: Path, spec: str, limit: int | None, cot_limit: int,
+                as_name: str | None = None) -> None:
     from ..config import ConfigError
     from ..runstore.db import StoreError
-    from .benchmarks.command import print_result, run_checkpoint, store_result
+    from .benchmarks.command import print_result, run_checkpoint
     from .benchmarks.data import BenchmarkDataError
     from ..runstore.layout import CheckpointError
 
@@ -199,13 +201,17 @@ def _benchmarks(run_dir: Path, step: int, checkpoint: Path, spec: str, limit: in
         result, tasks = run_checkpoint(checkpoint, spec, limit=limit, cot_limit=cot_limit)
     except (BenchmarkDataError, ConfigError, CheckpointError) as exc:
         _fail(str(exc))
+    from .suite_clash import SuiteClash, write_suite_eval
+
     try:
-        with amend(run_dir) as run:
-            store_result(run, step, result)
-            run.event("eval", step=step, checkpoint=str(checkpoint.name), benchmarks=spec)
+        note = write_suite_eval(run_dir, step, checkpoint, spec, result, tasks, as_name)
+    except SuiteClash as exc:  # one suite per curve: never joined, never overwritten silently
+        _fail(str(exc))
     except StoreError as exc:
         _fail(str(exc))
     print_result(console, step, result, tasks)
+    if note:
+        console.print(f"[yellow]{note}")
 
 
 def _plain_model(model_dir: Path, spec: str | None, limit: int | None, cot_limit: int, out: Path | None) -> None:

@@ -67,6 +67,22 @@ def _metric_name(key: str, sources: set[str]) -> str:
     return "train/" + key
 
 
+def _trainer_role(key: str) -> str | None:
+    """The role the Trainer's own log key has (:mod:`handhold.roles`), or None for a signal."""
+    if key.endswith(("_runtime", "_per_second")) or key in ("total_flos", "train_runtime"):
+        return "system"
+    if key in ("epoch", "learning_rate"):
+        return "schedule"
+    return None
+
+
+def _named(key: str, roles: dict[str, str] | None) -> bool:
+    """The user gave ``key`` a role (exactly or by glob): theirs stands."""
+    import fnmatch
+
+    return bool(roles) and any(key == p or fnmatch.fnmatchcase(key, p) for p in roles)
+
+
 def _check_args(args: Any) -> None:
     if args.dataloader_num_workers:
         raise ValueError(f"HandholdTrainerCallback: dataloader_num_workers={args.dataloader_num_workers}; the "
@@ -138,13 +154,16 @@ class HandholdTrainerCallback(TrainerCallback):
     """
 
     def __init__(self, run_dir: str | os.PathLike[str], curriculum: CurriculumDataset | None = None, *,
-                 name: str | None = None, config: Any = None, per_source_loss: bool = True) -> None:
+                 name: str | None = None, config: Any = None, per_source_loss: bool = True,
+                 roles: dict[str, str] | None = None) -> None:
         self.run_dir, self.curriculum, self.name, self.config = Path(run_dir), curriculum, name, config
+        self.roles = roles  # metric key (or glob) -> role (handhold.roles): the user's word
         self.stages = StageDriver(curriculum) if curriculum is not None else None
         self.per_source_loss = per_source_loss and curriculum is not None
         self.run: Run | None = None
         self.losses: SourceLosses | None = None
         self._main, self._rows_per_step, self._evals = True, 1, _Evaluations()
+        self._roled: set[str] = set()  # keys whose role is recorded
 
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> None:
         self._main, step, cur = state.is_world_process_zero, state.global_step, self.curriculum
@@ -158,7 +177,8 @@ class HandholdTrainerCallback(TrainerCallback):
                 if not args.ignore_data_skip:  # the Trainer will discard this many batches: give it placeholders
                     cur.skip_rows = step * ga * args.per_device_train_batch_size
         if self._main:
-            self.run = open_run(self.run_dir, self.stages, name=self.name, resumed=step > 0, step=step,
+            self.run = open_run(self.run_dir, self.stages, name=self.name, roles=self.roles,
+                                resumed=step > 0, step=step,
                                 config=self.config if self.config is not None else _default_config(cur, args))
         if self.per_source_loss and model is not None:
             self.losses = SourceLosses(cur, grad_accum=ga, logging_steps=args.logging_steps, micro=step * ga)
@@ -180,6 +200,11 @@ class HandholdTrainerCallback(TrainerCallback):
         src = set(self.curriculum.names) if self.curriculum is not None else set()
         values = {_metric_name(k, src): v for k, v in (logs or {}).items()
                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        roles = {name: r for k in logs or {} if (r := _trainer_role(k)) is not None
+                 and not _named(name := _metric_name(k, src), self.roles)}
+        if self.run is not None and set(roles) - self._roled:  # the Trainer's bookkeeping: not read as signals
+            self.run.set_roles({k: r for k, r in roles.items() if k not in self._roled})
+            self._roled |= set(roles)
         if self.run is not None and values:
             self.run.log(values, step=state.global_step)
 

@@ -151,18 +151,24 @@ def _one_per_step(src: Path, name: str, steps: np.ndarray, values: np.ndarray, h
 
 
 # ------------------------------------------------------------------------------ writing
+# what other trackers log besides signals (W&B's _runtime/_timestamp): recorded roles (handhold.roles)
+IMPORT_ROLES = {"_runtime": "system", "_timestamp": "system", "*/_runtime": "system", "*/_timestamp": "system"}
+
+
 def import_run(source: str | Path, out: str | Path, *, run: str | None = None, name: str | None = None,
                on_duplicate: OnDuplicate | str = OnDuplicate.error,
-               step_from: StepFrom | str = StepFrom.source) -> Path:
+               step_from: StepFrom | str = StepFrom.source, roles: dict[str, str] | None = None) -> Path:
     """Write ``source`` (CSV, TensorBoard dir, trackio db) as a new run store at ``out``; its path.
+    ``roles``: metric key (or glob) -> role (:mod:`handhold.roles`), recorded with the run.
 
     Raises ``SourceError`` (or ``RunError``) with one line; then nothing is left at ``out``."""
-    return import_source(source, out, run=run, name=name, on_duplicate=on_duplicate, step_from=step_from).path
+    return import_source(source, out, run=run, name=name, on_duplicate=on_duplicate, step_from=step_from,
+                         roles=roles).path
 
 
 def import_source(source: str | Path, out: str | Path, *, run: str | None = None, name: str | None = None,
                   on_duplicate: OnDuplicate | str = OnDuplicate.error,
-                  step_from: StepFrom | str = StepFrom.source) -> ImportResult:
+                  step_from: StepFrom | str = StepFrom.source, roles: dict[str, str] | None = None) -> ImportResult:
     """:func:`import_run`, answering what was written and what changed (counts, notes)."""
     src, out = Path(source), Path(out)
     how, step_from = OnDuplicate(on_duplicate), StepFrom(step_from)
@@ -191,7 +197,8 @@ def import_source(source: str | Path, out: str | Path, *, run: str | None = None
                     meta={"source": str(src.resolve()), "kind": loaded.kind, "run": loaded.name,
                           "renamed": renamed, "on_duplicate": how.value, "step_from": step_from.value,
                           "notes": notes},
-                    name=name or loaded.name or src.stem)
+                    name=name or loaded.name or src.stem,
+                    roles={**IMPORT_ROLES, **{keys.get(k, k): r for k, r in (roles or {}).items()}})
     result.notes = notes
     return result
 
@@ -229,7 +236,7 @@ def _check_out(out: Path) -> None:
 
 
 def _write(src: Path, out: Path, loaded: Source, by_step: dict[int, dict[str, float]], switches: list[int],
-           meta: dict, name: str) -> ImportResult:
+           meta: dict, name: str, roles: dict[str, str] | None = None) -> ImportResult:
     """Write the run into a temporary folder beside ``out``, then rename it to ``out``."""
     made = [p for p in (out.parent, *out.parent.parents) if not p.exists()]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -238,6 +245,8 @@ def _write(src: Path, out: Path, loaded: Source, by_step: dict[int, dict[str, fl
         run = Run(tmp, config=loaded.config, name=name)
         try:
             run.set_meta(imported=meta)
+            if roles:
+                run.set_roles(roles)
             marks, n_stages = list(switches), 0
             steps = sorted(by_step)
             if marks:
@@ -284,6 +293,9 @@ def import_cmd(
         "--step-from", help="source: the source's steps (whole numbers from 0 to 2**63-1); index: number the "
                             "rows 0, 1, 2, ... (for fractional, negative or too large steps, or trackio rows "
                             f"without one), the source's step kept as the metric {SOURCE_STEP}")] = StepFrom.source,
+    role: Annotated[Optional[list[str]], typer.Option(
+        "--role", help="KEY=ROLE (signal, schedule or system; KEY may be a glob), recorded with the run; "
+                       "repeatable")] = None,
 ) -> None:
     """Turn another tool's run into a handhold run store (then serve, report, analyze it).
 
@@ -291,9 +303,12 @@ def import_cmd(
     names the option that allows the import. A failed import leaves nothing at --out."""
     from ..terminal import fail as _fail
 
+    from ..roles import parse_flags
+
     try:
-        result = import_source(source, out, run=run, name=name, on_duplicate=on_duplicate, step_from=step_from)
-    except (SourceError, RunError) as exc:
+        result = import_source(source, out, run=run, name=name, on_duplicate=on_duplicate, step_from=step_from,
+                               roles=parse_flags(role or []))
+    except (SourceError, RunError, ValueError) as exc:
         _fail(str(exc))
     typer.echo(f"imported {result.values:,} values of {result.metrics} metrics (steps up to {result.last_step}) "
                f"into {result.path}")

@@ -65,8 +65,10 @@ class HandholdLightningCallback(Callback):
     """
 
     def __init__(self, run_dir: str | os.PathLike[str], curriculum: CurriculumDataset | None = None, *,
-                 name: str | None = None, config: Any = None) -> None:
+                 name: str | None = None, config: Any = None,
+                 roles: dict[str, str] | None = None) -> None:
         self.run_dir, self.curriculum, self.name, self.config = Path(run_dir), curriculum, name, config
+        self.roles = roles  # metric key (or glob) -> role (handhold.roles): the user's word
         self.stages = StageDriver(curriculum) if curriculum is not None else None
         self.run: Run | None = None
         self._rows = 0  # curriculum rows consumed by training
@@ -85,7 +87,8 @@ class HandholdLightningCallback(Callback):
         if trainer.is_global_zero:
             config = self.config if self.config is not None else (
                 {"curriculum": cur.cfg.model_dump(mode="json")} if cur is not None else None)
-            self.run = open_run(self.run_dir, self.stages, name=self.name, config=config, resumed=resumed,
+            self.run = open_run(self.run_dir, self.stages, name=self.name, roles=self.roles, config=config,
+                                resumed=resumed,
                                 step=self._step)
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:

@@ -83,13 +83,20 @@ def tracker_state_of_callback(saved: Mapping[str, Any], n_stages: int) -> dict[s
     return tracker_state(int(saved["stage"]), start, detector=saved.get("detector"))
 
 
+# what the loops log besides signals: the HF Trainer's and Lightning's bookkeeping (handhold.roles)
+LOOP_ROLES = {"train/epoch": "schedule", "epoch": "schedule", "train/lr": "schedule", "lr-*": "schedule",
+              "*_runtime": "system", "*_per_second": "system", "*/runtime": "system", "*/samples_per_second": "system",
+              "*/steps_per_second": "system", "trainer/*": "system"}
+
+
 def open_run(run_dir: str | os.PathLike[str], driver: StageDriver | None, *, name: str | None, config: Any,
-             resumed: bool, step: int) -> Run:
+             resumed: bool, step: int, roles: Mapping[str, str] | None = None) -> Run:
     """The fit's run (continued from ``step`` when ``resumed``); a new one records the first stage's start."""
     cfg = driver.dataset.cfg if driver is not None else None
     run = Run(run_dir, config=config, name=name or (cfg.name if cfg is not None else None), resume=resumed,
               resume_from=step if resumed else None,
               stages=[s.name for s in cfg.stages] if cfg is not None else None)
+    run.set_roles({**LOOP_ROLES, **(roles or {})})  # the user's word last
     if driver is not None:
         driver.run = run
         if not resumed:

@@ -46,6 +46,7 @@ from ..direction import infer_direction
 from .divergence import Track
 from .document import check_sections
 from .grokking import ACC_LEVEL
+from .noise import EFFECT, gate_segments
 from .prepare import MAX_POINTS, Prepared, finite_series, prepare, too_large
 from .segment import PENALTY, Segmentation, _as_step, changepoint_steps, segment
 from .registry import DETECTORS
@@ -110,20 +111,33 @@ def analyze_metric(name: str, steps: Any, values: Any, *, switches: Iterable[flo
 def analyze(series: Mapping[str, Series], *, stage_switches: Iterable[float] = (),
             pairs: Iterable[tuple[str, str]] = (), auto_pairs: bool = True,
             directions: Mapping[str, str | None] | None = None, penalty: float = PENALTY,
-            max_points: int = MAX_POINTS, acc_level: float = ACC_LEVEL) -> dict[str, Any]:
+            max_points: int = MAX_POINTS, acc_level: float = ACC_LEVEL,
+            docs: Mapping[str, list[Any]] | None = None, stages: list[dict[str, Any]] | None = None,
+            effect: float = EFFECT) -> dict[str, Any]:
     """The document for ``series`` (name -> (steps, values)); see the module docstring.
 
     ``acc_level``: the accuracy that counts as memorized (train) and generalized (validation).
 
     ``directions`` overrides the direction read from a name (``"lower"``/``"higher"``);
     ``pairs`` adds (train, val) pairs to the ones found by name when ``auto_pairs``.
+
+    ``docs``: per benchmark key, its evals' per-document scores (:mod:`handhold.doc_scores`): its
+    trend labels are stated only where the paired change clears the noise (:mod:`.noise`);
+    ``stages``: how each stage ran (name, start, end), for the per-stage sections; ``effect``:
+    the change to size the documents needed for.
     """
     switches = sorted({_as_step(s) for s in stage_switches})
     dirs = {k: infer_direction(k) for k in series}
     dirs.update({k: v for k, v in (directions or {}).items() if k in series})
     results = {k: analyze_metric(k, s, v, switches=switches, direction=dirs[k], penalty=penalty,
                                  max_points=max_points) for k, (s, v) in series.items()}
-    context = Context(series, results, dirs, {"pairs": list(pairs), "auto_pairs": auto_pairs, "acc_level": acc_level})
+    docs = {k: v for k, v in (docs or {}).items() if k in series and v}
+    for k, kd in docs.items():  # a benchmark trend is stated only where it clears the sampling noise
+        gate_segments(k, results[k].segments, kd)
+        mark_mastery(results[k].segments, dirs[k])
+    context = Context(series, results, dirs, {"pairs": list(pairs), "auto_pairs": auto_pairs, "acc_level": acc_level,
+                                              "docs": docs, "stages": list(stages or []),
+                                              "stage_switches": switches, "effect": effect})
     doc: dict[str, Any] = {"metrics": {k: r.to_dict() for k, r in results.items()}, "stage_switches": switches}
     for name, detector in DETECTORS.items():  # divergences, grokking, the indicator, ... (phases/registry.py)
         doc[name] = detector.run(context)
@@ -144,16 +158,18 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def analyze_store(store: Any, *, metrics: Iterable[str] | None = None, **kw: Any) -> dict[str, Any]:
+def analyze_store(store: Any, *, metrics: Iterable[str] | None = None, roles: dict[str, str] | None = None,
+                  **kw: Any) -> dict[str, Any]:
     """The document for an open :class:`~handhold.runstore.db.RunStore` (for reports and dashboards).
 
-    ``metrics`` picks keys (names or globs); by default every metric but bookkeeping
-    (learning rate, token counts, timings, per-layer internals).
+    ``metrics`` picks keys (names or globs); by default every signal (:mod:`handhold.roles`:
+    not the schedule or system metrics; ``roles`` overrides the recorded ones) but per-layer
+    internals. Benchmark keys are read with their per-document scores (sampling noise).
     """
     from .sources import from_store, select
 
     loaded = from_store(store)
-    chosen = select(loaded.series, metrics, loaded.origin) if metrics else loaded.default()
-    doc = analyze(chosen, stage_switches=loaded.switches, **kw)
+    chosen = select(loaded.series, metrics, loaded.origin) if metrics else loaded.default(roles)
+    doc = analyze(chosen, stage_switches=loaded.switches, docs=loaded.docs, stages=loaded.stages, **kw)
     doc["stages"] = _finite(loaded.stages)  # how each stage ended (one schema for every writer)
     return doc

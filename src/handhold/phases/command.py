@@ -33,6 +33,11 @@ def analyze(
         "--higher-better", help="a metric for which higher is better (overrides the name)")] = None,
     acc_level: Annotated[float, typer.Option(
         "--acc-level", help="accuracy that counts as memorized (train) / generalized (validation)")] = 0.99,
+    role: Annotated[Optional[list[str]], typer.Option(
+        "--role", help="KEY=ROLE (signal, schedule or system; KEY may be a glob): only signals are read; "
+                       "repeatable")] = None,
+    effect: Annotated[float, typer.Option(
+        "--effect", help="the benchmark change to size the documents needed for (0.05 = 5 points)")] = 0.05,
 ) -> None:
     """Change points, trends, shocks, divergences and grokking in a run, a CSV or TensorBoard logs."""
     from ..terminal import fail as _fail
@@ -43,9 +48,17 @@ def analyze(
     from .segment import PENALTY
     from .sources import SourceError, load_source, select
 
+    from ..roles import parse_flags
+
     try:
+        try:
+            roles = parse_flags(role or [])
+        except ValueError as exc:
+            raise SourceError(str(exc)) from None
+        if not effect > 0:
+            raise SourceError(f"--effect must be > 0 (got {effect})")
         loaded = load_source(source)
-        series = select(loaded.series, metric, loaded.origin) if metric else loaded.default()
+        series = select(loaded.series, metric, loaded.origin) if metric else loaded.default(roles)
         pairs = [_pair(p, loaded.series, loaded.origin) for p in pair or []]
         for t, v in pairs:
             series.setdefault(t, loaded.series[t])
@@ -65,7 +78,8 @@ def analyze(
     except SourceError as exc:
         _fail(str(exc))
     doc = analyze_series(series, stage_switches=loaded.switches, pairs=pairs, directions=directions,
-                         penalty=PENALTY if penalty is None else penalty, acc_level=acc_level)
+                         penalty=PENALTY if penalty is None else penalty, acc_level=acc_level,
+                         docs=loaded.docs, stages=loaded.stages, effect=effect)
     if loaded.stages:
         from .analyze import _finite
 
@@ -117,6 +131,7 @@ def tables(doc: dict[str, Any]) -> list[Any]:
         phases = "\n".join(
             f"{_fmt(s['start'])}-{_fmt(s['end'])}: {s['trend']}{' (mastery)' if s.get('mastery') else ''}, "
             f"{s['slope']:+.3g}" + (f" ± {s['slope_stderr']:.2g}" if s.get("slope_stderr") is not None else "")
+            + (f"\n  [dim]{s['noise']['reading']}[/]" if isinstance(s.get("noise"), dict) else "")
             for s in m["segments"]) or "(no data)"
         shocks = "\n".join(f"{_fmt(s['step'])} {s.get('kind', '')}: {s['peak']:.4g} vs {s['baseline']:.4g}, "
                            f"back {'never' if s['recovered_at'] is None else 'at ' + _fmt(s['recovered_at'])}"
@@ -210,6 +225,6 @@ def _step_marks(doc: dict[str, Any], name: str) -> list[tuple[dict[str, Any], st
         if not isinstance(style, Lines):
             continue
         for entry in detector.clean(doc.get(section)):
-            if name in keys_of(entry, style.keys):
+            if name in keys_of(entry, style.keys) and style.draws(entry):
                 out += [(entry, what) for what in style.steps if entry.get(what) is not None]
     return out

@@ -133,5 +133,13 @@ def divergence_pairs(context: Context) -> list[tuple[str, str]]:
 
 
 def divergence_entries(context: Context, pair: tuple[str, ...]) -> list[dict]:
+    """The pair's divergences; between benchmark curves, only those whose gap clears the paired
+    sampling noise of both and that join no two suites (:func:`.noise.divergence_clears`)."""
+    from .noise import divergence_clears
+
     a, b = (context.usable[k] for k in pair)
-    return [d.to_dict() for d in divergences(a.track(), b.track())]
+    docs = context.options.get("docs") or {}
+    found = divergences(a.track(), b.track())
+    if any(k in docs for k in pair):
+        found = [d for d in found if divergence_clears(docs, d.a, d.b, d.start, d.end, d.gap)]
+    return [d.to_dict() for d in found]

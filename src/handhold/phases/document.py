@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, TypedDict, Union
 
+from .noise import NoiseDoc
 from .registry import DETECTORS
 
 Step = Union[int, float]
@@ -26,6 +27,7 @@ class SegmentDoc(TypedDict):
     slope_stderr: Optional[float]
     change: float
     mastery: bool
+    noise: Optional[NoiseDoc]  # benchmark keys: the paired change over the segment (else null)
 
 
 class ShockDoc(TypedDict):

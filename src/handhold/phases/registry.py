@@ -14,6 +14,8 @@ from typing import Any
 from .divergence import DivergenceDoc, divergence_entries, divergence_pairs
 from .grokking import GrokkingDoc, grokking_entries, grokking_pairs
 from .indicator import IndicatorDoc, indicator_entry, indicator_groups
+from .essay import EssayDoc, essay_entries, essay_groups
+from .noise import ChangeDoc, changes_entries, family_keys
 from .spec import Band, Column, Detector, Entry, Lines, fmt
 
 
@@ -55,7 +57,8 @@ DETECTORS: dict[str, Detector] = {d.section: d for d in (
         marks=Lines("grokking", "memorized / generalized", keys=("train", "val"),
                     steps=("memorized_at", "generalized_at"),
                     text=lambda g, what: f"{what.split('_')[0]} ({str(g.get('val', '')).rpartition('/')[2]})",
-                    hover=lambda g: str(g.get("verdict") or "")),
+                    hover=lambda g: str(g.get("verdict") or ""),
+                    drawn=lambda g: bool(g.get("grokked"))),  # a fine-tune's train/eval pair is no "memorized" mark
         title="train/validation pairs (grokking only where the delay is real)",
         columns=(Column("train", lambda g: g["train"]), Column("val", lambda g: g["val"]),
                  Column("memorized at", lambda g: fmt(g["memorized_at"])),
@@ -73,4 +76,22 @@ DETECTORS: dict[str, Detector] = {d.section: d for d in (
                  Column("evidence", _evidence),
                  Column("val ≥ 95% at", lambda r: "" if "val" not in r else fmt(r["val_reached_at"])),
                  Column("lead (steps)", lambda r: _optional(r.get("lead"))))),
+    Detector(
+        "benchmark_changes", ChangeDoc, needs=family_keys, detect=changes_entries,
+        order=lambda c: (c["start"], c["key"]),
+        title="benchmark families per stage (paired over the same documents; 95%)",
+        columns=(Column("family", lambda c: c["key"]), Column("stage", lambda c: c["stage"]),
+                 Column("start → end", lambda c: f"{c['before']:.3g} → {c['after']:.3g}"),
+                 Column("change (95%)", lambda c: f"{c['change']:+.3g} ({c['lo']:+.3g} to {c['hi']:+.3g})"),
+                 Column("documents", lambda c: str(c["n_docs"])),
+                 Column("reading", lambda c: c["reading"]),
+                 Column("documents per task to see ±effect",
+                        lambda c: f"{_optional(c['docs_needed'])} (±{c['effect']:g})")),
+        summary=lambda entries: [f"{sum(not c['clears'] for c in entries)} family change(s) within noise"]
+        if any(not c["clears"] for c in entries) else []),
+    Detector(
+        "essay", EssayDoc, needs=essay_groups, detect=essay_entries,
+        title="the essay's quick reference, from the data",
+        columns=(Column("question", lambda r: r["question"]), Column("verdict", lambda r: r["verdict"]),
+                 Column("figures", lambda r: r["figures"]))),
 )}

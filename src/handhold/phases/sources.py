@@ -20,8 +20,8 @@ from ..bounds import STEP_MAX
 
 STEP_COLUMN = "step"
 STAGE_COLUMN = "stage"
-# bookkeeping: not curves anyone reads for phases (learning rate, counters, timings, per-layer norms)
-SKIP = re.compile(r"(^|/)(lr|tokens|epoch)$|time_s$|tokens_per_s$|wall.?time|^time$|timestamp|^internal/[^/]+/.+")
+# per-layer internals: signals, but too many to read by default (ask with --metric)
+SKIP = re.compile(r"^internal/[^/]+/.+")
 
 
 class SourceError(ValueError):
@@ -35,11 +35,22 @@ class Loaded:
     series: dict[str, tuple[np.ndarray, np.ndarray]]
     switches: list[int | float] = field(default_factory=list)
     stages: list[dict[str, Any]] = field(default_factory=list)  # run stores: how each stage ended
+    roles: dict[str, str] = field(default_factory=dict)  # recorded roles (handhold.roles), key or glob -> role
+    docs: dict[str, list[Any]] = field(default_factory=dict)  # benchmark key -> its evals' DocScores
 
-    def default(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Every series but bookkeeping; all of them if that would leave none."""
-        kept = {k: v for k, v in self.series.items() if not SKIP.search(k.lower())}
-        return kept or dict(self.series)
+    def role(self, key: str, overrides: dict[str, str] | None = None) -> str:
+        from ..roles import role_of
+
+        return role_of(key, self.roles, overrides)
+
+    def default(self, overrides: dict[str, str] | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Every signal (:mod:`handhold.roles`: not schedule or system) but per-layer internals;
+        every signal if that would leave none; every series if there is no signal."""
+        from ..roles import SIGNAL
+
+        sig = {k: v for k, v in self.series.items() if self.role(k, overrides) == SIGNAL}
+        kept = {k: v for k, v in sig.items() if not SKIP.search(k.lower())}
+        return kept or sig or dict(self.series)
 
 
 def select(series: dict[str, Any], patterns: list[str] | tuple[str, ...], origin: str) -> dict[str, Any]:
@@ -88,9 +99,12 @@ def from_store(store: Any) -> Loaded:
               for k, (s, vals) in store.metrics().items()}
     switches = sorted({e.step for i, e in enumerate(store.events("stage_start"))
                        if int(e.data.get("index", i)) > 0})
+    from ..doc_scores import EVENT, by_key, read_events
+    from ..roles import stored_roles
     from ..summary import stage_decisions
 
-    return Loaded(str(store.path.parent), "run", series, switches, stage_decisions(store))
+    return Loaded(str(store.path.parent), "run", series, switches, stage_decisions(store),
+                  roles=stored_roles(store.meta()), docs=by_key(read_events(store.events(EVENT))))
 
 
 # ------------------------------------------------------------------------------ CSV

@@ -90,6 +90,7 @@ class Lines:
     text: Callable[[Entry, str], str]
     hover: Callable[[Entry], str]
     line: dict[str, Any] = field(default_factory=lambda: {"color": "#9467bd", "width": 1.5, "dash": "dash"})
+    drawn: Callable[[Entry], bool] | None = None  # which entries are drawn (all when None); all are tabled
 
     @property
     def names(self) -> list[str]:
@@ -97,6 +98,9 @@ class Lines:
 
     def valid(self, entry: Entry) -> bool:
         return True
+
+    def draws(self, entry: Entry) -> bool:
+        return self.drawn is None or bool(self.drawn(entry))
 
 
 MarkStyle = Union[Band, Lines]

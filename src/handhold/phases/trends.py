@@ -21,6 +21,7 @@ class Segment:
     slope_stderr: float
     change: float  # fitted value at the end minus at the start
     mastery: bool = False
+    noise: dict | None = None  # a benchmark key's paired test of the change (phases/noise.py)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -46,7 +47,8 @@ def label(x: np.ndarray, y: np.ndarray, fit: np.ndarray, sigma: float, spread: f
     slope, se = slope_fit(x, y, sigma)
     change = float(fit[-1] - fit[0]) if len(fit) else 0.0
     span = float(x[-1] - x[0]) if len(x) > 1 else 0.0
-    flat = abs(change) < PLATEAU_SHARE * spread or abs(slope) < SIGNIFICANCE * se or span == 0
+    # <=: a perfectly constant phase (no change, no noise) is flat, not "declining"
+    flat = abs(change) <= PLATEAU_SHARE * spread or abs(slope) <= SIGNIFICANCE * se or span == 0
     trend = "plateau" if flat else ("rising" if change > 0 else "declining")
     return trend, slope, se, change
 

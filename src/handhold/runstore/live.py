@@ -319,6 +319,17 @@ class Run:
             for k, v in clean.items():
                 self._store.set_meta(k, v)
 
+    def set_roles(self, roles: Mapping[str, str]) -> None:
+        """Say what each metric is: ``{key or glob: "signal" | "schedule" | "system"}`` (see
+        :mod:`handhold.roles`); merged into the roles already recorded, the later word wins."""
+        from ..roles import META_KEY, check_roles, stored_roles
+
+        clean = check_roles(roles, "run.set_roles")
+        with self._lock:
+            self._check_open()
+            old = stored_roles(self._store.meta())
+            self._store.set_meta(META_KEY, {**{k: v for k, v in old.items() if k not in clean}, **clean})
+
     def flush(self) -> None:
         """Write every buffered row now (before a checkpoint: it never refers to rows not on disk)."""
         with self._lock:
@@ -418,19 +429,23 @@ def _default_dir(project: str | None, name: str | None, dir: str | os.PathLike[s
 def init(run_dir: str | os.PathLike[str] | None = None, config: Any = None, name: str | None = None, *,
          project: str | None = None, dir: str | os.PathLike[str] | None = None, resume: bool = False,
          resume_from: int | None = None, stages: list[str] | None = None, flush_every: int = 4096,
-         flush_seconds: float = 2.0, **ignored: Any) -> Run:
+         flush_seconds: float = 2.0, roles: Mapping[str, str] | None = None, **ignored: Any) -> Run:
     """Open a run for writing and make it the current one (for :func:`log` / :func:`finish`).
 
     ``run_dir``: the run directory (holds ``run.db``). Without it (wandb style), the run goes to
     ``DIR/PROJECT/NAME`` (``DIR``: ``dir`` or ``$HANDHOLD_DIR`` or ``runs``; a new name if taken).
     ``resume=True`` continues an existing run after its last step; ``resume_from=N`` also deletes
     rows after step ``N`` first (resuming from a checkpoint at N). Other wandb keywords
-    (``entity``, ``tags``, ``mode``, ...) are accepted and ignored.
+    (``entity``, ``tags``, ``mode``, ...) are accepted and ignored. ``roles``: what each metric
+    is (``{key or glob: "signal" | "schedule" | "system"}``, :mod:`handhold.roles`).
     """
     if run_dir is None:
         run_dir = _default_dir(project, name, dir)
-    return Run(run_dir, config, name, resume=resume, resume_from=resume_from, stages=stages,
-               flush_every=flush_every, flush_seconds=flush_seconds)
+    run = Run(run_dir, config, name, resume=resume, resume_from=resume_from, stages=stages,
+              flush_every=flush_every, flush_seconds=flush_seconds)
+    if roles:
+        run.set_roles(roles)
+    return run
 
 
 def current() -> Run | None:

@@ -32,6 +32,8 @@ from typing import Any
 
 from plotly.colors import qualitative
 
+from ..doc_scores import EVENT as DOCS_EVENT
+from ..doc_scores import read_events
 from ..read import flatten_config
 from ..runstore.db import RunStore
 from ..summary import stage_decisions
@@ -114,11 +116,27 @@ def final_value(store: RunStore, key: str) -> dict[str, Any] | None:
     if row is None:
         return None
     step, value = row
+    documented = documented_band(store, key, step)
+    if documented is not None:
+        return {"value": value, "step": step, **documented}
     n = doc_count(store, key, step) if not key.endswith("/docs") else None
     low = high = None
     if n is not None and 0.0 <= value <= 1.0:
         low, high = wilson_interval(round(value * n), n)
     return {"value": value, "step": step, "n": n, "low": low, "high": high}
+
+
+def documented_band(store: RunStore, key: str, step: int) -> dict[str, Any] | None:
+    """``{"n", "low", "high"}`` from the per-document scores an eval recorded at ``step`` (the
+    band the report and dashboard draw: Wilson for a 0/1 accuracy, else a bootstrap over the
+    documents); ``None`` where no eval at that step explains ``key``."""
+    for doc in read_events(e for e in store.events(DOCS_EVENT) if e.step == step):
+        st = doc.stat(key)
+        if st is not None:
+            low, high = doc.band(key)
+            n = sum(doc.tasks[t].n for t in st.tasks)
+            return {"n": n, "low": None if math.isnan(low) else low, "high": None if math.isnan(high) else high}
+    return None
 
 
 def default_key(keys: Sequence[str], common: set[str]) -> str | None:

@@ -60,6 +60,8 @@ from .guard import Guard  # noqa: E402
 from .analysis import load_phases, phase_summary  # noqa: E402
 from .marks import mark_kinds  # noqa: E402
 from .panels import marked_events, panel_layout, panel_specs  # noqa: E402
+from ..roles import stored_roles  # noqa: E402
+from .readings import cached_bands  # noqa: E402
 from .review_api import add_review_routes  # noqa: E402
 
 STATIC = Path(__file__).parent / "static"
@@ -172,9 +174,13 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
             events = marked_events(store)  # not every event: a benchmark run logs one per answer
             n_events = store.count("events")
             keys = store.metric_keys()
+            roles = stored_roles(store.meta())
+            bands = cached_bands(store)  # 95% bands of the benchmark curves, from their documents
         phases = phases_cache.get(d, last)
         marks = phases if phases.get("available") else None
-        out = [{**p.to_dict(), "layout": panel_layout(p, rows, events, marks)} for p in panel_specs(keys)]
+        out = [{**p.to_dict(), "layout": panel_layout(p, rows, events, marks),
+                "bands": {t.key: dict(zip(("steps", "lo", "hi"), bands[t.key])) for t in p.traces if t.key in bands}}
+               for p in panel_specs(keys, roles)]
         return {"panels": out, "last_step": last, "events": n_events, "marks": mark_kinds(),
                 "phases": {k: phases[k] for k in ("available", "note", "pending") if k in phases}}
 

@@ -98,6 +98,8 @@ def _bands(shapes: list, notes: list, style: Band, entries: list[dict[str, Any]]
 
 def _lines(shapes: list, notes: list, style: Lines, entries: list[dict[str, Any]], xref: str, yref: str) -> None:
     for entry in entries:
+        if not style.draws(entry):  # e.g. grokking marks: only a real delay is drawn
+            continue
         for what in style.steps:
             if entry.get(what) is None:
                 continue

@@ -22,6 +22,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from ..runstore.db import Event, RunStore
+from ..roles import SIGNAL, role_of
 from ..summary import StageRow
 from .marks import phase_marks
 
@@ -46,13 +47,53 @@ class PanelSpec:
     rows: int = 1  # > 1: stacked subplots sharing the step axis, trace i on row i + 1
     height: int = 360
     layout: dict[str, Any] = field(default_factory=dict)
+    collapsed: bool = False  # shown folded until opened (the schedule and system panel)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def panel_specs(keys: list[str]) -> list[PanelSpec]:
-    """The panels for a run with these metric keys, in display order (no data read)."""
+def panel_specs(keys: list[str], roles: dict[str, str] | None = None) -> list[PanelSpec]:
+    """The panels for a run with these metric keys, in display order (no data read): the signals'
+    panels, then one collapsed panel of the schedule and system metrics (``roles``: the run's
+    recorded roles, :mod:`handhold.roles`)."""
+    keys, bookkeeping = split_roles(keys, roles)
+    panels = _signal_panels(keys)
+    extra = bookkeeping_panel(bookkeeping, roles)
+    return panels + ([extra] if extra is not None else [])
+
+
+# schedule and system metrics (handhold.roles): one folded panel at the bottom, SI ticks (5.57T)
+BOOKKEEPING = "bookkeeping"
+TICKS = {"tickformat": ".3~s", "exponentformat": "SI"}
+
+
+def split_roles(keys: list[str], roles: Mapping[str, str] | None = None) -> tuple[list[str], list[str]]:
+    """(signal keys, schedule and system keys), each in the order given."""
+    sig, other = [], []
+    for k in keys:
+        (sig if role_of(k, roles) == SIGNAL else other).append(k)
+    return sig, other
+
+
+def bookkeeping_panel(keys: list[str], roles: Mapping[str, str] | None = None) -> Any:
+    """One stacked panel of every schedule and system metric, collapsed until opened."""
+    if not keys:
+        return None
+    ordered = sorted(keys, key=lambda k: (role_of(k, roles), k))
+    traces = [TraceSpec(k, "series", {
+        "name": html.escape(k), "showlegend": False, "xaxis": _axis("x", i), "yaxis": _axis("y", i),
+        "line": {"color": COLORS[(i - 1) % len(COLORS)], "width": 1.5}, "marker": {"size": 4}})
+        for i, k in enumerate(ordered, start=1)]
+    layout: dict[str, Any] = {"_subplot_titles": [html.escape(f"{k} ({role_of(k, roles)})") for k in ordered]}
+    for i in range(1, len(ordered) + 1):
+        layout[f"yaxis{'' if i == 1 else i}"] = dict(TICKS)
+    return PanelSpec(BOOKKEEPING, "schedule and system (not read for phases, shocks or divergence)", traces,
+                     rows=len(ordered), height=90 + 150 * len(ordered), layout=layout, collapsed=True)
+
+
+
+def _signal_panels(keys: list[str]) -> list[PanelSpec]:
     train_src = _leaves(keys, "train/loss/")
     eval_src = _leaves(keys, "eval/loss/")
     sources = sorted(set(train_src) | set(eval_src))

@@ -23,7 +23,9 @@ from ..runstore.db import RunStore
 from ..summary import StageRow, stage_table
 from .analysis import load_phases
 from .marks import mark_kinds
+from ..roles import stored_roles
 from .panels import marked_events, panel_layout, panel_specs
+from .readings import band_traces, noise_bands, readings_html
 
 
 def write_report(run_dir: str | os.PathLike[str], out: Path | None = None) -> Path:
@@ -38,21 +40,29 @@ def write_report(run_dir: str | os.PathLike[str], out: Path | None = None) -> Pa
     info = run_info(run_dir)
     with RunStore.reader(run_dir) as store:
         rows = stage_table(store)
-        figures = build_figures(store, rows=rows)
+        phases = load_phases(store)
+        figures = build_figures(store, rows=rows, phases=phases)
+        folded = _folded(store)
         timeline = timeline_html(store)
         review = review_html(store, run_dir, rows, include_plotlyjs=not figures)
     title = f"{info.name} — {info.status}, step {info.last_step if info.last_step is not None else '–'}"
     body = [f"<h1>{html.escape(title)}</h1>"]
     if info.reason:
         body.append(f"<p class='meta'>{html.escape(str(info.reason))}</p>")
-    body += ["<h2>Stages</h2>", stage_table_html(rows), "<h2>Curves</h2>"]
+    body += ["<h2>Stages</h2>", stage_table_html(rows)]
+    readings = readings_html(phases)  # the essay's table and the benchmark changes, with their noise
+    if readings:
+        body += ["<h2>Readings</h2>", readings]
+    body.append("<h2>Curves</h2>")
     if not figures:
         body.append("<p>No metrics logged yet.</p>")
     elif any(n.startswith("phase:") for fig in figures for n in _mark_names(fig)):
         body.append(mark_toggles_html())
     for i, fig in enumerate(figures):
-        body.append(fig.to_html(full_html=False, include_plotlyjs=i == 0, config=PLOTLY_CONFIG,
-                                default_height=f"{fig.layout.height or 450}px"))
+        plot = fig.to_html(full_html=False, include_plotlyjs=i == 0, config=PLOTLY_CONFIG,
+                           default_height=f"{fig.layout.height or 450}px")
+        body.append(f"<details><summary>{html.escape(str(fig.layout.title.text or ''))}</summary>{plot}</details>"
+                    if i in folded else plot)
     if review:
         body += ["<h2>Wrong-answer review</h2>", review]
     body += ["<h2>Probe timeline</h2>", timeline]
@@ -78,15 +88,25 @@ def build_figures(store: RunStore, *, rows: list[StageRow] | None = None,
     phases = load_phases(store) if phases is None else phases
     events = marked_events(store)
     figures = []
-    for panel in panel_specs(store.metric_keys()):
+    bands = noise_bands(store)
+    for panel in panel_specs(store.metric_keys(), stored_roles(store.meta())):
         fig = go.Figure(layout=panel_layout(panel, rows, events, phases if phases.get("available") else None))
         for trace in panel.traces:
             reduce = smooth if trace.role in ("train", "total") else downsample
             x, y = reduce(*store.series(trace.key), max_points=max_points)
             mode = "lines" if trace.role in ("train", "total") else _mode(x)
+            if trace.key in bands:  # the 95% band of its documents, under the curve
+                color = (trace.style.get("line") or {}).get("color")
+                for spec in band_traces(trace.key, bands[trace.key], color):
+                    fig.add_scatter(**spec, **{k: v for k, v in trace.style.items() if k in ("xaxis", "yaxis")})
             fig.add_scatter(x=x, y=y, mode=mode, **trace.style)
         figures.append(fig)
     return figures
+
+
+def _folded(store: RunStore) -> set[int]:
+    """Indices of the figures shown folded (the schedule and system panel)."""
+    return {i for i, p in enumerate(panel_specs(store.metric_keys(), stored_roles(store.meta()))) if p.collapsed}
 
 
 def _mark_names(fig: go.Figure) -> list[str]:
@@ -234,6 +254,8 @@ table.stages th, table.stages td {{ border-bottom: 1px solid #ddd; padding: .25r
 table.stages td:nth-child(2), table.stages td:nth-child(5) {{ text-align: left; }}
 details {{ margin: .3rem 0; }} summary {{ cursor: pointer; font-weight: 600; white-space: pre-wrap; }}
 table.timeline {{ border-collapse: collapse; font-size: .85rem; width: 100%; }}
+table.readings {{ border-collapse: collapse; font-size: .88rem; }}
+table.readings th, table.readings td {{ border-bottom: 1px solid #ddd; padding: .25rem .6rem; text-align: left; vertical-align: top; }}
 table.timeline td {{ border-top: 1px solid #eee; padding: .2rem .5rem; vertical-align: top; }}
 td.step {{ text-align: right; color: #666; width: 5rem; }} td.gen {{ white-space: pre-wrap; font-family: monospace; }}
 .marks {{ display: flex; gap: .9rem; font-size: .85rem; margin: .4rem 0; }} .mark-count {{ color: #888; }}

@@ -6,7 +6,9 @@ records are gathered so every process computes the same summary and stays in ste
 process's store gets the metrics (a fresh run also scores step 0, the untrained baseline, unless
 ``at_start: false``), each chain-of-thought generation as a sample (kind
 ``eval/<task>``) and an ``answer`` event per chain-of-thought document (the wrong-answer review
-reads those).
+reads those). Each eval also writes one ``benchmark_docs`` event: the suite that produced
+the scores (name, version, a digest of its documents) and every document's scores, so each
+curve carries its sampling noise and two evals are compared paired (:mod:`handhold.doc_scores`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class BenchmarkEvals(Callback):
     def __init__(self) -> None:
         self.tasks: list = []
         self.suite = None
+        self.identity: dict | None = None
         self.done_at: int | None = None
 
     def on_fit_start(self, state: State) -> None:
@@ -26,10 +29,12 @@ class BenchmarkEvals(Callback):
         if cfg is None:
             return
         from ...benchmark_suite import rename_families
+        from ...evals.benchmarks.records import suite_identity
         from ...evals.benchmarks.suite import prepare, resolve_suite
 
         self.suite = rename_families(resolve_suite(cfg.tasks), cfg.rename)
         self.tasks = prepare(self.suite, cfg.limit)
+        self.identity = suite_identity(cfg.tasks, self.tasks)
         if cfg.at_start and state.step == 0 and self.tasks:  # the baseline: the model before training
             self.done_at = 0
             self._score(state)
@@ -68,3 +73,7 @@ class BenchmarkEvals(Callback):
             if rec.answer is not None:
                 state.event("answer", **rec.answer)
         state.log({"eval/benchmarks_time_s": result.seconds, "eval/benchmarks_cot_time_s": result.cot_seconds})
+        from ...doc_scores import EVENT
+        from ...evals.benchmarks.records import docs_event
+
+        state.event(EVENT, **docs_event(result.records, self.tasks, self.identity or {}))

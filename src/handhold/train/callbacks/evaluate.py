@@ -56,6 +56,11 @@ class EvalSuite(Callback):
 
             records = gather_object(records)
         state.log(summarize(records, state.cfg.evals))
+        from ...doc_scores import EVENT
+        from ...evals.procedural_records import docs_event, suite_identity
+
+        # every example's scores: the curves' sampling noise, paired tests (handhold.doc_scores)
+        state.event(EVENT, **docs_event(records, state.cfg.evals, suite_identity(state.cfg.evals, self.examples)))
         for rec in sorted(records, key=lambda r: (r.task, r.index)):
             if rec.generation is not None:
                 state.sample(f"eval/{rec.task}", self.examples[rec.task][rec.index].prompt, rec.generation)

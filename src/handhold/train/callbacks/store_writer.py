@@ -18,6 +18,11 @@ def stage_end_args(reason: str | None, evidence: dict[str, Any]) -> tuple[str, d
     return "requested", {"request": reason, **evidence}
 
 
+# what handhold's own loop writes besides signals (handhold.roles)
+TRAINER_ROLES = {"train/lr": "schedule", "train/tokens": "schedule", "train/step_time_s": "system",
+                 "train/tokens_per_s": "system", "eval/*time_s": "system", "probe/time_s": "system"}
+
+
 class StoreWriter(Callback):
     """Metrics at every step, events as they happen, stage starts/ends, the run's status at the end.
 
@@ -36,6 +41,7 @@ class StoreWriter(Callback):
 
     def on_fit_start(self, state: State) -> None:
         self.run.set_meta(processes=state.accelerator.num_processes)
+        self.run.set_roles({**TRAINER_ROLES, **(getattr(state.cfg, "roles", None) or {})})  # the config's word last
 
     def on_stage_start(self, state: State) -> None:
         tracker = state.curriculum.tracker

@@ -168,7 +168,13 @@ async function loadPanels() {
   const box = $("panels");
   const have = [...box.children].map((d) => d.dataset.panel).join("\n");
   if (have !== p.panels.map((x) => x.id).join("\n")) {
-    box.replaceChildren(...p.panels.map((x) => el("div", { class: "panel", "data-panel": x.id })));
+    box.replaceChildren(...p.panels.map((x) => {
+      const div = el("div", { class: "panel", "data-panel": x.id });
+      if (!x.collapsed) return div;  // the schedule and system panel: folded until opened
+      const fold = el("details", {}, el("summary", {}, x.title), div);
+      fold.addEventListener("toggle", () => { if (fold.open && div.data) Plotly.Plots.resize(div); });
+      return fold;
+    }));
     box.querySelectorAll(".panel").forEach((div) => { div.dataset.bound = ""; });
   }
 }
@@ -222,6 +228,16 @@ function traceFor(spec, s, w, extra = {}) {
   return { type: "scatter", mode, ...spec.style, x: s.steps, y: smooth ? ema(s.values, w) : s.values, ...extra };
 }
 
+function bandTraces(spec, band) {
+  const color = (spec.style.line && spec.style.line.color) || "#888";
+  const fill = /^#[0-9a-f]{6}$/i.test(color)
+    ? `rgba(${parseInt(color.slice(1, 3), 16)},${parseInt(color.slice(3, 5), 16)},${parseInt(color.slice(5, 7), 16)},0.18)`
+    : "rgba(128,128,128,0.18)";
+  const edge = { type: "scatter", mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false,
+                 xaxis: spec.style.xaxis, yaxis: spec.style.yaxis, name: `${spec.style.name} 95% band` };
+  return [{ ...edge, x: band.steps, y: band.hi }, { ...edge, x: band.steps, y: band.lo, fill: "tonexty", fillcolor: fill }];
+}
+
 function render() {
   const p = page;
   if (!p) return;
@@ -237,6 +253,8 @@ function render() {
       if (w > 0 && spec.role !== "eval" && spec.style.visible !== "legendonly") {
         data.push(traceFor(spec, s, 0, { opacity: 0.18, showlegend: false, hoverinfo: "skip", name: spec.style.name + " (raw)" }));
       }
+      const band = panel.bands && panel.bands[spec.key];  // the 95% band of its documents
+      if (band && !zoom) data.push(...bandTraces(spec, band));
       data.push(traceFor(spec, s, w));
     }
     for (const [other, series] of Object.entries(p.overlays)) {
