@@ -145,6 +145,8 @@ def test_eval_scores_a_plain_model_directory_as_a_baseline_run(tmp_path):
         assert store.series("eval/bigbench_toy/acc_raw")[0] == [0]
         assert store.series("eval/family/mine")[0] == [0]
         assert len(store.events("answer")) == 2 and store.get_meta("status") == "finished"
+        (docs,) = store.events("benchmark_docs")  # the documents' scores: the baseline's noise
+        assert docs.step == 0 and len(docs.data["tasks"]["bigbench_toy"]["ids"]) == 5
     again = runner.invoke(app, ["eval", str(model_dir), "--benchmarks", str(suite), "--out", str(out)])
     assert again.exit_code != 0 and "already holds a run" in again.output
     bare = runner.invoke(app, ["eval", str(model_dir)])

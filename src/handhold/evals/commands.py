@@ -231,7 +231,7 @@ def _plain_model(model_dir: Path, spec: str | None, limit: int | None, cot_limit
         console.print("[dim]not stored: pass --out RUN_DIR to keep these scores as a baseline run (step 0)")
         return
     try:
-        write_baseline(out, model_dir, spec, result)
+        write_baseline(out, model_dir, spec, result, tasks)
     except FileExistsError as exc:
         _fail(str(exc))
     console.print(f"baseline run written: {out} (handhold report {out})")

@@ -56,9 +56,13 @@ def is_model_dir(path: Path) -> bool:
     return path.is_dir() and (path / "config.json").is_file() and not db_path(path).exists()
 
 
-def write_baseline(out: Path, model_dir: Path, spec: str, result: BenchmarkResult) -> None:
-    """A new run at ``out`` holding ``result`` at step 0 (refuses a directory that holds a run)."""
+def write_baseline(out: Path, model_dir: Path, spec: str, result: BenchmarkResult, tasks: list[LoadedTask]) -> None:
+    """A new run at ``out`` holding ``result`` at step 0, with the documents' scores (the
+    ``benchmark_docs`` event, so the baseline's noise and paired changes can be read); refuses a
+    directory that holds a run."""
+    from ...doc_scores import EVENT
     from ...runstore.live import init
+    from .records import docs_event, suite_identity
     from ...runstore.layout import db_path
 
     if db_path(out).exists():
@@ -72,6 +76,7 @@ def write_baseline(out: Path, model_dir: Path, spec: str, result: BenchmarkResul
                 run.sample(f"eval/{rec.task}", rec.prompt, rec.generation, step=0)
             if rec.answer is not None:
                 run.event("answer", step=0, **rec.answer)
+        run.event(EVENT, step=0, **docs_event(result.records, tasks, suite_identity(spec, tasks)))
         run.event("eval", step=0, checkpoint=str(model_dir.resolve()), benchmarks=spec)
 
 
