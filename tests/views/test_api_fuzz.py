@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("fastapi")
 schemathesis = pytest.importorskip("schemathesis")
 from fastapi.testclient import TestClient  # noqa: E402
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from test_dashboard_api import build_run  # noqa: E402 - a sibling test module (pytest puts its folder on the path)
 
@@ -103,3 +103,75 @@ def test_odd_query_values_get_4xx_not_5xx(served):
 
     check()
     assert client.get("/api/runs").status_code == 200
+
+
+@pytest.fixture(scope="module")
+def served_answers(tmp_path_factory):
+    """A run with wrong answers to review (step 10) and a checkpoint to chat with (step 10)."""
+    from review_runs import answers_run
+    from test_dashboard_api import tiny_checkpoint
+
+    from handhold.views.chat import ChatLimits
+
+    root = tmp_path_factory.mktemp("fuzz-answers") / "runs"
+    answers_run(root / "demo")
+    tiny_checkpoint(root / "demo", 10)
+    app = create_app(root, phases_process=False, chat_limits=ChatLimits(max_new_tokens=4, timeout_s=2.0))
+    return app, TestClient(app, base_url=BASE, raise_server_exceptions=False)
+
+
+def test_schemathesis_on_the_review_and_chat_routes_finds_no_5xx(served_answers):
+    """The writes (labels, chat exchanges) on a run that has answers and a checkpoint, so that
+    requests get past "not found" into the code that writes: valid and invalid bodies, any step."""
+    app, client = served_answers
+    schema = schemathesis.openapi.from_dict(app.openapi()).include(path_regex="/(review|chat)")
+    assert len(list(schema.get_all_operations())) >= 4  # review, label, chat, stream, compare
+    modes = [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE]
+    strategy = st.one_of(*[schema.as_strategy(generation_mode=m, path_parameters={"run": "demo"}) for m in modes])
+    seen = []
+
+    @FUZZ
+    @given(case=strategy)
+    def check(case):
+        status = _send(client, case.as_transport_kwargs(base_url=BASE))
+        seen.append(status)
+        assert status < 500, f"{case.method} {case.formatted_path} {case.query} {case.body!r}: {status}"
+
+    check()
+    assert any(400 <= s < 500 for s in seen)
+    assert client.get("/api/runs/demo/review").status_code == 200
+
+
+REVIEW_AND_CHAT_BODIES = st.fixed_dictionaries({}, optional={
+    "message": st.one_of(st.text(max_size=50), st.integers(), st.none()),
+    "step": st.one_of(st.sampled_from([10, 2**63, 2**64, -1, 10.5, "10"]),
+                      st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=True)),
+    "steps": st.lists(st.one_of(st.integers(min_value=-(2**70), max_value=2**70), st.just(10)), max_size=3),
+    "history": st.one_of(st.lists(st.tuples(st.text(max_size=5), st.text(max_size=5)), max_size=2), st.text()),
+    "max_new_tokens": st.one_of(st.integers(min_value=-5, max_value=2**40), st.floats()),
+    "temperature": st.one_of(st.floats(), st.text(max_size=3)),
+    "top_p": st.floats(),
+    "task": st.one_of(st.just("arc_easy"), st.text(max_size=20)),
+    "doc_id": st.one_of(st.sampled_from(["1", "2", "3"]), st.text(max_size=20), st.integers()),
+    "label": st.one_of(st.sampled_from(["sound", "unsound", "", None]), st.text(max_size=20)),
+    "answer": st.one_of(st.none(), st.text(max_size=20)),
+})
+
+
+def test_odd_review_and_chat_bodies_get_4xx_not_5xx(served_answers):
+    """Values the schemas leave out (steps past 2**63, NaN, wrong types) in every write body."""
+    app, client = served_answers
+    writes = [(method.upper(), path.replace("{run}", "demo")) for path, ops in app.openapi()["paths"].items()
+              for method in ops if method in ("post", "put") and ("review" in path or "chat" in path)]
+    assert len(writes) >= 4
+
+    @FUZZ
+    @given(target=st.sampled_from(writes), body=REVIEW_AND_CHAT_BODIES)
+    @example(target=("PUT", "/api/runs/demo/review/label"),  # what the fuzz found: SQLite's OverflowError
+             body={"step": 2**63, "task": "arc_easy", "doc_id": "1", "label": "sound"})
+    def check(target, body):
+        method, path = target
+        status = client.request(method, path, json=body).status_code
+        assert status < 500, f"{method} {path} {body!r}: {status}"
+
+    check()

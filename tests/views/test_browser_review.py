@@ -36,7 +36,8 @@ PHASES = {
         "eval/family/reasoning": {"changepoints": [], "segments": [
             {"start": 0, "end": 30, "trend": "rising", "slope": 0.02}], "shocks": []}},
     "divergences": [{"a": "eval/family/reasoning", "b": "eval/family/standard", "start": 8, "end": 30, "gap": 0.4}],
-    "grokking": [{"train": "train/loss/a", "val": "eval/loss/a", "memorized_at": 8, "generalized_at": 24}]}
+    "grokking": [{"train": "train/loss/a", "val": "eval/loss/a", "memorized_at": 8, "generalized_at": 24,
+                  "grokked": True}]}
 
 
 @pytest.fixture

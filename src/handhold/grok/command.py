@@ -35,12 +35,17 @@ def grok(
         "with --slurm default <out>/submitit)")] = None,
     slurm_param: Annotated[Optional[list[str]], typer.Option(
         "--slurm-param", help="submitit parameter KEY=VALUE (slurm_partition=gpu, timeout_min=60, ...)")] = None,
+    ray: Annotated[Optional[str], typer.Option(
+        "--ray", help="run on Ray: 'local' starts a local Ray cluster of --jobs CPUs (loopback only); "
+        "an address (auto, ray://host:10001) joins a running cluster")] = None,
     reuse_other_code: Annotated[bool, typer.Option(
         "--reuse-other-code", help="reuse finished runs made by another handhold version (flagged in the "
         "table) instead of retraining them")] = False,
     grid: Annotated[Optional[str], typer.Option(
         "--grid", help="run a grid study: a grid YAML file or preset (grid, grid-small); see README")] = None,
     cells: Annotated[Optional[int], typer.Option("--cells", min=1, help="with --grid: run the first N cells only")] = None,
+    collect: Annotated[bool, typer.Option("--collect", help="with --grid: train nothing; tabulate the runs a "
+                                          "cut-short sweep finished (each cell over its seeds finished in every arm)")] = False,
 ) -> None:
     """Reproduce modular-arithmetic grokking and compare curricula and Grokfast against the baseline.
 
@@ -113,12 +118,24 @@ def grok(
         from .sweep import default_jobs
 
         jobs = default_jobs()
+    if ray is not None:
+        if executor is not None:
+            fail("give either --ray or --slurm/--submitit-folder, not both")
+        try:
+            from .ray_engine import RayEngine
+        except ImportError:
+            fail("--ray needs ray: pip install 'handhold[ray]'")
+        executor = RayEngine(address=None if ray == "local" else ray, num_cpus=jobs)
     if grid is not None:
         from .grid import run_grid_command
 
-        run_grid_command(grid_spec, out, seeds=seeds, fresh=fresh, report=report, cells=cells, json_out=json_out,
-                         say=say, err=err, fail=fail, jobs=jobs, executor=executor, batched=batched,
-                         allow_other_code=reuse_other_code)
+        try:
+            run_grid_command(grid_spec, out, seeds=seeds, fresh=fresh, report=report, cells=cells,
+                             json_out=json_out, say=say, err=err, fail=fail, jobs=jobs, executor=executor,
+                             batched=batched, allow_other_code=reuse_other_code, collect=collect)
+        finally:
+            if hasattr(executor, "close"):
+                executor.close()
         return
     try:
         summary = run_experiment(cfg, out, seeds=seeds, only=only, reuse=not fresh,
@@ -128,6 +145,9 @@ def grok(
         fail(str(exc))
     except ValueError as exc:  # a curriculum stage with no examples, etc.
         fail(str(exc))
+    finally:
+        if hasattr(executor, "close"):
+            executor.close()
     if report:
         from .report import write_grok_report
 

@@ -153,11 +153,13 @@ def variant_stats(spec: RunSpec, seeds: list[int], results: list[dict[str, Any]]
 
     v99, v95 = col(lambda r: r["steps_to"]["val99"]), col(lambda r: r["steps_to"]["val95"])
     s99 = col(lambda r: r["samples_to"]["val99"])
+    s95 = col(lambda r: r["samples_to"]["val95"])
     mem = col(lambda r: r["memorization_step"])
     delay = [None if a is None or m is None else a - m for a, m in zip(v99, mem)]
     med99, ci99 = median_ci(v99)
     med95, ci95_95 = median_ci(v95)
     meds99, cis99 = median_ci(s99)
+    meds95, cis95 = median_ci(s95)
     return {
         "name": spec.variant, "description": spec.description,
         "task": {"ops": spec.task.ops, "p": spec.task.p, "train_frac": spec.task.train_frac},
@@ -169,6 +171,7 @@ def variant_stats(spec: RunSpec, seeds: list[int], results: list[dict[str, Any]]
         "steps_to_val99": v99, "median_steps_to_val99": med99, "ci95": ci99,
         "steps_to_val95": v95, "median_steps_to_val95": med95, "ci95_val95": ci95_95,
         "samples_to_val99": s99, "median_samples_to_val99": meds99, "ci95_samples": cis99,
+        "samples_to_val95": s95, "median_samples_to_val95": meds95, "ci95_samples_val95": cis95,
         "generalized": sum(v is not None for v in v99) / len(v99) if v99 else 0.0,
         "memorization_step": mem, "median_memorization_step": median_ci(mem, n_boot=0)[0],
         "delay": delay, "median_delay": median_ci(delay, n_boot=0)[0],

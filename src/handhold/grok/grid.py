@@ -165,22 +165,162 @@ def paired_test(base: list[int | None], arm: list[int | None], alpha: float = AL
             "verdict": verdict, "alpha": alpha}
 
 
+def speedup_ci(base: list[int | None], arm: list[int | None], n_boot: int = 2000, level: float = 0.95,
+               seed: int = 0) -> tuple[float | None, list[float | None]]:
+    """Baseline median / arm median (above 1: the arm is faster) and its paired percentile-bootstrap
+    interval (seeds resampled together, so each keeps its split and initialisation in both arms).
+
+    ``None`` (never reached) counts as infinite: an arm that never gets there against a baseline
+    that does is a speed-up of 0; the reverse is infinite (``None`` in the interval); a resample
+    where both medians are infinite has no ratio and is left out.
+
+    >>> speedup_ci([100, 200, 400], [50, 100, 200], n_boot=200)
+    (2.0, [2.0, 2.0])
+    """
+    b = np.array([np.inf if v is None else float(v) for v in base])
+    a = np.array([np.inf if v is None else float(v) for v in arm])
+    if not len(b):
+        return None, [None, None]
+
+    def ratio(mb: np.ndarray, ma: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = mb / ma
+        return np.where(np.isinf(mb) & np.isinf(ma), np.nan, np.where(np.isinf(ma) & np.isfinite(mb), 0.0, r))
+
+    point = float(ratio(np.median(b), np.median(a)))
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(b), size=(n_boot, len(b)))
+    boots = ratio(np.median(b[idx], axis=1), np.median(a[idx], axis=1))
+    boots = boots[~np.isnan(boots)]
+    if math.isnan(point):
+        return None, [None, None]
+    if not len(boots):
+        return _fin(point), [None, None]
+    lo = np.quantile(boots, (1 - level) / 2, method="lower")
+    hi = np.quantile(boots, 1 - (1 - level) / 2, method="higher")
+    return _fin(point), [_fin(lo), _fin(hi)]
+
+
+def _fin(v: float) -> float | None:
+    return round(float(v), 3) if np.isfinite(v) else None
+
+
+def _arm_row(v: dict[str, Any]) -> dict[str, Any]:
+    keys = ("median_steps_to_val99", "ci95", "steps_to_val99", "median_steps_to_val95", "ci95_val95",
+            "steps_to_val95", "median_samples_to_val99", "ci95_samples", "median_samples_to_val95",
+            "ci95_samples_val95", "generalized", "grokked", "median_delay", "delay", "code")
+    return {"name": v["name"], **{k: v.get(k) for k in keys}}
+
+
 def cell_result(cell: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
-    """Arms (median + CI) and each arm against the declared baseline, from an experiment summary."""
+    """Arms (medians + intervals at 95% and 99%, steps and samples, the code that made them) and
+    each arm against the declared baseline, paired by seed, from an experiment summary."""
     variants = summary["variants"]
     base = next(v for v in variants if v["baseline"])
-    arms = [{"name": v["name"], "median_steps_to_val99": v["median_steps_to_val99"], "ci95": v["ci95"],
-             "steps_to_val99": v["steps_to_val99"], "generalized": v["generalized"],
-             "median_samples_to_val99": v["median_samples_to_val99"],
-             "grokked": v.get("grokked")} for v in variants]
+    arms = [_arm_row(v) for v in variants]
     comparisons = []
     for v in (v for v in variants if v is not base):
         test = paired_test(base["steps_to_val99"], v["steps_to_val99"])
-        a, b = base["median_steps_to_val99"], v["median_steps_to_val99"]
-        speedup = None if a is None or b is None else round(a / b, 3)
-        comparisons.append({"arm": v["name"], "vs": base["name"], "speedup": speedup, **test})
+        test95 = paired_test(base.get("steps_to_val95") or [], v.get("steps_to_val95") or [])
+        speedup, ci = speedup_ci(base["steps_to_val99"], v["steps_to_val99"])
+        speedup95, ci95 = speedup_ci(base.get("steps_to_val95") or [], v.get("steps_to_val95") or [])
+        comparisons.append({"arm": v["name"], "vs": base["name"], "speedup": speedup, "speedup_ci95": ci,
+                            "speedup_val95": speedup95, "speedup_val95_ci95": ci95, **test,
+                            "val95": {k: test95[k] for k in ("wins", "losses", "ties", "sign_p", "wilcoxon_p",
+                                                            "verdict")}})
     return {**{k: cell[k] for k in ("id", "task", "p", "train_frac", "batch", "optim", "headline")},
-            "seeds": summary["seeds"], "arms": arms, "comparisons": comparisons}
+            "seeds": summary["seeds"], "code": summary.get("code"),
+            "baseline_delay": base.get("median_delay"), "baseline_delay_ci95": median_ci_of(base.get("delay")),
+            "arms": arms, "comparisons": comparisons}
+
+
+def median_ci_of(values: list[int | None] | None) -> list[float | None]:
+    """The bootstrap 95% interval of the median (``None``: infinite), as the experiment computes it."""
+    from .experiment import median_ci
+
+    return median_ci(list(values or []))[1]
+
+
+# ------------------------------------------------------------------------------ the prediction
+MIN_CELLS = 4
+PREDICTION_ARM = "subset-first-ready"
+
+
+def delay_prediction(doc: dict[str, Any], arm: str = PREDICTION_ARM, alpha: float = ALPHA) -> dict[str, Any]:
+    """If grokking is an undiscovered curriculum, the curriculum's speed-up should grow with the
+    baseline's delay (memorised -> generalised). Across cells: Spearman's rank correlation between
+    the baseline's median delay and ``arm``'s speed-up (steps to 99%), with a bootstrap 95% interval
+    over cells, and one sentence. Cells where the baseline never generalised (no finite delay) or
+    the speed-up is undefined are listed, not used.
+    """
+    from scipy.stats import spearmanr
+
+    points, left_out = [], []
+    for cell in doc["cells"]:
+        comp = next((c for c in cell["comparisons"] if c["arm"] == arm), None)
+        delay = cell.get("baseline_delay")
+        if comp is None:
+            continue
+        point = {"cell": cell["id"], "seeds": cell["seeds"], "delay": delay,
+                 "delay_ci95": cell.get("baseline_delay_ci95"), "speedup": comp["speedup"],
+                 "speedup_ci95": comp.get("speedup_ci95"), "verdict": comp["verdict"]}
+        (points if delay is not None and comp["speedup"] is not None else left_out).append(point)
+    out: dict[str, Any] = {"arm": arm, "points": points, "left_out": left_out, "n": len(points),
+                           "rho": None, "p": None, "rho_ci95": [None, None]}
+    if len(points) < MIN_CELLS:
+        out["supported"] = None
+        out["sentence"] = (f"Not testable yet: {len(points)} cell(s) with a finite baseline delay and a "
+                           f"{arm} speed-up; the rank correlation needs at least {MIN_CELLS}.")
+        return out
+    d = np.array([p["delay"] for p in points], dtype=float)
+    s = np.array([p["speedup"] for p in points], dtype=float)
+    res = spearmanr(d, s)
+    rho, p = float(res.statistic), float(res.pvalue)
+    rng = np.random.default_rng(0)
+    boots = []
+    for _ in range(2000):
+        i = rng.integers(0, len(d), len(d))
+        if len(set(d[i])) > 1 and len(set(s[i])) > 1:
+            boots.append(float(spearmanr(d[i], s[i]).statistic))
+    ci = [round(float(np.quantile(boots, 0.025)), 3), round(float(np.quantile(boots, 0.975)), 3)] if boots else [None, None]
+    supported = bool(rho > 0 and p < alpha)
+    out.update(rho=round(rho, 3), p=p, rho_ci95=ci, supported=supported)
+    trend = (f"Spearman rho = {rho:.2f} [{_p(ci[0])}, {_p(ci[1])}], p = {p:.3g}, over {len(points)} cells")
+    out["sentence"] = (f"Supported: the {arm} speed-up grows with the baseline's delay ({trend})." if supported
+                       else f"Not supported: the {arm} speed-up does not grow detectably with the baseline's "
+                            f"delay ({trend}; p >= {alpha} or rho <= 0).")
+    return out
+
+
+def write_prediction_plot(out: Path, prediction: dict[str, Any]) -> Path:
+    """``speedup_vs_delay.html`` (plotly): one point per cell, both intervals as error bars."""
+    import plotly.graph_objects as go
+
+    pts = prediction["points"]
+
+    def err(vals: list[float], cis: list[list[float | None]], top: bool) -> list[float]:
+        return [0.0 if ci is None or ci[1 if top else 0] is None else abs((ci[1 if top else 0]) - v)
+                for v, ci in zip(vals, cis)]
+
+    x = [p["delay"] for p in pts]
+    y = [p["speedup"] for p in pts]
+    fig = go.Figure(go.Scatter(
+        x=x, y=y, mode="markers+text", text=[p["cell"] for p in pts], textposition="top center",
+        error_y={"type": "data", "symmetric": False, "array": err(y, [p["speedup_ci95"] for p in pts], True),
+                 "arrayminus": err(y, [p["speedup_ci95"] for p in pts], False)},
+        error_x={"type": "data", "symmetric": False, "array": err(x, [p["delay_ci95"] for p in pts], True),
+                 "arrayminus": err(x, [p["delay_ci95"] for p in pts], False)},
+        hovertemplate="%{text}<br>delay %{x:,.0f} steps<br>speed-up %{y:.2f}x<extra></extra>"))
+    fig.add_hline(y=1.0, line_dash="dot", line_color="#888")
+    fig.update_layout(title=f"{prediction['arm']}: speed-up vs the baseline's delay<br><sub>"
+                            f"{html.escape(prediction['sentence'])}</sub>",
+                      xaxis_title="baseline median delay, memorised → 99% validation (steps)",
+                      yaxis_title="speed-up to 99% (baseline / arm medians)", template="plotly_white", height=520)
+    path = out / "speedup_vs_delay.html"
+    tmp = path.with_name(path.name + ".tmp")
+    fig.write_html(tmp, include_plotlyjs=True, full_html=True)
+    os.replace(tmp, path)
+    return path
 
 
 # ------------------------------------------------------------------------------ running
@@ -190,9 +330,10 @@ def load_grid(source: str | Path) -> GridSpec:
     if str(source) in GRIDS:
         data, lines, where = copy.deepcopy(GRIDS[str(source)]), {}, f"grid preset {source}"
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise ConfigError([f"--grid {source}: neither a grid preset ({', '.join(GRIDS)}) nor a file"])
+        path = _grid_file(source)
+        if path is None:
+            raise ConfigError([f"--grid {source}: neither a grid preset ({', '.join(GRIDS)}) nor a file, nor a "
+                               f"bundled grid ({', '.join(sorted(bundled_grids()))})"])
         data, lines = read_yaml(path, "grid file")
         where = str(path)
     try:
@@ -201,14 +342,58 @@ def load_grid(source: str | Path) -> GridSpec:
         raise ConfigError([located(err, data, where, lines, set(), GridSpec) for err in exc.errors()]) from None
 
 
+def bundled_grids() -> dict[str, Path]:
+    """Grid files shipped with handhold (``configs/grids/*.yaml``), by stem: ``grok_map``, ``grok_map_cpu``."""
+    from ..bundled import CONFIG_DIR
+
+    folder = CONFIG_DIR / "grids"
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))} if folder.is_dir() else {}
+
+
+def _grid_file(source: str | Path) -> Path | None:
+    path = Path(source)
+    if path.is_file():
+        return path
+    return bundled_grids().get(str(source))
+
+
+def finished_seeds(cfg: GrokConfig, exp_dir: Path, seeds: int) -> int:
+    """How many seeds (0, 1, ... in order) have a finished run in every arm of the cell, whatever
+    code made them (the table's code column says which)."""
+    from ..provenance import code_version
+    from .experiment import run_dir_for
+    from .lineage import reuse_verdict
+
+    code = code_version()
+    specs = cfg.runs()
+    for seed in range(seeds):
+        for spec in specs:
+            d = run_dir_for(exp_dir, spec.variant, seed)
+            if not reuse_verdict(d, spec.model_dump(mode="json"), seed, code, allow_other_code=True).reuse:
+                return seed
+    return seeds
+
+
+def collect_cell(cfg: GrokConfig, exp_dir: Path, seeds: int) -> dict[str, Any] | None:
+    """The cell's summary over the seeds finished in every arm, training nothing (``None``: none)."""
+    from .experiment import summarize
+
+    done = finished_seeds(cfg, exp_dir, seeds)
+    if not done:
+        return None
+    return summarize(exp_dir, cfg.runs(), done, baselines=cfg.baselines())
+
+
 def run_grid(grid: GridSpec, out: str | Path, *, seeds: int | None = None, reuse: bool = True,
-             report: bool = False, only_cells: int | None = None,
+             report: bool = False, only_cells: int | None = None, collect: bool = False,
              log: Callable[[str], None] = lambda line: None, **run_kw: Any) -> dict[str, Any]:
     """Run (or reuse) every cell, headline cells first; write ``grid.json`` and ``grid.html``.
 
     ``seeds`` replaces the grid's seeds for the non-headline cells; ``only_cells`` runs the first
-    N cells (the rest are listed as not run); ``run_kw`` go to ``run_experiment`` (``jobs``,
-    ``batched``, ``executor``: the lab's engines)."""
+    N cells (the rest are listed as not run); ``collect`` trains nothing and tabulates the runs a
+    cut-short sweep finished (a cell over the seeds finished in every arm, its planned seeds kept as
+    ``seeds_planned``); ``run_kw`` go to ``run_experiment`` (``jobs``, ``batched``, ``executor``:
+    the lab's engines)."""
     from .experiment import run_experiment
 
     out = Path(out)
@@ -223,6 +408,16 @@ def run_grid(grid: GridSpec, out: str | Path, *, seeds: int | None = None, reuse
             not_run.append({k: cell[k] for k in ("id", "seeds")})
             continue
         log(f"cell {i + 1}/{len(todo)} {cell['id']} ({cell['seeds']} seeds{', headline' if cell['headline'] else ''})")
+        if collect:
+            found = collect_cell(cfg, out / cell["id"], cell["seeds"])
+            if found is None:
+                log("  no seed finished in every arm: not run")
+                not_run.append({k: cell[k] for k in ("id", "seeds")})
+                continue
+            if found["seeds"] < cell["seeds"]:
+                log(f"  {found['seeds']} of {cell['seeds']} seeds finished in every arm: tabulated as they are")
+            results.append({**cell_result(cell, found), "seeds_planned": cell["seeds"]})
+            continue
         summary = run_experiment(cfg, out / cell["id"], seeds=cell["seeds"], reuse=reuse,
                                  log=lambda line: log("  " + line), **run_kw)
         if report:
@@ -240,6 +435,7 @@ def _write(out: Path, grid: GridSpec, results: list[dict[str, Any]], not_run: li
     doc = {"name": grid.name, "dir": str(out), "alpha": ALPHA, "epochs": grid.epochs,
            "arms": [a["name"] for a in grid.arms], "cells": results, "not_run": not_run,
            "grid": grid.model_dump(mode="json")}
+    doc["prediction"] = delay_prediction(doc)
     tmp = out / "grid.json.tmp"
     tmp.write_text(json.dumps(doc, indent=1))
     os.replace(tmp, out / "grid.json")
@@ -249,7 +445,7 @@ def _write(out: Path, grid: GridSpec, results: list[dict[str, Any]], not_run: li
 
 def run_grid_command(grid: GridSpec, out: Path, *, seeds: int | None, fresh: bool, report: bool,
                      cells: int | None, json_out: bool, say: Any, err: Any, fail: Callable[[str], None],
-                     **run_kw: Any) -> None:
+                     collect: bool = False, **run_kw: Any) -> None:
     """``handhold grok --grid``: run, print the grid table (or the JSON document). ``run_kw``
     (``jobs``, ``executor``, ``batched``, ...) go to every cell's ``run_experiment``."""
     import sys
@@ -257,7 +453,7 @@ def run_grid_command(grid: GridSpec, out: Path, *, seeds: int | None, fresh: boo
     from .tasks import TaskError
 
     try:
-        doc = run_grid(grid, out, seeds=seeds, reuse=not fresh, report=report, only_cells=cells,
+        doc = run_grid(grid, out, seeds=seeds, reuse=not fresh, report=report, only_cells=cells, collect=collect,
                        log=lambda line: err.print(line, highlight=False), **run_kw)
     except (ConfigError, TaskError, ValueError) as exc:  # ValueError: a curriculum stage with no examples
         fail(str(exc))
@@ -288,24 +484,46 @@ def verdict_text(c: dict[str, Any]) -> str:
     return f"{c['verdict']} ({counts}; sign p {_p(c['sign_p'])})"
 
 
+def _med(arm: dict[str, Any], key: str, ci: str) -> str:
+    lo, hi = arm.get(ci) or [None, None]
+    return f"{_n(arm.get(key))} [{_n(lo)}, {_n(hi)}]"
+
+
+def _x(v: float | None, ci: list[float | None] | None = None, never: str = "–") -> str:
+    if v is None:
+        return never
+    text = f"{v:.2f}×"
+    if ci is not None:
+        text += f" [{'∞' if ci[0] is None and v else _p(ci[0])}, {'∞' if ci[1] is None else _p(ci[1])}]"
+    return text
+
+
 def grid_rows(doc: dict[str, Any]) -> list[list[str]]:
+    """One row per (cell, arm other than the baseline); every row names the code that made it."""
     rows = []
     for cell in doc["cells"]:
-        base = cell["arms"][0]
         arms = {a["name"]: a for a in cell["arms"]}
         for c in cell["comparisons"]:
-            arm = arms[c["arm"]]
-            rows.append([cell["id"] + (" ★" if cell["headline"] else ""), str(cell["seeds"]),
-                         f"{_n(base['median_steps_to_val99'])} [{_n(base['ci95'][0])}, {_n(base['ci95'][1])}]",
-                         c["arm"],
-                         f"{_n(arm['median_steps_to_val99'])} [{_n(arm['ci95'][0])}, {_n(arm['ci95'][1])}]",
-                         "–" if c["speedup"] is None else f"{c['speedup']:.2f}×",
-                         _p(c["wilcoxon_p"]), verdict_text(c)])
+            base, arm = arms[c["vs"]], arms[c["arm"]]
+            code = arm.get("code") or cell.get("code") or "unknown"
+            if base.get("code") and base.get("code") != arm.get("code"):
+                code = f"{code} (baseline: {base['code']})"
+            planned = cell.get("seeds_planned", cell["seeds"])
+            seeds = str(cell["seeds"]) + (f" of {planned}" if planned != cell["seeds"] else "")
+            rows.append([cell["id"] + (" ★" if cell["headline"] else ""), seeds,
+                         _n(base.get("median_steps_to_val95")),
+                         _med(base, "median_steps_to_val99", "ci95"), _n(base.get("median_delay"), "–"),
+                         c["arm"], _n(arm.get("median_steps_to_val95")),
+                         _med(arm, "median_steps_to_val99", "ci95"),
+                         _med(arm, "median_samples_to_val99", "ci95_samples"),
+                         _x(c.get("speedup_val95")), _x(c["speedup"], c.get("speedup_ci95")),
+                         _p(c["wilcoxon_p"]), verdict_text(c), code])
     return rows
 
 
-GRID_COLUMNS = ["cell", "seeds", "baseline →99% [95% CI]", "arm", "arm →99% [95% CI]", "speed-up", "Wilcoxon p",
-                "verdict (paired by seed)"]
+GRID_COLUMNS = ["cell", "seeds", "baseline →95%", "baseline →99% [95% CI]", "baseline delay", "arm", "arm →95%",
+                "arm →99% [95% CI]", "arm →99% samples [95% CI]", "speed-up →95%", "speed-up →99% [95% CI]",
+                "Wilcoxon p", "verdict (paired by seed)", "code"]
 
 
 def grid_table(doc: dict[str, Any]) -> Any:
@@ -315,20 +533,26 @@ def grid_table(doc: dict[str, Any]) -> Any:
     table = Table(title=f"{doc['name']}: where does it help? (★ headline cells)", title_justify="left",
                   show_edge=False, header_style="bold", show_lines=False)
     for col in GRID_COLUMNS:
-        table.add_column(col, justify="left" if col in (GRID_COLUMNS[0], "arm", GRID_COLUMNS[-1]) else "right",
-                         overflow="fold")
+        table.add_column(col, justify="left" if col in (GRID_COLUMNS[0], "arm", "verdict (paired by seed)", "code")
+                         else "right", overflow="fold")
     for row in grid_rows(doc):
         table.add_row(*(escape(c) for c in row))  # "[lo, hi]" is not markup
     notes = [_CAPTION]
+    if doc.get("prediction"):
+        notes.append("speed-up vs delay: " + doc["prediction"]["sentence"])
     if doc["not_run"]:
         notes.append("not run: " + ", ".join(c["id"] for c in doc["not_run"]))
     table.caption = "\n".join(notes)
     return table
 
 
-_CAPTION = ("cell: task-p-train fraction-batch-optimizer; steps to 99% validation accuracy, medians over seeds with bootstrap 95% intervals (never = not "
-            "within the budget, counted as infinite); every arm of a cell has the same sample budget; verdict: "
-            f"two-sided sign test over seeds paired with the baseline, 'faster'/'slower' only at p < {ALPHA}")
+_CAPTION = ("cell: task-p-train fraction-batch-optimizer (★ headline); steps (and samples) to 95% / 99% validation "
+            "accuracy, medians over seeds with bootstrap 95% intervals (never = not within the budget, counted as "
+            "infinite); delay: the baseline's median steps from memorised to 99% validation; every arm of a cell has "
+            "the same sample budget; speed-up: baseline median / arm median with a paired bootstrap interval; "
+            "Wilcoxon: signed-rank on log step ratios where enough seeds reached 99% in both arms; verdict: "
+            f"two-sided sign test over seeds paired with the baseline, 'faster'/'slower' only at p < {ALPHA}, "
+            "otherwise 'no effect'; code: the handhold version@commit that made the arm's runs")
 
 
 def write_grid_report(out: Path, doc: dict[str, Any]) -> Path:
@@ -343,10 +567,15 @@ def write_grid_report(out: Path, doc: dict[str, Any]) -> Path:
         cells_html.append(f"<li>{html.escape(cell['id'])}: {cell['seeds']} seeds"
                           + (f" · <a href='{html.escape(link)}'>report</a>" if has else "") + "</li>")
     not_run = "".join(f"<li>{html.escape(c['id'])} ({c['seeds']} seeds planned)</li>" for c in doc["not_run"])
+    prediction = ""
+    if doc.get("prediction"):
+        plot = write_prediction_plot(out, doc["prediction"])
+        prediction = (f"<h2>The prediction: speed-up grows with the delay</h2><p>{html.escape(doc['prediction']['sentence'])}"
+                      f" · <a href='{plot.name}'>plot</a></p>")
     page = (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(doc['name'])}</title>"
             f"<style>{_CSS}</style></head><body><h1>grokking lab grid: {html.escape(doc['name'])}</h1>"
             f"<table class=cmp><thead><tr>{head}</tr></thead><tbody>{body_rows}</tbody></table>"
-            f"<p class=note>{html.escape(_CAPTION)}</p><h2>Cells</h2><ul>{''.join(cells_html)}</ul>"
+            f"<p class=note>{html.escape(_CAPTION)}</p>{prediction}<h2>Cells</h2><ul>{''.join(cells_html)}</ul>"
             + (f"<h2>Not run</h2><ul>{not_run}</ul>" if not_run else "")
             + f"<footer>handhold grok --grid · {html.escape(str(out))} · {time.strftime('%Y-%m-%d %H:%M:%S')}"
             "</footer></body></html>")

@@ -6,7 +6,8 @@ by the batched path) is a picklable call, handed to ``concurrent.futures.Process
 imported torch and the lab once but never run an op, so no worker inherits a live OpenMP pool)
 or to a submitit executor (``--slurm`` on a cluster; ``--submitit-folder`` alone runs submitit's
 local executor, every unit at once; tests use its ``DebugExecutor``).
-Ray is not supported (not installed here).
+or to a Ray cluster (``--ray``: :mod:`handhold.grok.ray_engine`, a local cluster or one of many
+machines).
 
 Every unit writes its own run store(s); the parent only collects the results as they complete,
 so a sweep cut short keeps every run that finished. A script that calls ``run_experiment`` with
@@ -71,12 +72,15 @@ def execute(units: list[Unit], *, jobs: int = 1, executor: Any = None
             ) -> Iterator[tuple[Unit, list[dict[str, Any]] | None, BaseException | None]]:
     """Run ``units``; yield (unit, results, error) as each completes (submission order for ``jobs=1``).
 
-    ``executor``: a submitit executor (``submitit.AutoExecutor``/``LocalExecutor``/``DebugExecutor``);
-    otherwise ``jobs`` > 1 uses a local process pool and ``jobs`` = 1 this process.
+    ``executor``: a submitit executor (``submitit.AutoExecutor``/``LocalExecutor``/``DebugExecutor``)
+    or an engine with a ``stream(units)`` method (``ray_engine.RayEngine``); otherwise ``jobs`` > 1
+    uses a local process pool and ``jobs`` = 1 this process.
     """
     if not units:
         return
-    if executor is not None:
+    if hasattr(executor, "stream"):
+        yield from executor.stream(units)
+    elif executor is not None:
         yield from _submitit(units, executor)
     elif jobs <= 1 or len(units) == 1:
         for u in units:

@@ -84,6 +84,8 @@ def analyze(
         from .analyze import _finite
 
         doc["stages"] = _finite(loaded.stages)
+    if loaded.note:  # more metrics than one analysis takes: say which were left out
+        typer.echo(f"note: {loaded.note}", err=True)
     if plot is not None:
         write_plot(plot, series, doc, title=f"handhold analyze {source}")
     if json_out:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 MAX_POINTS = 400
+# curves analysed in one call: ~10-30 ms each, so a source of a million metrics stays a few seconds
+MAX_METRICS = 200
 SPIKE_SIGMAS = 6.0
 SPIKE_SHARE = 0.1
 # beyond this magnitude the fits square values past the float range (1e308): refuse, don't guess

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import itertools
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..bounds import STEP_MAX
+from .prepare import MAX_METRICS
 
 STEP_COLUMN = "step"
 STAGE_COLUMN = "stage"
@@ -37,32 +40,45 @@ class Loaded:
     stages: list[dict[str, Any]] = field(default_factory=list)  # run stores: how each stage ended
     roles: dict[str, str] = field(default_factory=dict)  # recorded roles (handhold.roles), key or glob -> role
     docs: dict[str, list[Any]] = field(default_factory=dict)  # benchmark key -> its evals' DocScores
+    note: str | None = None  # what was left out, when the source holds more metrics than MAX_METRICS
 
     def role(self, key: str, overrides: dict[str, str] | None = None) -> str:
         from ..roles import role_of
 
         return role_of(key, self.roles, overrides)
 
-    def default(self, overrides: dict[str, str] | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def default(self, overrides: dict[str, str] | None = None,
+                limit: int = MAX_METRICS) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Every signal (:mod:`handhold.roles`: not schedule or system) but per-layer internals;
-        every signal if that would leave none; every series if there is no signal."""
+        every signal if that would leave none; every series if there is no signal. At most the
+        first ``limit`` by name order: the cost of an analysis stays bounded on a source of a
+        million metrics, and :attr:`note` says how many were left out and how to pick others."""
         from ..roles import SIGNAL
 
-        sig = {k: v for k, v in self.series.items() if self.role(k, overrides) == SIGNAL}
-        kept = {k: v for k, v in sig.items() if not SKIP.search(k.lower())}
-        return kept or sig or dict(self.series)
+        sig = [k for k in self.series if self.role(k, overrides) == SIGNAL]
+        names = [k for k in sig if not SKIP.search(k.lower())] or sig or list(self.series)
+        if len(names) > limit:
+            self.note = (f"{self.origin}: {len(names):,} metrics; analysed the first {limit:,} by name "
+                         f"(pick others with --metric NAME_OR_GLOB)")
+        return {k: self.series[k] for k in names[:limit]}
 
 
-def select(series: dict[str, Any], patterns: list[str] | tuple[str, ...], origin: str) -> dict[str, Any]:
-    """The series named by ``patterns`` (exact names or globs such as ``eval/*``), in order."""
-    out: dict[str, Any] = {}
+def select(series: Mapping[str, Any], patterns: list[str] | tuple[str, ...], origin: str,
+           limit: int = MAX_METRICS) -> dict[str, Any]:
+    """The series named by ``patterns`` (exact names or globs such as ``eval/*``), in order;
+    more than ``limit`` of them is a SourceError (an analysis of a million curves never ends)."""
+    names: dict[str, None] = {}
     for pat in patterns:
-        hits = [k for k in series if k == pat] or [k for k in series if fnmatch.fnmatchcase(k, pat)]
+        hits = [pat] if pat in series else [k for k in series if fnmatch.fnmatchcase(k, pat)]
         if not hits:
-            names = ", ".join(list(series)[:12]) + (", ..." if len(series) > 12 else "")
-            raise SourceError(f"{origin}: no metric {pat!r} (metrics: {names})")
-        out.update((k, series[k]) for k in hits)
-    return out
+            listed = list(itertools.islice(series, 13))
+            shown = ", ".join(listed[:12]) + (", ..." if len(listed) > 12 else "")
+            raise SourceError(f"{origin}: no metric {pat!r} (metrics: {shown})")
+        names.update(dict.fromkeys(hits))
+        if len(names) > limit:
+            raise SourceError(f"{origin}: the --metric patterns name over {limit:,} metrics; an analysis "
+                              f"takes at most {limit:,} at a time (narrow the patterns)")
+    return {k: series[k] for k in names}
 
 
 def load_source(path: str | Path) -> Loaded:
@@ -92,11 +108,48 @@ def load_run(path: Path) -> Loaded:
         raise SourceError(str(exc)) from None
 
 
+class StoreSeries(Mapping):
+    """A run's metrics by name, each read from the store when it is asked for: the names come
+    from the store's key table, so a run of a million metrics costs only what is analysed."""
+
+    def __init__(self, store: Any) -> None:
+        self._path = store.path
+        self._keys = store.metric_keys()
+        self._known = set(self._keys)
+        self._reader: Any = None
+
+    def __getitem__(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        if key not in self._known:
+            raise KeyError(key)
+        from ..runstore.db import RunStore, StoreError
+
+        try:
+            if self._reader is None:
+                self._reader = RunStore.reader(self._path)
+            steps, values = self._reader.series(key)
+        except StoreError as exc:  # a damaged row, met when the curve is read
+            raise SourceError(str(exc)) from None
+        return (np.asarray(steps, dtype=np.float64),
+                np.asarray([np.nan if v is None else v for v in values], dtype=np.float64))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._known
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __del__(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+
+
 def from_store(store: Any) -> Loaded:
-    """Every metric of an open run store, and the steps where a stage after the first started."""
-    series = {k: (np.asarray(s, dtype=np.float64),
-                  np.asarray([np.nan if v is None else v for v in vals], dtype=np.float64))
-              for k, (s, vals) in store.metrics().items()}
+    """Every metric of an open run store (read when asked for), and the steps where a stage
+    after the first started."""
+    series = StoreSeries(store)
     switches = sorted({e.step for i, e in enumerate(store.events("stage_start"))
                        if int(e.data.get("index", i)) > 0})
     from ..doc_scores import EVENT, by_key, read_events

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .layout import DB_NAME, db_path  # noqa: F401 - the run directory's layout lives there
+from .layout import DB_NAME, db_path, disk_full, is_disk_full  # noqa: F401 - the run directory's layout lives there
 
 SCHEMA_VERSION = 1
 
@@ -110,8 +110,12 @@ class RunStore:
         ``timeout``: how long a write waits for another writer's transaction to end.
         """
         path = db_path(run_dir)
-        if not create and not path.is_file():
-            raise StoreError(f"{path}: no run store here (expected the file {DB_NAME})")
+        if not create:
+            if not path.is_file():
+                raise StoreError(f"{path}: no run store here (expected the file {DB_NAME})")
+            with cls.reader(path) as existing:  # an empty or foreign file is refused, never made a store
+                if existing.get_meta("schema_version") is None:
+                    raise StoreError(f"{path}: not a handhold run store (no schema version)")
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
         try:
@@ -122,6 +126,8 @@ class RunStore:
             version = store.get_meta("schema_version")
         except sqlite3.DatabaseError as exc:  # "file is not a database": refuse, never rewrite it
             conn.close()
+            if is_disk_full(exc):
+                raise disk_full(path.parent, "the run store was") from None
             raise StoreError(f"{path}: not a handhold run store ({exc})") from None
         if version is None:
             store.set_meta("schema_version", SCHEMA_VERSION)
@@ -145,9 +151,11 @@ class RunStore:
         store = cls(conn, path, readonly=True)
         try:
             version = store.get_meta("schema_version")
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: not a handhold run store ({exc})") from exc
-        if version is not None and int(version) > SCHEMA_VERSION:
+        except (sqlite3.DatabaseError, StoreError) as exc:
+            conn.close()
+            raise StoreError(f"{path}: not a handhold run store ({exc})") from None
+        if version is not None and (type(version) is not int or version > SCHEMA_VERSION):
+            conn.close()
             raise StoreError(f"{path}: schema version {version} is newer than this handhold ({SCHEMA_VERSION})")
         return store
 
@@ -183,8 +191,19 @@ class RunStore:
         self._maybe_flush()
 
     def set_meta(self, key: str, value: Any) -> None:
-        self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                           (key, json.dumps(value)))
+        with self._writing():
+            self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                               (key, json.dumps(value)))
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """SQLite's "database or disk is full" as the one-line ``DiskFull`` (an OSError)."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if is_disk_full(exc):
+                raise disk_full(self.path.parent, "the run store's newest rows were") from None
+            raise
 
     def _maybe_flush(self) -> None:
         pending = len(self._metrics) + len(self._events) + len(self._samples)
@@ -194,7 +213,7 @@ class RunStore:
     def flush(self) -> None:
         """Write every buffered row in one transaction."""
         if self._metrics or self._events or self._samples:
-            with self._transaction():
+            with self._writing(), self._transaction():
                 new_keys = self._insert(self._metrics, self._events, self._samples)
             self._known_keys.update(new_keys)
             self._metrics.clear()
@@ -232,7 +251,7 @@ class RunStore:
         replacing the item's label of that source (``label`` None deletes it).
         """
         self.flush()
-        with self._transaction():
+        with self._writing(), self._transaction():
             self._conn.executemany("DELETE FROM metrics WHERE key = ? AND step = ?", list(replace))
             new_keys = self._insert(list(metrics), [(s, k, json.dumps(d, sort_keys=True), t) for s, k, d, t in events],
                          list(samples))
@@ -251,7 +270,7 @@ class RunStore:
         Returns the number of rows removed.
         """
         self.flush()
-        with self._transaction():
+        with self._writing(), self._transaction():
             n = 0
             for table in ("metrics", "events", "samples"):
                 n += self._conn.execute(f"DELETE FROM {table} WHERE step > ?", (step,)).rowcount
@@ -290,21 +309,70 @@ class RunStore:
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return default if row is None else json.loads(row[0])
+        return default if row is None else self._json(row[0], f"meta {key!r}")
 
     def meta(self) -> dict[str, Any]:
-        return {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM meta")}
+        return {k: self._json(v, f"meta {k!r}") for k, v in self._conn.execute("SELECT key, value FROM meta")}
+
+    def damaged(self, where: str, value: Any) -> StoreError:
+        """The error for a row that is not as handhold writes it (a file edited by hand or by
+        another program): one line naming the run, the row and the value."""
+        shown = repr(value)
+        return StoreError(f"{self.path}: damaged run store: {where} holds {shown[:60]}"
+                          f"{'...' if len(shown) > 60 else ''}; `handhold runs` lists the others")
+
+    def _json(self, text: Any, where: str) -> Any:
+        try:
+            return json.loads(text)
+        except (TypeError, ValueError):
+            raise self.damaged(f"{where} (not JSON)", text) from None
 
     def metric_keys(self, prefix: str = "") -> list[str]:
         rows = self._conn.execute(
             "SELECT key FROM metric_keys WHERE key LIKE ? ESCAPE '\\' ORDER BY key", (_like_prefix(prefix),))
-        return [r[0] for r in rows]
+        keys = [r[0] for r in rows]
+        for key in keys:
+            if type(key) is not str:
+                raise self.damaged("metric_keys (a key that is not text)", key)
+        return keys
+
+    def some_metric_keys(self, limit: int, first: tuple[str, ...] = ()) -> tuple[list[str], int]:
+        """At most ``limit`` metric names, sorted, and how many the run has: those starting with
+        one of ``first`` come before the others (the first by name). A view of a run with a
+        million metrics reads a bounded part of the key table."""
+        total = self._conn.execute("SELECT COUNT(*) FROM metric_keys").fetchone()[0]
+        if total <= limit:
+            return self.metric_keys(), total
+        chosen: dict[str, None] = {}
+        for prefix in (*first, ""):
+            rows = self._conn.execute("SELECT key FROM metric_keys WHERE key LIKE ? ESCAPE '\\' ORDER BY key "
+                                      "LIMIT ?", (_like_prefix(prefix), limit - len(chosen)))
+            chosen.update(dict.fromkeys(r[0] for r in rows))
+            if len(chosen) >= limit:
+                break
+        keys = sorted(chosen)
+        for key in keys:
+            if type(key) is not str:
+                raise self.damaged("metric_keys (a key that is not text)", key)
+        return keys, total
 
     def series(self, key: str) -> tuple[list[int], list[float | None]]:
         """(steps, values) of one metric, in step order."""
         rows = self._conn.execute(
             "SELECT step, value FROM metrics WHERE key = ? ORDER BY step, rowid", (key,)).fetchall()
-        return [r[0] for r in rows], [r[1] for r in rows]
+        steps, values = [r[0] for r in rows], [r[1] for r in rows]
+        self._check_numbers(key, steps, values)
+        return steps, values
+
+    def _check_numbers(self, key: str, steps: list[Any], values: list[Any]) -> None:
+        """Steps are integers and values numbers or NULL, as the writers store them (one pass
+        over lists already in memory: cheap beside the query)."""
+        if not all(type(s) is int for s in steps):
+            raise self.damaged(f"metrics {key!r} (a step that is not an integer)",
+                               next(s for s in steps if type(s) is not int))
+        if not all(v is None or type(v) is float or type(v) is int for v in values):
+            raise self.damaged(f"metrics {key!r} (a value that is not a number)",
+                               next(v for v in values if not (v is None or type(v) in (float, int))))
 
     def metrics(self, prefix: str = "") -> dict[str, tuple[list[int], list[float | None]]]:
         out: dict[str, tuple[list[int], list[float | None]]] = {}
@@ -315,6 +383,8 @@ class RunStore:
             steps, values = out.setdefault(key, ([], []))
             steps.append(step)
             values.append(value)
+        for key, (steps, values) in out.items():
+            self._check_numbers(key, steps, values)
         return out
 
     def events(self, kind: str | None = None) -> list[Event]:
@@ -324,7 +394,16 @@ class RunStore:
             q += " WHERE kind = ?"
             args = (kind,)
         rows = self._conn.execute(q + " ORDER BY step, rowid", args)
-        return [Event(s, k, json.loads(d), t) for s, k, d, t in rows]
+        return [self._event(*row) for row in rows]
+
+    def _event(self, step: Any, kind: str, data: Any, t: Any) -> Event:
+        where = f"events {kind!r} at step {step!r}"
+        if type(step) is not int:
+            raise self.damaged(f"{where} (a step that is not an integer)", step)
+        decoded = self._json(data, where)
+        if not isinstance(decoded, dict):
+            raise self.damaged(f"{where} (data that is not a JSON object)", data)
+        return Event(step, kind, decoded, t)
 
     def samples(self, kind: str | None = None) -> Iterator[Sample]:
         q = "SELECT step, kind, prompt, text, time FROM samples"
@@ -333,6 +412,8 @@ class RunStore:
             q += " WHERE kind = ?"
             args = (kind,)
         for row in self._conn.execute(q + " ORDER BY step, rowid", args):
+            if type(row[0]) is not int:
+                raise self.damaged(f"samples {row[1]!r} (a step that is not an integer)", row[0])
             yield Sample(*row)
 
     def labels(self, source: str | None = None) -> list[Label]:
@@ -345,11 +426,46 @@ class RunStore:
         if source is not None:
             q += " WHERE source = ?"
             args = (source,)
-        return [Label(*row) for row in self._conn.execute(q + " ORDER BY step, rowid", args)]
+        out = [Label(*row) for row in self._conn.execute(q + " ORDER BY step, rowid", args)]
+        for label in out:
+            if type(label.step) is not int:
+                raise self.damaged(f"labels {label.task!r} (a step that is not an integer)", label.step)
+        return out
 
     def last_step(self) -> int | None:
         """The highest step with a metric, event or sample on disk."""
-        return self.get_meta("last_logged_step")
+        last = self.get_meta("last_logged_step")
+        if last is not None and type(last) is not int:
+            raise self.damaged("meta 'last_logged_step' (not an integer)", last)
+        return last
+
+    def find_damage(self) -> str | None:
+        """The first row that is not as handhold writes it, in one line, or ``None``.
+
+        A scan of every table (seconds on a run of ten million rows): for the moment a view
+        failed on a run, to tell a damaged file from a bug; not for every read.
+        """
+        checks = (
+            ("meta", "key, value", "json_valid(value) = 0 OR (key = 'last_logged_step' AND "
+                                   "json_type(value) != 'integer')"),
+            ("metrics", "key, step, value", "typeof(step) != 'integer' OR typeof(key) != 'text' "
+                                            "OR typeof(value) NOT IN ('real', 'integer', 'null') "
+                                            "OR typeof(time) NOT IN ('real', 'integer')"),
+            ("metric_keys", "key, first_step", "typeof(first_step) != 'integer' OR typeof(key) != 'text'"),
+            ("events", "kind, step, data", "typeof(step) != 'integer' OR json_valid(data) = 0 "
+                                           "OR json_type(data) != 'object' OR typeof(time) NOT IN ('real', 'integer')"),
+            ("samples", "kind, step", "typeof(step) != 'integer' OR typeof(prompt) != 'text' "
+                                      "OR typeof(text) != 'text'"),
+            ("labels", "task, step", "typeof(step) != 'integer'"),
+        )
+        tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        for table, cols, bad in checks:
+            if table not in tables:
+                continue
+            row = self._conn.execute(f"SELECT rowid, {cols} FROM {table} WHERE {bad} LIMIT 1").fetchone()
+            if row is not None:
+                return str(self.damaged(f"{table} row {row[0]}", row[1:]))
+        return None
 
     def count(self, table: str) -> int:
         if table not in ("metrics", "events", "samples"):
@@ -375,6 +491,37 @@ def _finite_or_none(v: float) -> float | None:
 
 def _like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def diagnose(run_dir: str | os.PathLike[str], exc: BaseException) -> StoreError | None:
+    """A ``StoreError`` naming the damaged row when a read of ``run_dir`` failed with ``exc``
+    because its store holds rows handhold never writes; ``None`` when the store is sound (then
+    ``exc`` is a bug to report as it is)."""
+    if isinstance(exc, StoreError):
+        return exc
+    try:
+        with RunStore.reader(run_dir) as store:
+            found = store.find_damage()
+    except StoreError as err:
+        return err
+    except sqlite3.Error as err:
+        return StoreError(f"{db_path(run_dir)}: unreadable run store ({err})")
+    return None if found is None else StoreError(found)
+
+
+@contextmanager
+def diagnosed(run_dir: str | os.PathLike[str]) -> Iterator[None]:
+    """Reads of one run inside this block fail with a one-line ``StoreError`` when the run's
+    store is damaged (a view's own bug still raises as it is)."""
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except Exception as exc:
+        error = diagnose(run_dir, exc)
+        if error is None or error is exc:
+            raise
+        raise error from None
 
 
 def writer_identity() -> dict[str, Any]:

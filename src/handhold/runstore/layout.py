@@ -14,6 +14,7 @@ a ``step_*`` directory that lacks one of CHECKPOINT_FILES, or holds an empty one
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from pathlib import Path
@@ -94,19 +95,73 @@ class CheckpointError(RuntimeError):
 
 def load_model(path: Path) -> tuple[object, object]:
     """(model, tokenizer) of a checkpoint directory, offline; a damaged or tampered checkpoint
-    (a config.json that no longer fits the weights, a missing file) is a ``CheckpointError``."""
+    (a config.json that no longer fits the weights, a missing file) is a ``CheckpointError``.
+
+    Every tensor of ``model.safetensors`` must be used and every parameter of the model filled
+    from it: a config.json edited to fewer layers would otherwise drop weights silently, and
+    one edited to more would leave layers at random.
+    """
     from safetensors import SafetensorError  # a truncated or garbled model.safetensors
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     problem = checkpoint_problem(path) if (path / "state.json").exists() else None
     if problem:
         raise CheckpointError(f"{path}: cannot load this checkpoint ({problem})")
+    whole = (path / MODEL_FILES[1]).is_file() and not (path / ADAPTER_FILES[0]).is_file()
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+        if whole:
+            model, info = AutoModelForCausalLM.from_pretrained(path, local_files_only=True,
+                                                               output_loading_info=True)
+        else:  # LoRA adapters over a base model named in adapter_config.json
+            model, info = AutoModelForCausalLM.from_pretrained(path, local_files_only=True), {}
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError, SafetensorError) as exc:
         text = " ".join(str(exc).split())
         if "mismatched" in text or "size mismatch" in text:
             text = "its config.json does not fit its weights (tensor sizes differ)"
         raise CheckpointError(f"{path}: cannot load this checkpoint ({text[:300]})") from None
+    misfit = _misfit(info)
+    if misfit:
+        raise CheckpointError(f"{path}: cannot load this checkpoint (its config.json does not fit its "
+                              f"weights: {misfit})")
     return model, tokenizer
+
+
+def _misfit(info: dict) -> str | None:
+    """What ``from_pretrained``'s loading info says did not fit, in a few words, or ``None``."""
+    parts = []
+    for field, what in (("missing_keys", "parameters not in the file"),
+                        ("unexpected_keys", "tensors of the file unused"),
+                        ("mismatched_keys", "tensors of another size")):
+        keys = [k if isinstance(k, str) else str(k[0]) for k in info.get(field) or ()]
+        if keys:
+            parts.append(f"{len(keys)} {what}, e.g. {keys[0]}")
+    return "; ".join(parts) or None
+
+
+class DiskFull(OSError):
+    """The disk holding a run has no space left; ``str()`` is one line naming it and what to do."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def disk_full(path: str | os.PathLike[str], what: str) -> DiskFull:
+    """The error for ``what`` (a checkpoint, the run store) not written under ``path`` for want of
+    space: names the mount point, the run, and how to continue."""
+    mount = Path(os.path.abspath(path))
+    while not os.path.ismount(mount) and mount != mount.parent:
+        mount = mount.parent
+    run = Path(path)
+    return DiskFull(errno.ENOSPC, f"no space left on the disk mounted at {mount} (it holds {run}): {what} "
+                                  f"not written; free space there, then `handhold resume {run}`")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Did ``exc`` (an OSError, or a library's own error: safetensors, torch, SQLite) come from a
+    full disk or an exhausted quota?"""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc).lower()
+    return any(sign in text for sign in ("no space left", "disk is full", "disk quota exceeded",
+                                         "database or disk is full"))

@@ -201,8 +201,12 @@ def fit(state: State, callbacks: list[Callback]) -> State:
             state.status = "finished"
             state.stop_reason = "curriculum complete" if cur.finished else f"max_steps={max_steps} reached"
     except BaseException as exc:
-        state.request_stop(f"{type(exc).__name__}: {exc}", status="failed")
-        fire(Event.FIT_END)
+        state.request_stop(str(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}",
+                           status="failed")
+        try:
+            fire(Event.FIT_END)  # the status, if the store can still be written
+        except Exception as second:  # noqa: BLE001 - the first error is the one to report
+            raise exc from None
         raise
     fire(Event.FIT_END)
     return state

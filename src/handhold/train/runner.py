@@ -148,6 +148,8 @@ def _restore_newest(state: State, run_dir: Path) -> tuple[tuple[int, Path] | Non
         if problem is None:
             try:
                 restore(state, path)
+            except ckpt.ModelMismatch as exc:  # config.yaml edited, not a damaged checkpoint
+                raise RunDirError(f"{run_dir}: cannot resume: {exc}") from None
             except (OSError, ValueError, RuntimeError, KeyError, TypeError, EOFError, IndexError,
                     pickle.UnpicklingError, json.JSONDecodeError, SafetensorError) as exc:
                 problem = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]

@@ -18,6 +18,7 @@ that is still writing the run, whose flush it waits out instead of failing).
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..runstore.amend import amend
+from ..runstore.db import RunStore, StoreError
 
 CHAT_KIND = "chat"
 
@@ -97,13 +99,15 @@ class Chat:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
+
+        from ..runstore.layout import CheckpointError, load_model
 
         hf_logging.disable_progress_bar()
         try:
-            tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+            model, tok = load_model(path)  # every weight used, every parameter filled
+        except CheckpointError as exc:
+            raise ChatError(str(exc)) from None
         except Exception as exc:  # a damaged or tampered checkpoint: say so, whatever broke
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise ChatError(f"{path}: cannot load this checkpoint ({type(exc).__name__}: {first[:300]})") from exc
@@ -158,6 +162,8 @@ class Chat:
         if not (math.isfinite(top_p) and 0 < top_p <= 1):
             raise ChatError(f"top_p must be a number in (0, 1] (got {top_p})")
         step, path = checkpoint_path(run_dir, step)
+        if save:
+            check_store(run_dir)  # the exchange will be saved there: a damaged store is refused now
         with self._lock:
             self._load(path)
         turns = _trim_history(history, lim.max_history_chars)
@@ -218,7 +224,10 @@ class Chat:
         text = "".join(pieces)
         reply = Reply(text=text, step=step, stopped=stopped, new_tokens=len(gen), seconds=seconds)
         if save:
-            save_exchange(run_dir, step, message, text)
+            try:
+                save_exchange(run_dir, step, message, text)
+            except (StoreError, sqlite3.Error, OSError) as exc:  # damaged or replaced since the check
+                raise ChatError(f"the reply was not saved: {exc}") from exc
         yield reply
 
     @staticmethod
@@ -261,6 +270,19 @@ def _trim_history(history: Sequence[tuple[str, str]], limit: int) -> list[tuple[
         left -= len(user)
         out.append((user, answer))
     return out[::-1]
+
+
+def check_store(run_dir: Path) -> None:
+    """A ChatError unless ``run_dir`` holds a readable handhold run store (where the exchange
+    is saved): random bytes, an empty file or a damaged schema are refused before any generation."""
+    try:
+        with RunStore.reader(run_dir) as store:
+            if store.get_meta("schema_version") is None:
+                raise StoreError(f"{store.path}: not a handhold run store (no schema version)")
+    except StoreError as exc:
+        raise ChatError(str(exc)) from None
+    except sqlite3.Error as exc:
+        raise ChatError(f"{run_dir}: unreadable run store ({exc})") from None
 
 
 def save_exchange(run_dir: Path, step: int, message: str, reply: str) -> None:

@@ -44,11 +44,15 @@ class CompareBody(ChatBody):
 
 
 def chat_status(exc: ChatError) -> int:
-    return 404 if "no checkpoint" in str(exc) else 422
+    """404: no such checkpoint; 409: the run's store is damaged; 422: a request that cannot be served."""
+    text = str(exc)
+    return 404 if "no checkpoint" in text else 409 if "run store" in text else 422
 
 
-def add_chat_routes(app: FastAPI, chat: Chat, run_dir: Callable[[str], Path]) -> None:
-    """Register the streaming and side-by-side chat endpoints on the dashboard app."""
+def add_chat_routes(app: FastAPI, chat: Chat, run_dir: Callable[[str], Path],
+                    public: Callable[[str], str] = str) -> None:
+    """Register the streaming and side-by-side chat endpoints on the dashboard app; ``public``
+    takes the server's paths out of a message sent once the stream has begun."""
 
     @app.post("/api/runs/{run}/chat/stream")
     def chat_stream(run: str, body: ChatBody) -> StreamingResponse:
@@ -58,7 +62,7 @@ def add_chat_routes(app: FastAPI, chat: Chat, run_dir: Callable[[str], Path]) ->
                                 temperature=body.temperature, top_p=body.top_p)
         except ChatError as exc:
             raise HTTPException(chat_status(exc), str(exc)) from exc
-        return StreamingResponse(_sse(pieces), media_type="text/event-stream",
+        return StreamingResponse(_sse(pieces, public), media_type="text/event-stream",
                                  headers={"X-Accel-Buffering": "no"})
 
     @app.post("/api/runs/{run}/chat/compare")
@@ -74,7 +78,7 @@ def add_chat_routes(app: FastAPI, chat: Chat, run_dir: Callable[[str], Path]) ->
         return {"replies": [r.to_dict() for r in replies]}
 
 
-def _sse(pieces: Iterator[str | Reply]) -> Iterator[str]:
+def _sse(pieces: Iterator[str | Reply], public: Callable[[str], str] = str) -> Iterator[str]:
     try:
         for piece in pieces:
             if isinstance(piece, Reply):
@@ -82,7 +86,9 @@ def _sse(pieces: Iterator[str | Reply]) -> Iterator[str]:
             else:
                 yield _event("token", {"text": piece})
     except ChatError as exc:
-        yield _event("error", {"detail": str(exc)})
+        yield _event("error", {"detail": public(str(exc))})
+    except Exception as exc:  # noqa: BLE001 - the stream has begun: it ends with an error event, never cut
+        yield _event("error", {"detail": public(f"generation failed ({type(exc).__name__})")})
 
 
 def _event(kind: str, data: dict[str, Any]) -> str:

@@ -20,6 +20,9 @@ err = Console(stderr=True)
 from ..terminal import fail as _fail  # noqa: E402 - the one error exit
 
 
+GRACE_S = 3  # seconds a stopping server gives the requests in flight
+
+
 def serve(
     runs_dir: Annotated[Path, typer.Argument(help="a folder of runs (or one run directory)")] = Path("runs"),
     host: Annotated[str, typer.Option(help="address to bind; the default serves this machine only")] = "127.0.0.1",
@@ -50,7 +53,9 @@ def serve(
         err.print(f"[yellow]warning:[/] serving on {host}: anyone who can reach it can read these runs "
                   "and talk to their checkpoints")
     console.print(f"handhold dashboard: http://{host}:{port}/  (runs in {runs_dir.resolve()}; Ctrl-C stops)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # a request still running at SIGTERM / Ctrl-C is cancelled after a few seconds, never waited out;
+    # the lifespan's end then stops the phases workers
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACE_S)
 
 
 def _check_port(host: str, port: int) -> None:
@@ -78,11 +83,12 @@ def chat(
     """Talk to a checkpoint of a run; every exchange is saved to the run as a `chat` sample."""
     from ..terminal import quiet_libraries as _quiet_libraries
     from ..runstore.db import db_path
-    from .chat import Chat, ChatError, ChatLimits, checkpoint_path
+    from .chat import Chat, ChatError, ChatLimits, check_store, checkpoint_path
 
     if not db_path(run_dir).is_file():
         _fail(f"{run_dir}: not a handhold run (no run.db)")
     try:
+        check_store(run_dir)  # every exchange is saved there: a damaged store is refused first
         step, _ = checkpoint_path(run_dir, step)
     except ChatError as exc:
         _fail(str(exc))

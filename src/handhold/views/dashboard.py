@@ -47,13 +47,15 @@ require("fastapi", "dashboard")
 from fastapi import FastAPI, HTTPException, Query, Request  # noqa: E402
 from fastapi.exceptions import RequestValidationError  # noqa: E402
 from fastapi.responses import FileResponse, JSONResponse  # noqa: E402
+from fastapi.routing import APIRoute  # noqa: E402
 from fastapi.staticfiles import StaticFiles  # noqa: E402
+from starlette.exceptions import HTTPException as StarletteHTTPException  # noqa: E402
 
 from ..runstore.listing import run_info  # noqa: E402
-from ..runstore.db import RunStore, StoreError, db_path, iter_run_dirs  # noqa: E402
+from ..runstore.db import RunStore, StoreError, db_path, diagnose, iter_run_dirs  # noqa: E402
 from ..summary import stage_table  # noqa: E402
 from .chat import Chat, ChatError, ChatLimits, checkpoints  # noqa: E402
-from .chat_routes import ChatBody, add_chat_routes  # noqa: E402
+from .chat_routes import ChatBody, add_chat_routes, chat_status  # noqa: E402
 from .compare_api import add_compare_routes  # noqa: E402
 from .downsample import read_series  # noqa: E402
 from .guard import Guard  # noqa: E402
@@ -67,6 +69,9 @@ from .review_api import add_review_routes  # noqa: E402
 STATIC = Path(__file__).parent / "static"
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 MAX_KEYS = 200
+MAX_PANEL_KEYS = 300  # metrics drawn as panels: a run of a million keys is drawn in part, and says so
+MAX_LISTED_KEYS = 2000
+LOSS_PREFIXES = ("train/loss", "eval/loss/")  # metric names in a run's info (the rest: keys_total, and /metrics?keys=)
 MAX_STEP = 2**62  # SQLite integers end at 2**63: a larger step is a 422, not an OverflowError
 PHASES_EVERY_S = 10.0  # a live run's phases are recomputed at most this often
 
@@ -96,11 +101,18 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
                   lifespan=lifespan)
     app.add_middleware(Guard, allowed_hosts=allowed_hosts)
     chat = Chat(chat_limits)
+    public = _PublicText(root)
 
     # ------------------------------------------------------------------ errors -> 4xx
+    # every message names runs by their folder name, never by this server's paths
     @app.exception_handler(StoreError)
     async def _store_error(request: Request, exc: StoreError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+        return JSONResponse({"detail": public(str(exc))}, status_code=409)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = public(exc.detail) if isinstance(exc.detail, str) else exc.detail
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -110,7 +122,7 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
 
     @app.exception_handler(sqlite3.OperationalError)
     async def _busy(request: Request, exc: sqlite3.OperationalError) -> JSONResponse:
-        return JSONResponse({"detail": f"run store busy or unreadable: {exc}"}, status_code=503)
+        return JSONResponse({"detail": public(f"run store busy or unreadable: {exc}")}, status_code=503)
 
     def run_dir(run: str) -> Path:
         if not RUN_NAME.fullmatch(run) or ".." in run:
@@ -123,8 +135,9 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
             d = root / run  # one plain path component: it cannot leave root (a symlink that
             if db_path(d).is_file():  # the owner of root put there is followed, as `runs` does)
                 return d
-        raise HTTPException(404, f"no run named {run!r} under {root}")
+        raise HTTPException(404, f"no run named {run!r} here")
 
+    app.router.route_class = _route_class(run_dir)  # the routes below: a damaged run is a 409
     add_review_routes(app, run_dir)  # the wrong-answer review (views/review_api.py)
     add_compare_routes(app, run_dir)  # several runs on one chart (views/compare_api.py)
 
@@ -150,7 +163,7 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
             try:
                 info = run_info(d)
             except (StoreError, OSError, ValueError, sqlite3.Error) as exc:
-                out.append({"id": d.name, "error": str(exc)})
+                out.append({"id": d.name, "error": public(str(exc))})
                 continue
             summary = phase_summary(phases_cache.get(d, info.last_step, wait=0.0, background=True))
             out.append({**_info(info), "phases": summary})
@@ -161,9 +174,10 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
         d = run_dir(run)
         info = run_info(d)
         with RunStore.reader(d) as store:
-            keys = store.metric_keys()
+            keys, total = bounded_keys(store, MAX_LISTED_KEYS)
             counts = {t: store.count(t) for t in ("events", "samples")}
-        return {**_info(info), "keys": keys, "checkpoints": checkpoints(d), "counts": counts}
+        return {**_info(info), "keys": keys, "keys_total": total, "checkpoints": checkpoints(d),
+                "counts": counts}
 
     @app.get("/api/runs/{run}/panels")
     def panels(run: str) -> dict[str, Any]:
@@ -173,7 +187,7 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
             rows = stage_table(store)
             events = marked_events(store)  # not every event: a benchmark run logs one per answer
             n_events = store.count("events")
-            keys = store.metric_keys()
+            keys, total = bounded_keys(store, MAX_PANEL_KEYS)
             roles = stored_roles(store.meta())
             bands = cached_bands(store)  # 95% bands of the benchmark curves, from their documents
         phases = phases_cache.get(d, last)
@@ -181,8 +195,12 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
         out = [{**p.to_dict(), "layout": panel_layout(p, rows, events, marks),
                 "bands": {t.key: dict(zip(("steps", "lo", "hi"), bands[t.key])) for t in p.traces if t.key in bands}}
                for p in panel_specs(keys, roles)]
+        note = (f"{total:,} metrics: the panels draw {len(keys):,} of them (the losses, then the first by "
+                "name); /api/runs/RUN/metrics?keys=NAME reads any other") if len(keys) < total else None
         return {"panels": out, "last_step": last, "events": n_events, "marks": mark_kinds(),
-                "phases": {k: phases[k] for k in ("available", "note", "pending") if k in phases}}
+                "keys_total": total, "note": note,
+                "phases": {k: public(phases[k]) if k == "note" else phases[k]
+                           for k in ("available", "note", "pending") if k in phases}}
 
     @app.get("/api/runs/{run}/metrics")
     def metrics(
@@ -198,10 +216,14 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
         if start is not None and end is not None and start > end:
             raise HTTPException(400, f"start ({start}) is after end ({end})")
         with _snapshot(d) as store:
-            known = store.metric_keys(prefix)
-            wanted = [k for item in keys or [] for k in item.split(",") if k] or known
+            asked = [k for item in keys or [] for k in item.split(",") if k]
+            if len(asked) > MAX_KEYS:
+                raise HTTPException(400, f"{len(asked)} keys asked; at most {MAX_KEYS} per call")
+            known = _known_keys(store, prefix, asked, MAX_KEYS + 1)  # never the whole key table
+            wanted = asked or known
             if len(wanted) > MAX_KEYS:
-                raise HTTPException(400, f"{len(wanted)} keys asked; at most {MAX_KEYS} per call")
+                raise HTTPException(400, f"over {MAX_KEYS} keys under prefix {prefix!r}; at most {MAX_KEYS} "
+                                         "per call (name them with keys=, or a longer prefix)")
             missing = sorted(set(wanted) - set(known))
             if missing:
                 raise HTTPException(404, f"no metric {missing[0]!r} in run {run!r}"
@@ -266,12 +288,84 @@ def create_app(runs_dir: str | Path, *, chat_limits: ChatLimits | None = None,
                                max_new_tokens=body.max_new_tokens, temperature=body.temperature,
                                top_p=body.top_p)
         except ChatError as exc:
-            raise HTTPException(404 if "no checkpoint" in str(exc) else 422, str(exc)) from exc
+            raise HTTPException(chat_status(exc), str(exc)) from exc
         return reply.to_dict()
 
-    add_chat_routes(app, chat, run_dir)
+    add_chat_routes(app, chat, run_dir, public)
 
     return app
+
+
+class _PublicText:
+    """A message with this server's paths replaced by run names: ``/srv/runs/demo/run.db``
+    reads ``demo/run.db`` (the folder served is nobody's business but the server's)."""
+
+    def __init__(self, root: Path) -> None:
+        base = root.parent if db_path(root).is_file() else root
+        self._prefixes = sorted({f"{base}{os.sep}", f"{base.resolve()}{os.sep}"}, key=len, reverse=True)
+        self._roots = sorted({str(base), str(base.resolve())}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for prefix in self._prefixes:
+            text = text.replace(prefix, "")
+        for whole in self._roots:
+            text = text.replace(whole, ".")
+        return text
+
+
+def _route_class(run_dir: Any) -> type[APIRoute]:
+    """Routes whose unexpected failure on a run is first checked against the run's store: a
+    damaged one (rows edited by hand, a file that is not a store) is a 409 naming the row;
+    anything else stays a 500 (a bug)."""
+
+    class DiagnosedRoute(APIRoute):
+        def get_route_handler(self) -> Any:
+            handler = super().get_route_handler()
+
+            async def handle(request: Request) -> Any:
+                try:
+                    return await handler(request)
+                except (StarletteHTTPException, RequestValidationError, StoreError):
+                    raise
+                except OverflowError:  # a request's number past what SQLite stores (2**63)
+                    raise HTTPException(422, "a number in the request is out of range (steps end "
+                                             f"at {MAX_STEP})") from None
+                except Exception as exc:
+                    run = request.path_params.get("run")
+                    if run is None:
+                        raise
+                    try:
+                        d = run_dir(run)
+                    except HTTPException:
+                        raise exc from None
+                    error = diagnose(d, exc)
+                    if error is None:
+                        raise
+                    raise error from None
+
+            return handle
+
+    return DiagnosedRoute
+
+
+def bounded_keys(store: RunStore, limit: int) -> tuple[list[str], int]:
+    """At most ``limit`` metric names to draw (every loss first, then the others by name) and
+    how many the run has (see :meth:`RunStore.some_metric_keys`)."""
+    return store.some_metric_keys(limit, first=LOSS_PREFIXES)
+
+
+def _known_keys(store: RunStore, prefix: str, asked: list[str], limit: int) -> list[str]:
+    """The metric names under ``prefix``: those of ``asked`` that exist, or (none asked) the
+    first ``limit`` of them."""
+    like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if asked:
+        marks = ",".join("?" * len(asked))
+        rows = store.query(f"SELECT key FROM metric_keys WHERE key IN ({marks}) AND key LIKE ? ESCAPE '\\'",
+                           [*asked, like])
+    else:
+        rows = store.query("SELECT key FROM metric_keys WHERE key LIKE ? ESCAPE '\\' ORDER BY key LIMIT ?",
+                           (like, limit))
+    return [r[0] for r in rows]
 
 
 @contextmanager
@@ -303,7 +397,7 @@ class _PhasesCache:
         def pool() -> Any:
             if process:
                 return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                           initializer=_background_priority)
+                                           initializer=_background_priority, initargs=(os.getpid(),))
             return ThreadPoolExecutor(max_workers=1, thread_name_prefix="handhold-phases")
 
         self._lock = threading.RLock()  # a done callback may run at once, inside get()
@@ -355,12 +449,36 @@ class _PhasesCache:
                 proc.join(timeout=5)
 
 
-def _background_priority() -> None:
-    """The phases worker yields the CPU to the server's requests (and to a trainer)."""
+def _background_priority(parent: int | None = None) -> None:
+    """The phases worker yields the CPU to the server's requests (and to a trainer), leaves
+    Ctrl-C to the server (which stops it), and on Linux dies with the server whatever way the
+    server ends (SIGKILL included): never an orphan holding a big run in memory."""
+    import signal
+
     try:
         os.nice(10)
     except (AttributeError, OSError):  # not on this platform / not allowed
         pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int | None) -> None:
+    """prctl(PR_SET_PDEATHSIG, SIGTERM): the kernel ends this process when its parent ends."""
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if parent is not None and os.getppid() != parent:  # it was gone before the call took effect
+        os._exit(0)
 
 
 def phases_of(run_dir: str) -> dict[str, Any]:

@@ -19,13 +19,16 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ..plotting import MAX_POINTS, PLOTLY_CONFIG, downsample, smooth  # noqa: F401 - downsample: public here too
-from ..runstore.db import RunStore
+from ..runstore.db import RunStore, diagnosed
 from ..summary import StageRow, stage_table
 from .analysis import load_phases
 from .marks import mark_kinds
 from ..roles import stored_roles
 from .panels import marked_events, panel_layout, panel_specs
 from .readings import band_traces, noise_bands, readings_html
+
+
+MAX_FIGURE_KEYS = 300  # curves drawn in one report
 
 
 def write_report(run_dir: str | os.PathLike[str], out: Path | None = None) -> Path:
@@ -38,8 +41,9 @@ def write_report(run_dir: str | os.PathLike[str], out: Path | None = None) -> Pa
     run_dir = Path(run_dir)
     out = Path(out) if out is not None else run_dir / "report.html"
     info = run_info(run_dir)
-    with RunStore.reader(run_dir) as store:
+    with diagnosed(run_dir), RunStore.reader(run_dir) as store:  # a damaged store: one line
         rows = stage_table(store)
+        total_keys = store.some_metric_keys(0)[1]
         phases = load_phases(store)
         figures = build_figures(store, rows=rows, phases=phases)
         folded = _folded(store)
@@ -54,6 +58,10 @@ def write_report(run_dir: str | os.PathLike[str], out: Path | None = None) -> Pa
     if readings:
         body += ["<h2>Readings</h2>", readings]
     body.append("<h2>Curves</h2>")
+    if total_keys > MAX_FIGURE_KEYS:  # a run of a million metrics: a bounded report that says so
+        body.append(f"<p class='meta'>{total_keys:,} metrics: the curves below draw {MAX_FIGURE_KEYS:,} "
+                    "of them (the losses, then the first by name); <code>handhold analyze RUN --metric "
+                    "GLOB</code> or the dashboard read any other</p>")
     if not figures:
         body.append("<p>No metrics logged yet.</p>")
     elif any(n.startswith("phase:") for fig in figures for n in _mark_names(fig)):
@@ -89,7 +97,8 @@ def build_figures(store: RunStore, *, rows: list[StageRow] | None = None,
     events = marked_events(store)
     figures = []
     bands = noise_bands(store)
-    for panel in panel_specs(store.metric_keys(), stored_roles(store.meta())):
+    keys, _ = store.some_metric_keys(MAX_FIGURE_KEYS, first=("train/loss", "eval/loss/"))
+    for panel in panel_specs(keys, stored_roles(store.meta())):
         fig = go.Figure(layout=panel_layout(panel, rows, events, phases if phases.get("available") else None))
         for trace in panel.traces:
             reduce = smooth if trace.role in ("train", "total") else downsample

@@ -166,7 +166,7 @@ async function loadPanels() {
   $("phases-note").textContent = data.phases.available
     ? "phases: change points, trends, shocks, divergences marked" : (data.phases.note || "");
   const box = $("panels");
-  const have = [...box.children].map((d) => d.dataset.panel).join("\n");
+  const have = [...box.querySelectorAll(".panel")].map((d) => d.dataset.panel).join("\n");  // a folded panel sits in a <details>
   if (have !== p.panels.map((x) => x.id).join("\n")) {
     box.replaceChildren(...p.panels.map((x) => {
       const div = el("div", { class: "panel", "data-panel": x.id });
