@@ -60,3 +60,10 @@ def test_wheel_in_a_fresh_venv_runs_the_demo_outside_the_checkout(tmp_path):
     assert (work / "runs" / "demo" / "run.db").is_file() and (work / "runs" / "demo" / "report.html").is_file()
     res = subprocess.run([handhold, "init", "mine"], cwd=work, env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and (work / "mine" / "curriculum.yaml").is_file(), res.stdout + res.stderr
+
+    # a built-in real-model config looks for its model in the working directory, not inside the package
+    assert "handhold/configs/smollm2_essay.yaml" in names
+    res = subprocess.run([handhold, "train", "smollm2_essay", "--out", "runs/essay", "-q"], cwd=work, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0 and str(work / "models" / "smollm2-135m-instruct") in res.stdout + res.stderr
+    assert "import-gguf smollm2" in res.stdout + res.stderr

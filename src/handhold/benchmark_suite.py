@@ -105,14 +105,31 @@ def resolve_suite(tasks: str | list[str]) -> Suite:
     return Suite(families, [f for f in split.cot if f in families], split.max_new_tokens)
 
 
-def family_clash(tasks: str | list[str], procedural: dict[str, Any]) -> str | None:
-    """A problem message when benchmark families reuse the procedural suite's family names
-    (both would write ``eval/family/<name>``), else None."""
+def rename_families(suite: Suite, rename: dict[str, str] | None) -> Suite:
+    """The suite with its families renamed (``evals.benchmarks.rename``: old name -> new name), so a
+    run can carry the procedural suite and the benchmarks each under its own family names."""
+    if not rename:
+        return suite
+    unknown = [f for f in rename if f not in suite.families]
+    if unknown:
+        raise ConfigError([f"rename: unknown benchmark families {unknown} (families: {', '.join(suite.families)})"])
+    families = {rename.get(f, f): refs for f, refs in suite.families.items()}
+    if len(families) != len(suite.families):
+        raise ConfigError([f"rename: two benchmark families would share a name ({rename})"])
+    return Suite(families, [rename.get(f, f) for f in suite.cot], suite.max_new_tokens, suite.base)
+
+
+def family_clash(tasks: str | list[str], procedural: dict[str, Any],
+                 rename: dict[str, str] | None = None) -> str | None:
+    """A problem message when benchmark families (after ``rename``) reuse the procedural suite's
+    family names (both would write ``eval/family/<name>``), else None."""
     try:
-        same = [f for f in resolve_suite(tasks).families if f in procedural]
+        same = [f for f in rename_families(resolve_suite(tasks), rename).families if f in procedural]
     except ConfigError as exc:
         return str(exc)
     if not same:
         return None
+    example = ", ".join(f"{f}: bench_{f}" for f in same)
     return (f"benchmark families {same} are also the procedural suite's (evals.families): both would write "
-            "eval/family/<name>; score one suite per run, or rename the families in a copy of the suite file")
+            f"eval/family/<name>; give the benchmarks their own names with evals.benchmarks.rename: "
+            f"{{{example}}}, or score one suite per run")

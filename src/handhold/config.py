@@ -345,6 +345,9 @@ class BenchmarksConfig(StrictModel):
     cot_limit: int | None = Field(default=4, ge=0, description="documents per task also read by chain of thought")
     batch_size: int = Field(default=32, gt=0, le=MAX_BATCH_ROWS)
     at_stage_end: bool = True
+    at_start: bool = Field(default=True, description="score step 0 too: the model before training")
+    rename: dict[str, str] = Field(default_factory=dict, description="benchmark family -> the name its curves "
+                                   "carry (e.g. reasoning: bench_reasoning beside a procedural 'reasoning')")
 
 
 class EvalSuiteConfig(_Cadence):
@@ -455,7 +458,8 @@ class RunConfig(StrictModel):
                                  f"no source {name!r} for {metric!r}{did_you_mean(name, self.sources)}"))
         problems.extend(self._check_real_model())
         if self.evals.benchmarks is not None:
-            clash = family_clash(self.evals.benchmarks.tasks, self.evals.families if self.evals.tasks else {})
+            clash = family_clash(self.evals.benchmarks.tasks, self.evals.families if self.evals.tasks else {},
+                                 self.evals.benchmarks.rename)
             if clash:
                 problems.append((("evals", "benchmarks", "tasks"), clash))
         names = [s.name for s in self.stages]

@@ -4,6 +4,13 @@ Nothing here downloads: the default tokenizer is character-level and defined in 
 and operators are single tokens, which suits the procedural tasks), and the default model is
 a tiny GPT-2 built from its config. ``model.path`` loads any local HF model directory with
 ``local_files_only=True``.
+
+A relative ``model.path`` (or tokenizer path) is looked up where a user expects it
+(`resolve_model_path`): next to the config file first (a config that writes
+``../models/x`` beside its own folder), then in the current working directory (the built-in
+configs, which live inside the package, write ``models/smollm2-135m-instruct``: the folder
+``make real-model`` creates in the checkout, or wherever ``handhold models import-gguf`` was
+pointed from the folder the command runs in).
 """
 
 from __future__ import annotations
@@ -57,6 +64,29 @@ def load_tokenizer(cfg: ModelConfig) -> Any:
     return tok
 
 
+MODEL_HINT = ("a relative model.path is looked up next to the config file, then in the working directory; "
+              "SmolLM2-135M-Instruct: `make real-model` in the checkout, or `handhold models import-gguf "
+              "smollm2 --out models/smollm2-135m-instruct` in the folder you train from")
+
+
+def resolve_model_path(path: str, config_dir: Path, cwd: Path | None = None) -> str:
+    """An absolute path for ``path``: itself when absolute, else the first existing folder of
+    ``config_dir / path`` and ``cwd / path``; when neither exists, the working-directory one for a
+    built-in config (inside the package) and the config-relative one otherwise, so the error names
+    the place the user would have put it."""
+    p = Path(path)
+    if p.is_absolute():
+        return str(p)
+    cwd = cwd or Path.cwd()
+    candidates = [(config_dir / p).resolve(), (cwd / p).resolve()]
+    for c in candidates:
+        if c.exists():
+            return str(c)
+    package = Path(__file__).resolve().parent
+    inside = config_dir.resolve() == package or package in config_dir.resolve().parents
+    return str(candidates[1] if inside else candidates[0])
+
+
 def _has_tokenizer(path: Path) -> bool:
     return any((path / f).is_file() for f in ("tokenizer.json", "tokenizer_config.json"))
 
@@ -67,7 +97,7 @@ def build_model(cfg: ModelConfig, tokenizer: Any, seq_len: int, seed: int) -> to
 
     if cfg.path is not None:
         if not Path(cfg.path).is_dir():
-            raise FileNotFoundError(f"model.path {cfg.path!r} is not a directory")
+            raise FileNotFoundError(f"model.path {cfg.path!r} is not a directory ({MODEL_HINT})")
         from .adapters import prepare_model
 
         model = AutoModelForCausalLM.from_pretrained(cfg.path, local_files_only=True)

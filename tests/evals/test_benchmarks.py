@@ -13,7 +13,7 @@ import torch
 from handhold.benchmark_suite import REASONING_STANDARD, load_suite
 from handhold.config import ConfigError, ModelConfig, load_config
 from handhold.evals.benchmarks import data as bdata
-from handhold.evals.benchmarks.cot import conclusion, cot_prompt, read_generation
+from handhold.evals.benchmarks.cot import INSTRUCTION, conclusion, cot_prompt, read_generation
 from handhold.evals.benchmarks.data import BenchmarkDataError, BenchmarkTask, Doc, load_bigbench
 from handhold.evals.benchmarks.scoring import score_requests
 from handhold.evals.benchmarks.suite import DocRecord, LoadedTask, evaluate, prepare, summarize
@@ -180,10 +180,10 @@ def test_chain_of_thought_reading():
     doc = Doc("7", (("q", " Paris"), ("q", " Rome"), ("q", " Oslo")), 0, "Question: Capital of France?\nAnswer:",
               ("Paris", "Rome", "Oslo"))
     assert cot_prompt(doc) == ('Q: Capital of France?\nChoices: (A) Paris (B) Rome (C) Oslo\n'
-                               'Think step by step, then end with "Answer: <letter>".\nA:')
+                               f'{INSTRUCTION}\nA:')
     right = read_generation(doc, " France's capital is Paris, so (A).\nAnswer: A")
-    assert right == {"choice": 0, "correct": True, "reasoning": "France's capital is Paris, so (A).",
-                     "consistent": True}
+    assert right == {"choice": 0, "answered": True, "correct": True, "how": "answer_line",
+                     "reasoning": "France's capital is Paris, so (A).", "consistent": True}
     slip = read_generation(doc, " The capital is Paris.\nAnswer: (B)")
     assert slip["choice"] == 1 and not slip["correct"] and slip["consistent"] is False
     by_text = read_generation(doc, " Not Oslo; it is Rome.\nAnswer: rome")

@@ -130,3 +130,28 @@ def test_chat_exchange_with_the_lora_checkpoint(lora_runs):
     assert res.exit_code == 0, res.output
     answer = res.output.split("step 2>", 1)[1].split("(", 1)[0]
     assert len([w for w in answer.split() if w.isalpha()]) >= 2, answer  # it answers in words
+
+
+def test_the_built_in_essay_config_finds_the_model_from_the_working_directory(smollm2, tmp_path, monkeypatch):
+    """`handhold train smollm2_essay` from a folder holding models/smollm2-135m-instruct (what `make
+    real-model` writes in the checkout): the model is found there, two LoRA steps run, both suites'
+    families are kept apart in the physics config, and the essay config's benchmarks are seeded at step 0."""
+    from typer.testing import CliRunner
+
+    from handhold.bundled import find_config
+    from handhold.cli import app
+    from handhold.config import load_config
+    from handhold.runstore.db import RunStore
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "smollm2-135m-instruct").symlink_to(smollm2[0])
+    monkeypatch.chdir(tmp_path)
+    physics = load_config(find_config("smollm2_physics"))  # procedural and real benchmarks, renamed apart
+    assert physics.evals.tasks and physics.evals.benchmarks.rename == {"reasoning": "bench_reasoning",
+                                                                      "standard": "bench_standard"}
+    res = CliRunner().invoke(app, ["train", "smollm2_essay", "--out", "runs/e", "-q", "--max-steps", "2",
+                                   "--set", "evals.benchmarks.at_start=false", "--set", "probes.every=1000",
+                                   "--set", "eval.examples=2", "--no-report"])
+    assert res.exit_code == 0, res.output
+    with RunStore.reader(tmp_path / "runs" / "e") as store:
+        assert store.last_step() == 2 and store.get_meta("status") == "finished"

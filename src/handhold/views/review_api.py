@@ -50,6 +50,7 @@ def add_review_routes(app: FastAPI, run_dir: Callable[[str], Path]) -> None:
         d = run_dir(run)
         with RunStore.reader(d) as store, store.snapshot():
             items, notes = wrong_answers(store, d, index=index)
+            missing, _ = wrong_answers(store, d, index=index, unanswered=True)
             stages = stage_table(store)
         steps = sorted({i.step for i in items})
         tasks = sorted({i.task for i in items})
@@ -65,6 +66,7 @@ def add_review_routes(app: FastAPI, run_dir: Callable[[str], Path]) -> None:
         return {"steps": steps, "tasks": tasks, "step": at, "task": task, "notes": notes,
                 "total": len(shown), "offset": offset,
                 "items": [i.to_dict() for i in shown[offset:offset + limit]],
+                "unanswered": [i.to_dict() for i in missing if i.step == at and (task is None or i.task == task)],
                 "summary": [r.to_dict() for r in rows], "figure": share_figure(rows, stages) if rows else None}
 
     @app.put("/api/runs/{run}/review/label")

@@ -1,4 +1,10 @@
-"""``handhold eval RUN --benchmarks reasoning-standard``: a checkpoint on real benchmarks, printed and stored."""
+"""``handhold eval RUN --benchmarks reasoning-standard``: a checkpoint on real benchmarks, printed and stored.
+
+``handhold eval MODEL_DIR --benchmarks reasoning-standard [--out RUN_DIR]`` scores a plain Hugging Face model
+directory (the base model, before any training): printed, and with ``--out`` kept as a new
+baseline run (through the Run API, everything at step 0, status finished), which ``report``,
+``analyze`` and ``runs`` read like any other run.
+"""
 
 from __future__ import annotations
 
@@ -41,6 +47,37 @@ def store_result(run: Amend, step: int, result: BenchmarkResult) -> None:
             run.sample(f"eval/{rec.task}", rec.prompt, rec.generation, step=step)
         if rec.answer is not None and (rec.answer["task"], rec.answer["doc_id"]) not in seen_answers:
             run.event("answer", step=step, **rec.answer)
+
+
+def is_model_dir(path: Path) -> bool:
+    """A plain HF model directory (``config.json``, no run store): not a run."""
+    from ...runstore.layout import db_path
+
+    return path.is_dir() and (path / "config.json").is_file() and not db_path(path).exists()
+
+
+def write_baseline(out: Path, model_dir: Path, spec: str, result: BenchmarkResult, tasks: list[LoadedTask]) -> None:
+    """A new run at ``out`` holding ``result`` at step 0, with the documents' scores (the
+    ``benchmark_docs`` event, so the baseline's noise and paired changes can be read); refuses a
+    directory that holds a run."""
+    from ...doc_scores import EVENT
+    from ...runstore.live import init
+    from .records import docs_event, suite_identity
+    from ...runstore.layout import db_path
+
+    if db_path(out).exists():
+        raise FileExistsError(f"{out} already holds a run; choose another --out for the baseline")
+    with init(out, config={"baseline": {"model": str(model_dir.resolve()), "benchmarks": spec}},
+              name=f"baseline-{model_dir.name}") as run:
+        run.log({**result.metrics, "eval/benchmarks_time_s": result.seconds,
+                 "eval/benchmarks_cot_time_s": result.cot_seconds}, step=0)
+        for rec in result.records:
+            if rec.generation is not None:
+                run.sample(f"eval/{rec.task}", rec.prompt, rec.generation, step=0)
+            if rec.answer is not None:
+                run.event("answer", step=0, **rec.answer)
+        run.event(EVENT, step=0, **docs_event(result.records, tasks, suite_identity(spec, tasks)))
+        run.event("eval", step=0, checkpoint=str(model_dir.resolve()), benchmarks=spec)
 
 
 def print_result(console: Console, step: int, result: BenchmarkResult, tasks: list[LoadedTask]) -> None:

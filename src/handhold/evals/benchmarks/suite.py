@@ -5,16 +5,24 @@ The suite file (families of task references, presets such as ``seed``) is read b
 
 Keys, in the procedural suite's scheme: ``eval/<task>/<metric>`` (``acc_raw``,
 ``acc_per_char``, ``acc_per_token``, ``acc_per_byte``, ``bpb``, ``byte_prob``,
-``exact_match``, ``cot_acc``, ``cot_consistent``, ``cot_answered``),
+``exact_match``, ``cot_acc``, ``cot_acc_all``, ``cot_consistent``, ``cot_answered``),
 ``eval/category/<family>/<task>`` (the task's centred score) and ``eval/family/<family>``.
 A task's centred score averages its accuracy-like scores, each centred on chance as the
 gauntlet does (``evals/aggregate.py``): the primary metric and ``cot_acc`` against
 1/choices, ``exact_match`` and ``byte_prob`` (``2 ** -bpb``, the geometric-mean probability of
 a gold byte) against 0.
+
+Chain of thought separates "did not answer" from "answered wrong" (:mod:`.cot`):
+``cot_answered`` is the share of chain-of-thought questions whose answer could be read,
+``cot_acc`` the accuracy over those answered questions only (absent when none was answered),
+``cot_acc_all`` the accuracy with every unanswered question counted wrong. The family score
+uses ``cot_acc``: a model that cannot follow the answer format is not thereby scored below
+chance; read ``cot_answered`` beside it (the review lists unanswered generations apart).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,9 +79,35 @@ def prepare(suite: Suite, limit: int | None) -> list[LoadedTask]:
     return out
 
 
+SHARED_PREFIX_CHARS = 200  # documents whose contexts share this much (few-shot examples) share one pass
+
+
+def doc_groups(docs: list[Doc], batch_size: int) -> list[list[int]]:
+    """Request indices that share the forward pass of their common prefix: each document's own
+    requests (its choices share the question), or, when every document's context starts with the
+    same few-shot examples (SQuAD and Jeopardy 5-shot: ~85% of each context), consecutive documents
+    together, up to ``batch_size`` requests a group (0: one document a group). The scores are the
+    same either way (the prefix's cache is copied to each row); the shared examples run once a group."""
+    spans, at = [], 0
+    for d in docs:
+        spans.append(list(range(at, at + len(d.requests))))
+        at += len(d.requests)
+    contexts = [c for d in docs for c, _ in d.requests]
+    if batch_size <= 1 or len(docs) < 2 or len(os.path.commonprefix(contexts)) < SHARED_PREFIX_CHARS:
+        return spans
+    groups: list[list[int]] = [[]]
+    for span in spans:
+        if groups[-1] and len(groups[-1]) + len(span) > batch_size:
+            groups.append([])
+        groups[-1] += span
+    return groups
+
+
 def score_shard(model: Any, tokenizer: Any, tasks: list[LoadedTask], rank: int = 0, world: int = 1, *,
-                batch_size: int = 32, max_new_tokens: int = 96, cot_limit: int | None = None) -> list[DocRecord]:
-    """Score this process's share of every task's documents (``docs[rank::world]``)."""
+                batch_size: int = 32, max_new_tokens: int = 96, cot_limit: int | None = None,
+                timings: dict[str, float] | None = None, share_across_docs: bool = True) -> list[DocRecord]:
+    """Score this process's share of every task's documents (``docs[rank::world]``); ``timings``
+    (when given) accumulates ``cot_s``, the seconds spent generating chain of thought."""
     from ..generation import generate
     from .cot import cot_prompt, question_text, read_generation
     from .metrics import doc_scores
@@ -84,10 +118,7 @@ def score_shard(model: Any, tokenizer: Any, tasks: list[LoadedTask], rank: int =
         mine = list(range(rank, len(lt.docs), world))
         docs = [lt.docs[i] for i in mine]
         requests = [r for d in docs for r in d.requests]
-        groups, at = [], 0
-        for d in docs:  # a document's requests share the forward pass of their common prefix
-            groups.append(list(range(at, at + len(d.requests))))
-            at += len(d.requests)
+        groups = doc_groups(docs, batch_size) if share_across_docs else doc_groups(docs, 0)
         scores = score_requests(model, tokenizer, requests, batch_size=batch_size, groups=groups)
         at = 0
         recs = []
@@ -98,12 +129,17 @@ def score_shard(model: Any, tokenizer: Any, tasks: list[LoadedTask], rank: int =
         if lt.cot:
             n_cot = len(lt.docs) if cot_limit is None else min(cot_limit, len(lt.docs))
             chosen = [(r, d) for r, d in zip(recs, docs) if r.index < n_cot]
-            prompts = [cot_prompt(d) for _, d in chosen]
+            prompts = [cot_prompt(d, tokenizer) for _, d in chosen]
+            t0 = time.perf_counter()
             texts = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+            if timings is not None:
+                timings["cot_s"] = timings.get("cot_s", 0.0) + time.perf_counter() - t0
             for (rec, d), prompt, text in zip(chosen, prompts, texts):
                 read = read_generation(d, text)
-                rec.scores["cot_acc"] = float(read["correct"])
-                rec.scores["cot_answered"] = float(read["choice"] is not None)
+                rec.scores["cot_answered"] = float(read["answered"])
+                rec.scores["cot_acc_all"] = float(read["correct"])  # unanswered counts as wrong
+                if read["answered"]:  # cot_acc: accuracy over the answered questions only
+                    rec.scores["cot_acc"] = float(read["correct"])
                 if read["consistent"] is not None:
                     rec.scores["cot_consistent"] = float(read["consistent"])
                 rec.prompt, rec.generation = prompt, text
@@ -156,6 +192,7 @@ class BenchmarkResult:
     metrics: dict[str, float]
     records: list[DocRecord]
     seconds: float
+    cot_seconds: float = 0.0  # of ``seconds``, chain-of-thought generation (this process)
 
 
 def evaluate(model: Any, tokenizer: Any, tasks: list[LoadedTask], *, rank: int = 0, world: int = 1,
@@ -163,9 +200,10 @@ def evaluate(model: Any, tokenizer: Any, tasks: list[LoadedTask], *, rank: int =
              cot_limit: int | None = None) -> BenchmarkResult:
     """Score the tasks (this rank's shard), gather the records, summarize (the same on every rank)."""
     t0 = time.perf_counter()
+    timings: dict[str, float] = {}
     records = score_shard(model, tokenizer, tasks, rank, world, batch_size=batch_size,
-                          max_new_tokens=max_new_tokens, cot_limit=cot_limit)
+                          max_new_tokens=max_new_tokens, cot_limit=cot_limit, timings=timings)
     if world > 1 and gather is not None:
         records = gather(records)
     records.sort(key=lambda r: ([lt.task.name for lt in tasks].index(r.task), r.index))
-    return BenchmarkResult(summarize(records, tasks), records, time.perf_counter() - t0)
+    return BenchmarkResult(summarize(records, tasks), records, time.perf_counter() - t0, timings.get("cot_s", 0.0))

