@@ -102,7 +102,9 @@ def test_the_old_callback_name_still_works_and_warns_once(monkeypatch):
 
     from handhold.integrations import hf
 
-    monkeypatch.setattr(hf, "_warned", False)
+    from handhold.integrations.stage_driver import renamed_callback
+
+    monkeypatch.setattr(hf, "__getattr__", renamed_callback(hf.__name__, hf.HandholdTrainerCallback))  # not yet warned
     with pytest.warns(DeprecationWarning, match="use HandholdTrainerCallback"):
         assert hf.HandholdCallback is hf.HandholdTrainerCallback
     with warnings.catch_warnings(record=True) as seen:

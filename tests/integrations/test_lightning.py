@@ -114,7 +114,9 @@ def test_a_checkpoint_holding_the_callbacks_stage_numbers_still_resumes(tmp_path
 def test_the_old_callback_name_still_works_and_warns_once(monkeypatch):
     from handhold.integrations import lightning
 
-    monkeypatch.setattr(lightning, "_warned", False)
+    from handhold.integrations.stage_driver import renamed_callback
+
+    monkeypatch.setattr(lightning, "__getattr__", renamed_callback(lightning.__name__, lightning.HandholdLightningCallback))
     with pytest.warns(DeprecationWarning, match="use HandholdLightningCallback"):
         assert lightning.HandholdCallback is lightning.HandholdLightningCallback
     assert lightning.HandholdCallback is lightning.HandholdLightningCallback  # no second warning (see the HF test)

@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
 from ..runstore.live import Run
 from .dataset import CurriculumDataset
 from .source_losses import SourceLosses
-from .stage_driver import StageDriver, open_run
+from .stage_driver import StageDriver, open_run, renamed_callback
 
 try:
     from transformers import TrainerCallback
@@ -237,16 +236,4 @@ class HandholdTrainerCallback(TrainerCallback):
             self.run.finish("finished", "curriculum complete" if done else f"max_steps={args.max_steps} reached")
 
 
-_warned = False
-
-
-def __getattr__(name: str) -> Any:
-    """``HandholdCallback``: the deprecated name of :class:`HandholdTrainerCallback` (warns once)."""
-    global _warned
-    if name != "HandholdCallback":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if not _warned:
-        _warned = True
-        warnings.warn("handhold.integrations.hf.HandholdCallback is deprecated: use HandholdTrainerCallback",
-                      DeprecationWarning, stacklevel=2)
-    return HandholdTrainerCallback
+__getattr__ = renamed_callback(__name__, HandholdTrainerCallback)

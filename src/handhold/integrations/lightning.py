@@ -17,13 +17,12 @@ curriculum's state travels in Lightning checkpoints (the callback's ``state_dict
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
 from ..runstore.live import Run
 from .dataset import CurriculumDataset
-from .stage_driver import StageDriver, open_run
+from .stage_driver import StageDriver, open_run, renamed_callback
 
 try:
     from lightning.pytorch.callbacks import Callback
@@ -149,16 +148,4 @@ class HandholdLightningCallback(Callback):
             self._step = int(state_dict.get("step", 0))
 
 
-_warned = False
-
-
-def __getattr__(name: str) -> Any:
-    """``HandholdCallback``: the deprecated name of :class:`HandholdLightningCallback` (warns once)."""
-    global _warned
-    if name != "HandholdCallback":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if not _warned:
-        _warned = True
-        warnings.warn("handhold.integrations.lightning.HandholdCallback is deprecated: use HandholdLightningCallback",
-                      DeprecationWarning, stacklevel=2)
-    return HandholdLightningCallback
+__getattr__ = renamed_callback(__name__, HandholdLightningCallback)

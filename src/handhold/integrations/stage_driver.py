@@ -18,7 +18,8 @@ evidence, as in handhold's own trainer.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..rules import Decision
@@ -102,3 +103,21 @@ def open_run(run_dir: str | os.PathLike[str], driver: StageDriver | None, *, nam
         if not resumed:
             run.stage(driver.tracker.stage.name, step=0, **driver.tracker.describe())
     return run
+
+
+def renamed_callback(module: str, new: type) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that still answers the old name ``HandholdCallback`` with ``new``,
+    warning once: both integrations named their callback that, which read as one class."""
+    warned = False
+
+    def __getattr__(name: str) -> Any:
+        nonlocal warned
+        if name != "HandholdCallback":
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        if not warned:
+            warned = True
+            warnings.warn(f"{module}.HandholdCallback is deprecated: use {new.__name__}", DeprecationWarning,
+                          stacklevel=2)
+        return new
+
+    return __getattr__
