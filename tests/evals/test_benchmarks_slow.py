@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(
 
 BENCH = {"tasks": "bench.yaml", "limit": 6, "every": 4, "cot_limit": 2, "batch_size": 8}
 SUITE = "families: {reasoning: [arc_easy], standard: [lambada]}\ncot: [reasoning]\nmax_new_tokens: 16\n"
-ANSWER_KEYS = {"task", "doc_id", "question", "choices", "gold", "choice", "correct", "reasoning", "consistent"}
+ANSWER_KEYS = {"task", "doc_id", "question", "choices", "gold", "choice", "correct", "reasoning", "consistent",
+               "answered", "how"}  # how: which rule read the answer (answer line, letter, option text, yes/no)
 SETS = ["stages.0.until.steps=4", "stages.1.until.steps=4"]
 
 
@@ -30,15 +31,16 @@ def test_in_the_loop_and_on_a_checkpoint(tiny_config, tmp_path):
     (tmp_path / "bench.yaml").write_text(SUITE)
     start(load_config(tiny_config(evals={"benchmarks": BENCH}), SETS), run, progress=False)
     store = RunStore.reader(run)
-    assert store.series("eval/family/reasoning")[0] == [4, 8]
-    assert store.series("eval/family/standard")[0] == [4, 8]
-    assert store.series("eval/lambada/bpb")[0] == [4, 8]
+    # step 0 scores the untrained model (the baseline every later round is read against)
+    assert store.series("eval/family/reasoning")[0] == [0, 4, 8]
+    assert store.series("eval/family/standard")[0] == [0, 4, 8]
+    assert store.series("eval/lambada/bpb")[0] == [0, 4, 8]
     steps, acc = store.series("eval/arc_easy/acc_raw")
     assert all(v in {i / 6 for i in range(7)} for v in acc)  # a mean over the 6 documents
     samples = list(store.samples("eval/arc_easy"))
-    assert [s.step for s in samples] == [4, 4, 8, 8] and samples[0].prompt.startswith("Q: ")
+    assert [s.step for s in samples] == [0, 0, 4, 4, 8, 8] and samples[0].prompt.startswith("Q: ")
     answers = store.events("answer")
-    assert len(answers) == 4 and all(set(e.data) == ANSWER_KEYS for e in answers)
+    assert len(answers) == 6 and all(set(e.data) == ANSWER_KEYS for e in answers)
     a = answers[0].data
     assert a["task"] == "arc_easy" and isinstance(a["gold"], int) and a["correct"] == (a["choice"] == a["gold"])
 
@@ -54,7 +56,7 @@ def test_in_the_loop_and_on_a_checkpoint(tiny_config, tmp_path):
     # another suite than the one in the loop: its scores get their own curves (one suite per curve)
     at = store.series("eval/two/winogrande/acc_raw")[0]
     assert at == [8]  # the latest checkpoint
-    assert store.series("eval/winogrande/acc_raw")[0] == [] and store.series("eval/family/reasoning")[0] == [4, 8]
+    assert store.series("eval/winogrande/acc_raw")[0] == [] and store.series("eval/family/reasoning")[0] == [0, 4, 8]
     n_answers = len(store.events("answer"))
     assert CliRunner().invoke(app, args, env=env).exit_code == 0
     assert len(RunStore.reader(run).events("answer")) == n_answers  # a re-evaluation adds no duplicates
@@ -118,11 +120,11 @@ def test_two_processes_shard_and_match_one(tiny_config, tmp_path):
                     "--out", str(tmp_path / "two")], env=env, check=True, timeout=300)
     one, two = RunStore.reader(tmp_path / "one"), RunStore.reader(tmp_path / "two")
     assert two.get_meta("processes") == 2
-    for key in ("eval/family/reasoning", "eval/family/standard", "eval/arc_easy/acc_raw", "eval/arc_easy/cot_acc",
-                "eval/lambada/bpb"):
+    for key in ("eval/family/reasoning", "eval/family/standard", "eval/arc_easy/acc_raw",
+                "eval/arc_easy/cot_answered", "eval/lambada/bpb"):  # (cot_acc: over answered questions, none here)
         s1, v1 = one.series(key)
         s2, v2 = two.series(key)
-        assert s1 == s2 == [4, 8], key
+        assert s1 == s2 == [0, 4, 8], key
         assert v1 == pytest.approx(v2, rel=1e-3, abs=1e-4), key
     assert [x.prompt for x in one.samples("eval/arc_easy")] == [x.prompt for x in two.samples("eval/arc_easy")]
     assert [e.data["doc_id"] for e in one.events("answer")] == [e.data["doc_id"] for e in two.events("answer")]
