@@ -28,6 +28,10 @@ fits a laptop)::
            optim: [{}]}        # optim: overrides of the optim section, e.g. {weight_decay: 0.1}
     arms: [...]                # default: baseline, subset-first-ready, grokfast-ema (the arm with
                                # baseline: true is the reference every other arm is compared with)
+
+Longer than most modules: the grid file's schema, its expansion into cells, the per-arm
+statistics and the grid's report read one table of rows; splitting the statistics out
+(``grid_stats``) is the next step when it grows again.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ the dashboard and analysis only read. WAL mode lets readers and the amend door s
 with a trainer that is writing. The live run's writes are buffered and flushed in one
 transaction (every ``flush_every`` rows or ``flush_seconds``), and always before a checkpoint,
 so that a checkpoint never refers to rows that are not on disk.
+
+Over 400 lines on purpose: every SQL statement of a run store lives here (the schema, the two
+doors' writes, every read, the checks of damaged rows), so that ``tests/test_store_doors.py`` can
+hold that no other module writes SQL.
 """
 
 from __future__ import annotations

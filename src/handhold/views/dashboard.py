@@ -1,5 +1,9 @@
 """``handhold serve``: the live dashboard and its JSON API (FastAPI), over a folder of runs.
 
+Close to 500 lines: one FastAPI app whose routes share the run lookup, the read-only store per
+request, the damage check and the bounds on huge runs; the chat, review and compare routes
+already live in their own modules (:mod:`.chat_routes`, :mod:`.review_api`, :mod:`.compare_api`).
+
 Everything is read from the run stores through read-only connections opened per request, so
 the page can watch a run that is training (WAL: readers never block the writer) or one whose
 trainer died. The one write is a chat exchange, saved as a ``chat`` sample (see :mod:`.chat`).
