@@ -46,7 +46,7 @@ from ..direction import infer_direction
 from .divergence import Track
 from .document import check_sections
 from .grokking import ACC_LEVEL
-from .noise import EFFECT, gate_segments
+from .noise import EFFECT, gate_segments, gate_shocks
 from .prepare import MAX_POINTS, Prepared, finite_series, prepare, too_large
 from .segment import PENALTY, Segmentation, _as_step, changepoint_steps, segment
 from .registry import DETECTORS
@@ -134,6 +134,7 @@ def analyze(series: Mapping[str, Series], *, stage_switches: Iterable[float] = (
     docs = {k: v for k, v in (docs or {}).items() if k in series and v}
     for k, kd in docs.items():  # a benchmark trend is stated only where it clears the sampling noise
         gate_segments(k, results[k].segments, kd)
+        results[k].shocks = gate_shocks(k, results[k].shocks, kd)
         mark_mastery(results[k].segments, dirs[k])
     context = Context(series, results, dirs, {"pairs": list(pairs), "auto_pairs": auto_pairs, "acc_level": acc_level,
                                               "docs": docs, "stages": list(stages or []),

@@ -91,6 +91,21 @@ def gate_segments(name: str, segments: list[Any], docs: Sequence[DocScores]) -> 
                      "reading": reading}
 
 
+def gate_shocks(name: str, shocks: list[Any], docs: Sequence[DocScores]) -> list[Any]:
+    """The shocks of benchmark key ``name`` that clear the sampling noise: the paired change from
+    the eval before a shock's step to the first eval at or after it. A few documents scored at a
+    stage switch move by chance; such a move is no shock. A shock no two evals of the same
+    documents bound is kept (nothing to test it against)."""
+    kept = []
+    for shock in shocks:
+        before = [d for d in docs if d.step < shock.step]
+        after = [d for d in docs if d.step >= shock.step]
+        change = paired(before[-1], after[0], name) if before and after else None
+        if change is None or not math.isfinite(change.lo) or change.clears:
+            kept.append(shock)
+    return kept
+
+
 def divergence_clears(docs: Mapping[str, Sequence[DocScores]], a: str, b: str, start: float, end: float,
                       gap: float) -> bool:
     """A divergence of benchmark keys ``a`` and ``b`` over ``[start, end]`` stands when each key's
