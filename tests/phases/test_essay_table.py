@@ -14,13 +14,13 @@ STAGES = [{"stage": "general", "start": 0, "end": 100}, {"stage": "physics", "st
 EVAL_STEPS = list(range(0, 301, 20))
 
 
-def _family_docs(rng, n, curves):
+def _family_docs(rng, n, curves, eval_steps=EVAL_STEPS):
     """Per-document 0/1 scores of one task per family, their accuracy following ``curves[family]``
     (a function of the step); each document keeps its own difficulty across evals."""
     z = {f: rng.standard_normal(n) for f in curves}
     scale = np.sqrt(1 + 0.5 ** 2)
     events = []
-    for step in EVAL_STEPS:
+    for step in eval_steps:
         tasks = {}
         for fam, curve in curves.items():
             correct = z[fam] + 0.5 * rng.standard_normal(n) > norm.ppf(1 - curve(step)) * scale
@@ -31,8 +31,8 @@ def _family_docs(rng, n, curves):
     return events
 
 
-def _run(rng, *, n, reasoning, standard, loss, ready):
-    docs = _family_docs(rng, n, {"reasoning": reasoning, "standard": standard})
+def _run(rng, *, n, reasoning, standard, loss, ready, eval_steps=EVAL_STEPS):
+    docs = _family_docs(rng, n, {"reasoning": reasoning, "standard": standard}, eval_steps)
     series, by_key = {}, {}
     for fam in ("reasoning", "standard"):
         key = f"eval/family/{fam}"
@@ -92,3 +92,19 @@ def test_sixteen_documents_cannot_tell():
     assert rows["families"]["verdict"] == "cannot tell (noise)", rows["families"]
     assert rows["mastery"]["verdict"] == "cannot tell (noise)", rows["mastery"]
     assert rows["self_report"]["verdict"] == "cannot tell (noise)"
+
+
+def test_benchmarks_only_at_stage_ends_still_answer_from_the_loss_and_the_switch():
+    """A CPU-sized run scores benchmarks at step 0 and at each stage end only: the focused stage
+    has too few family evals, so mastery is read on its held-out loss (and says why); the family
+    change after the switch back is read from the eval at the switch itself."""
+    def mastering_loss(s):  # falls through the focused stage, then flat: mastery on the loss
+        return 2.0 - 0.6 * min(1.0, max(0.0, s - 100) / 40)
+    reasoning = lambda s: 0.55 if s <= 200 else 0.8
+    rows, _ = _run(np.random.default_rng(4), n=500, reasoning=reasoning, standard=lambda s: 0.6,
+                   loss=mastering_loss, ready=lambda s: 0.0, eval_steps=[0, 100, 200, 300])
+    assert rows["mastery"]["verdict"] == "holds", rows["mastery"]
+    assert rows["mastery"]["metric"] == "eval/loss/general"
+    assert rows["mastery"]["figures"].startswith("2 eval(s) of eval/family/reasoning in the stage (3 needed)")
+    assert rows["families"]["verdict"] == "holds", rows["families"]
+    assert rows["families"]["figures"].startswith("from the eval at the switch (step 200)")
