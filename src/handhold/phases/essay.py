@@ -10,7 +10,7 @@ data``) — and the figures behind it:
 - **switch shock**: the switch back made a loss shock that recovered, in how many steps?
 - **families**: after the switch back (from its first eval to the last), the reasoning family
   rose while the standard family stayed flat, beyond sampling noise? (paired changes of each,
-  and of their gap);
+  and of their gap; "flat" allows a rise smaller than the ``effect`` option, 5 points);
 - **self-report**: the self-report axis moved from the overwhelmed end toward the ready end,
   from the first stage to the last, beyond the spread of its own readings?
 """
@@ -24,7 +24,7 @@ import numpy as np
 
 from ..doc_scores import paired
 from ..stats import PairedChange
-from .noise import change_over, stage_spans, stated, within_noise
+from .noise import EFFECT, change_over, stage_spans, stated, within_noise
 from .spec import Context
 
 _SAME = PairedChange(0, 0.0, 0.0, 0.0, -1.0, 1.0)  # "no paired test": counts as not clearing
@@ -164,9 +164,15 @@ def families_row(context: Context, last: tuple[str, float, float]) -> dict:
     half = math.hypot(cr.half_width, cs.half_width)
     figures = (f"{since}reasoning {cr.before:.3g} → {cr.after:.3g} ({stated(cr)}); standard {cs.before:.3g} → "
                f"{cs.after:.3g} ({stated(cs)}); gap {gap:+.3g} ± {half:.3g}")
-    if cr.clears and cr.change > 0 and not (cs.clears and cs.change > 0) and gap > half:
+    # "stayed flat": no rise of the standard family as large as the effect a reader asks about; a
+    # continuous score (bits per byte) over fixed documents detects moves far smaller than that
+    effect = float(context.options.get("effect", EFFECT))
+    rose = cs.clears and cs.change >= effect
+    if cs.clears and 0 < cs.change < effect:
+        figures += f" (standard's rise is under {effect:g}: flat)"
+    if cr.clears and cr.change > 0 and not rose and gap > half:
         return _row("families", q, HOLDS, figures, r)
-    if (cr.clears and cr.change < 0) or (cs.clears and cs.change > 0 and not gap > half):
+    if (cr.clears and cr.change < 0) or (rose and not gap > half):
         return _row("families", q, FAILS, figures, r)
     return _row("families", q, NOISE, figures, r)
 
