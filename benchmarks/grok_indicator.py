@@ -17,32 +17,47 @@ Usage (the runs come from ``handhold grok CONFIG -o DIR``)::
 
     python benchmarks/grok_indicator.py runs/ind/pos runs/ind/neg --exclude-seed 0 --out runs/ind/indicator.json
 
-``--exclude-seed`` leaves out the seeds the thresholds were set on.
+``--exclude-seed`` leaves out the seeds the thresholds were set on; ``--fit-seeds 0,1,2,3,4``
+re-fits the thresholds on those seeds (the fewest misses and false alarms, then the longest
+median lead, over a grid of thresholds) and reports the held-out seeds with the fitted rule::
+
+    python benchmarks/grok_indicator.py runs/grok/map-nanda/add-p113-f0.3-full-adamw --fit-seeds 0,1,2,3,4
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 import statistics
 import sys
 from pathlib import Path
 
-from handhold.phases.indicator import indicator_entries
+from handhold.phases.indicator import IndicatorRule, indicator_entries
 from handhold.runstore.db import RunStore
 
 KEYS = ("grok/measure/weight_norm", "grok/measure/gini_embed", "grok/val/acc", "grok/train/acc")
 RUN = re.compile(r"^(?P<variant>.+)-s(?P<seed>\d+)$")
 
 
-def evaluate_run(run_dir: Path) -> dict:
+def load_run(run_dir: Path) -> dict | None:
+    """The run's training-side signals, validation accuracy and lab metadata (``None``: unfinished)."""
     with RunStore.reader(run_dir) as store:
         if store.get_meta("status") != "finished":
-            return {}
-        series = {k: store.series(k) for k in KEYS}
-        meta = store.get_meta("grok") or {}
-    entries = indicator_entries(series)
+            return None
+        return {"run": run_dir.name, "series": {k: store.series(k) for k in KEYS},
+                "meta": store.get_meta("grok") or {}}
+
+
+def evaluate_run(run_dir: Path) -> dict:
+    loaded = load_run(run_dir)
+    return {} if loaded is None else evaluate(loaded)
+
+
+def evaluate(loaded: dict, rule: IndicatorRule | None = None) -> dict:
+    series, meta = loaded["series"], loaded["meta"]
+    entries = indicator_entries(series, rule)
     announced = entries[0]["announced_at"] if entries else None
     val95 = entries[0].get("val_reached_at") if entries else None
     vs, vv = series["grok/val/acc"]
@@ -52,11 +67,33 @@ def evaluate_run(run_dir: Path) -> dict:
         base = next((v for s, v in zip(vs, vv) if s >= 2 * mem), None)
         if base is not None:
             moved = next((int(s) for s, v in zip(vs, vv) if s >= 2 * mem and v >= base + 0.1 * (1 - base)), None)
-    return {"run": run_dir.name, "steps": meta.get("steps"), "final_val_acc": meta.get("final_val_acc"),
+    return {"run": loaded["run"], "steps": meta.get("steps"), "final_val_acc": meta.get("final_val_acc"),
             "memorized_at": mem, "announced_at": announced,
             "val95_at": val95, "val_moved_at": moved,
             "lead": None if announced is None or val95 is None else val95 - announced,
             "lead_over_move": None if announced is None or moved is None else moved - announced}
+
+
+# the thresholds a re-fit searches (the default rule is one of them)
+GRID = {"norm_drop": (0.02, 0.03, 0.05, 0.08, 0.1, 0.15), "gini_rise": (0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2),
+        "confirm": (1, 2, 3)}
+
+
+def fit_rule(runs: list[dict]) -> tuple[IndicatorRule, dict]:
+    """The thresholds with the fewest errors on ``runs`` (a generalizing run not announced before
+    validation reached 95%, or an announcement on a run that never did), ties broken by the
+    larger median lead: the re-fit a user would make on the seeds they have."""
+    best = None
+    for nd, gr, cf in itertools.product(*GRID.values()):
+        rule = IndicatorRule(norm_drop=nd, gini_rise=gr, confirm=cf)
+        rows = [evaluate(r, rule) for r in runs]
+        s = summarize(rows)
+        errors = s["missed_or_late"] + s["false_alarms"]
+        key = (errors, -(s["lead_median"] or float("-inf")))
+        if best is None or key < best[0]:
+            best = (key, rule, s)
+    assert best is not None
+    return best[1], best[2]
 
 
 def summarize(rows: list[dict]) -> dict:
@@ -86,18 +123,36 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("dirs", nargs="+", type=Path, help="experiment directories (handhold grok -o DIR)")
     ap.add_argument("--exclude-seed", type=int, action="append", default=[], help="seeds to leave out")
     ap.add_argument("--out", type=Path, help="write the per-run rows and the summary as JSON")
+    ap.add_argument("--fit-seeds", type=lambda v: {int(x) for x in v.split(",")}, default=set(),
+                    help="re-fit the thresholds on these seeds (e.g. 0,1,2,3,4) and report the others")
     args = ap.parse_args(argv)
-    rows = []
+    loaded, rows = [], []
     for d in args.dirs:
         for run_dir in sorted(p for p in d.iterdir() if (p / "run.db").is_file()):
             m = RUN.match(run_dir.name)
             if m is None or int(m["seed"]) in args.exclude_seed:
                 continue
-            row = evaluate_run(run_dir)
-            if not row:
+            run = load_run(run_dir)
+            if run is None:
                 continue  # unfinished
-            row.update(variant=m["variant"], seed=int(m["seed"]), experiment=d.name)
-            rows.append(row)
+            run.update(variant=m["variant"], seed=int(m["seed"]), experiment=d.name)
+            loaded.append(run)
+    fitted = None
+    if args.fit_seeds:
+        fit_on = [r for r in loaded if r["seed"] in args.fit_seeds]
+        loaded = [r for r in loaded if r["seed"] not in args.fit_seeds]
+        if not fit_on or not loaded:
+            print("--fit-seeds needs finished runs both among those seeds and outside them", file=sys.stderr)
+            return 1
+        fitted, fit_summary = fit_rule(fit_on)
+        print(f"re-fit on seeds {sorted(args.fit_seeds)} ({len(fit_on)} runs): {fitted.to_dict()} "
+              f"(default {IndicatorRule().to_dict()}); on those runs: {fit_summary['missed_or_late']} missed or "
+              f"late, {fit_summary['false_alarms']} false alarms, median lead {fit_summary['lead_median']}")
+        print(f"held-out seeds ({len(loaded)} runs), fitted rule:")
+    for run in loaded:
+        row = evaluate(run, fitted)
+        row.update(variant=run["variant"], seed=run["seed"], experiment=run["experiment"])
+        rows.append(row)
     if not rows:
         print("no finished runs found", file=sys.stderr)
         return 1
@@ -121,8 +176,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{s['announced_before_val95']}/{s['generalized_runs']}, lead {lead}; "
               f"before val started to move on {s['announced_before_val_moved']}; false alarms {fa}")
     if args.out:
-        args.out.write_text(json.dumps({"rows": rows, "summary": summary,
-                                        "excluded_seeds": args.exclude_seed}, indent=1))
+        args.out.write_text(json.dumps({"rows": rows, "summary": summary, "excluded_seeds": args.exclude_seed,
+                                        "fit_seeds": sorted(args.fit_seeds),
+                                        "rule": (fitted or IndicatorRule()).to_dict()}, indent=1))
     return 0
 
 
