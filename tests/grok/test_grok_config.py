@@ -66,3 +66,17 @@ def test_every_preset_validates_and_the_literature_one_is_nanda():
     assert (lit.task.p, lit.task.train_frac, lit.model.layers, lit.model.d_model, lit.model.d_mlp) == (113, 0.3, 1, 128, 512)
     assert (lit.optim.lr, lit.optim.betas, lit.optim.weight_decay, lit.optim.warmup_steps) == (1e-3, (0.9, 0.98), 1.0, 10)
     assert lit.train.batch == "full" and not lit.model.layernorm
+
+
+def test_the_grokfast_task_file_runs_grokfasts_own_recipes():
+    """configs/grok_grokfast_task.yaml: the grokfast preset's task, model and loop; its EMA and MA
+    variants carry the preset's flags, and the curricula are stacked on the EMA recipe."""
+    ref = {r.variant: r for r in load_grok_config(data=preset("grokfast")).runs()}
+    runs = {r.variant: r for r in load_grok_config(ROOT / "configs" / "grok_grokfast_task.yaml").runs()}
+    for name in ("grokfast-ema", "grokfast-ma"):
+        a, b = runs[name], ref[name]
+        assert (a.task, a.model, a.optim, a.grokfast) == (b.task, b.model, b.optim, b.grokfast), name
+        assert (a.train.batch, a.train.keep_last, a.eval.every) == (b.train.batch, b.train.keep_last, b.eval.every)
+    for name in ("subset-first-ready+ema", "random-first-ready+ema"):
+        assert runs[name].grokfast == ref["grokfast-ema"].grokfast and runs[name].curriculum is not None
+        assert runs[name].optim == ref["grokfast-ema"].optim

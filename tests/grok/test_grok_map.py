@@ -97,6 +97,23 @@ def test_the_shipped_maps_cross_the_conditions_with_the_five_arms():
     assert [a["name"] for a in cpu.arms] == arms and cells(cpu)[0]["seeds"] == 10
 
 
+def test_the_cpu_headline_grid_is_the_maps_headline_cell_with_only_compute_saved():
+    """grok_map_nanda runs Nanda's cell of grok_map on one CPU: the same task, model, optimiser,
+    evaluation and curriculum arms; only the stop patience and the budget are shorter."""
+    full, nanda = load_grid("grok_map"), load_grid("grok_map_nanda")
+    (cell,) = cells(nanda)
+    assert cell["headline"] and cell["seeds"] == 10
+    same = next(c for c in cells(full) if c["id"] == cell["id"])
+    a, b = cell_config(full, same), cell_config(nanda, cell)
+    for section in ("task", "model", "optim", "eval"):
+        assert getattr(a, section) == getattr(b, section), section
+    arms_a = {r.variant: r for r in a.runs()}
+    for r in b.runs():
+        assert r.curriculum == arms_a[r.variant].curriculum
+    assert (b.train.stop_patience, a.train.stop_patience) == (100, 1000)
+    assert b.train.budget.samples * 2 == a.train.budget.samples
+
+
 @pytest.mark.parametrize("p", [31, 97, 113])
 def test_the_control_has_the_curriculum_stage_size_and_readiness_rule(p):
     from handhold.grok.curricula import CurriculumSpec, build_stages
