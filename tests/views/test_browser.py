@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from live_server import serve  # tests/views/live_server.py
 
 pytestmark = pytest.mark.slow
 
@@ -22,22 +22,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def server(tmp_path):
     """Serve ``tmp_path/runs`` on a free loopback port in a thread; yields (base URL, runs dir)."""
-    uvicorn = pytest.importorskip("uvicorn")
     from handhold.views.dashboard import create_app
 
     runs = tmp_path / "runs"
     runs.mkdir()
-    srv = uvicorn.Server(uvicorn.Config(create_app(runs), host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    port = srv.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}", runs
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(runs)) as url:
+        yield url, runs
 
 
 def test_dashboard_end_to_end(browser, server, tiny_config, tmp_path, monkeypatch):

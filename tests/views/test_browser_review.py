@@ -10,12 +10,11 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import threading
-import time
 import types
 from pathlib import Path
 
 import pytest
+from live_server import serve  # tests/views/live_server.py
 
 from handhold.runstore.db import RunStore
 from review_runs import answers_run  # tests/views/review_runs.py
@@ -43,7 +42,6 @@ PHASES = {
 @pytest.fixture
 def server(tmp_path, monkeypatch):
     """The dashboard over one hand-built run, its phases from a known document (in-process)."""
-    uvicorn = pytest.importorskip("uvicorn")
     from handhold.views.dashboard import create_app
 
     fake = types.ModuleType("handhold.phases")
@@ -62,17 +60,8 @@ def server(tmp_path, monkeypatch):
         return m
 
     run = answers_run(runs / "bench", metrics=metrics)
-    srv = uvicorn.Server(uvicorn.Config(create_app(runs, phases_process=False), host="127.0.0.1", port=0,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{srv.servers[0].sockets[0].getsockname()[1]}", run
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(runs, phases_process=False)) as url:
+        yield url, run
 
 
 DRAWN = """id => { const gd = document.querySelector(`.panel[data-panel="${id}"]`);
