@@ -4,6 +4,7 @@ answer is known: every row holds; every row fails; and a run too small to tell (
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy.stats import norm
 
 from handhold.doc_scores import DocScores
@@ -94,15 +95,17 @@ def test_sixteen_documents_cannot_tell():
     assert rows["self_report"]["verdict"] == "cannot tell (noise)"
 
 
-def test_benchmarks_only_at_stage_ends_still_answer_from_the_loss_and_the_switch():
+@pytest.mark.parametrize("eval_steps", [[0, 100, 200, 300], [0, 100, 200, 280, 300]])
+def test_benchmarks_only_at_stage_ends_still_answer_from_the_loss_and_the_switch(eval_steps):
     """A CPU-sized run scores benchmarks at step 0 and at each stage end only: the focused stage
     has too few family evals, so mastery is read on its held-out loss (and says why); the family
-    change after the switch back is read from the eval at the switch itself."""
+    change after the switch back is read from the eval at the switch itself (also when the first
+    eval after it falls in the stage's second half: 280 to 300 is no reading of the stage)."""
     def mastering_loss(s):  # falls through the focused stage, then flat: mastery on the loss
         return 2.0 - 0.6 * min(1.0, max(0.0, s - 100) / 40)
     reasoning = lambda s: 0.55 if s <= 200 else 0.8
     rows, _ = _run(np.random.default_rng(4), n=500, reasoning=reasoning, standard=lambda s: 0.6,
-                   loss=mastering_loss, ready=lambda s: 0.0, eval_steps=[0, 100, 200, 300])
+                   loss=mastering_loss, ready=lambda s: 0.0, eval_steps=eval_steps)
     assert rows["mastery"]["verdict"] == "holds", rows["mastery"]
     assert rows["mastery"]["metric"] == "eval/loss/general"
     assert rows["mastery"]["figures"].startswith("2 eval(s) of eval/family/reasoning in the stage (3 needed)")

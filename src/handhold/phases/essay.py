@@ -85,8 +85,10 @@ def mastery_row(context: Context, focused: tuple[str, float, float]) -> dict:
             to_top = paired(evals[0], top, key)
             if whole is not None and whole.clears and whole.change < 0:
                 return _row("mastery", q, FAILS, f"no rise: {stated(whole)} over the stage", key)
-            return _row("mastery", q, NOISE, "no rise beyond noise: the best eval is "
-                        + (within_noise(to_top) if to_top is not None else "the first"), key)
+            best = (f"no eval of the stage scores above its first (step {evals[0].step:g}; "
+                    f"{len(evals)} evals, {evals[0].n_docs(key)} documents)") if top.step == evals[0].step else (
+                "the best eval is " + (within_noise(to_top) if to_top is not None else "the first"))
+            return _row("mastery", q, NOISE, "no rise beyond noise: " + best, key)
         head = f"rise {stated(rise)} to step {peak.step:g}"
         if not rise.clears:
             return _row("mastery", q, NOISE, f"rise {within_noise(rise)}", key)
@@ -130,10 +132,15 @@ def shock_row(context: Context, switch: float) -> dict:
     if not found:
         return _row("shock", q, FAILS, f"no loss shock at the switch ({', '.join(losses[:3])})", losses[0])
     k, s = found[0]
+    held_out = [x for x in losses if x.startswith("eval/")]
+    quiet = ""
+    if k.startswith("train/") and held_out and not any(x in held_out for x, _ in found):
+        # a mixed training loss moves with the mixture; the held-out losses say whether the model did
+        quiet = f"; the held-out losses ({', '.join(held_out)}) show no shock at the switch"
     if s.recovered_at is None:
-        return _row("shock", q, FAILS, f"{k}: {s.baseline:.4g} → {s.peak:.4g}, not recovered by the run's end", k)
+        return _row("shock", q, FAILS, f"{k}: {s.baseline:.4g} → {s.peak:.4g}, not recovered by the run's end{quiet}", k)
     return _row("shock", q, HOLDS, f"{k}: {s.baseline:.4g} → {s.peak:.4g}, back at step {s.recovered_at:g} "
-                f"({float(s.recovered_at) - switch:g} steps)", k)
+                f"({float(s.recovered_at) - switch:g} steps){quiet}", k)
 
 
 def families_row(context: Context, last: tuple[str, float, float]) -> dict:
@@ -150,9 +157,10 @@ def families_row(context: Context, last: tuple[str, float, float]) -> dict:
     after_r = [d for d in docs[r] if d.step > start]
     after_s = [d for d in docs[s] if d.step > start]
     since = ""
-    if len(after_r) < 2 or len(after_s) < 2:
-        # one eval after the switch (benchmarks scored only at stage ends): read the change from the
-        # eval at the switch itself, and say so
+    late = min((d.step for d in after_r), default=end) > start + (end - start) / 2
+    if len(after_r) < 2 or len(after_s) < 2 or late:
+        # one eval after the switch (benchmarks scored only at stage ends), or the first one in the
+        # stage's second half: read the change from the eval at the switch itself, and say so
         after_r = [d for d in docs[r] if d.step >= start]
         after_s = [d for d in docs[s] if d.step >= start]
         since = f"from the eval at the switch (step {start:g}): "
