@@ -111,3 +111,14 @@ def test_benchmarks_only_at_stage_ends_still_answer_from_the_loss_and_the_switch
     assert rows["mastery"]["figures"].startswith("2 eval(s) of eval/family/reasoning in the stage (3 needed)")
     assert rows["families"]["verdict"] == "holds", rows["families"]
     assert rows["families"]["figures"].startswith("from the eval at the switch (step 200)")
+
+
+def test_two_stages_have_no_switch_back_and_no_essay_table():
+    """general -> physics and nothing after: the table's rows (the focused stage, the switch back)
+    do not apply, so the section is empty rather than reading the first stage as the focused one."""
+    steps = np.arange(0, 41, 5)
+    series = {"eval/loss/general": (steps, 3.0 - steps / 40), "eval/loss/physics": (steps, 2.5 - steps / 80)}
+    stages = [{"stage": "general", "start": 0, "end": 20}, {"stage": "physics", "start": 20, "end": 40}]
+    assert analyze(series, stage_switches=[20], stages=stages)["essay"] == []
+    three = [*stages[:1], {"stage": "physics", "start": 20, "end": 30}, {"stage": "general", "start": 30, "end": 40}]
+    assert len(analyze(series, stage_switches=[20, 30], stages=three)["essay"]) == 4

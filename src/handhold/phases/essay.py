@@ -42,8 +42,9 @@ class EssayDoc(TypedDict):
 
 
 def essay_groups(context: Context) -> list[tuple[str, ...]]:
-    """One group when the run has stages (at least one switch)."""
-    return [("essay",)] if len(stage_spans(context)) >= 2 else []
+    """One group when the run has the essay's shape: a stage, a focused one, and a switch back
+    (three stages or more; with two there is nothing to switch back from)."""
+    return [("essay",)] if len(stage_spans(context)) >= 3 else []
 
 
 def _row(row: str, question: str, verdict: str, figures: str, metric: str | None = None) -> dict:
