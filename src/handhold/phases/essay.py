@@ -6,11 +6,14 @@ data``) — and the figures behind it:
 
 - **mastery**: in the focused stage (the one the run switched back from: the second-to-last
   stage), the curve rose, then plateaued or dipped? Read on the reasoning family (paired over
-  the same documents), else on the focused source's held-out loss (its segments);
+  the same documents) when it has three evals in the stage, else on the focused source's
+  held-out loss (its segments);
 - **switch shock**: the switch back made a loss shock that recovered, in how many steps?
-- **families**: after the switch back (from its first eval to the last), the reasoning family
-  rose while the standard family stayed flat, beyond sampling noise? (paired changes of each,
-  and of their gap; "flat" allows a rise smaller than the ``effect`` option, 5 points);
+- **families**: after the switch back (from its first eval to the last; from the eval at the
+  switch when only one eval follows it or the first falls in the stage's second half), the
+  reasoning family rose while the standard family stayed flat, beyond sampling noise? (paired
+  changes of each, and of their gap; "flat" allows a rise smaller than the ``effect`` option, 5
+  points);
 - **self-report**: the self-report axis moved from the overwhelmed end toward the ready end,
   from the first stage to the last, beyond the spread of its own readings?
 """
