@@ -101,6 +101,25 @@ def test_every_dashboard_route_answers_a_damaged_run_with_a_4xx_naming_no_path(f
     assert client.get("/api/runs/healthy/panels").status_code == 200
 
 
+def test_metric_values_a_damaged_file_holds_as_text_are_left_out_of_curves(folder):
+    """A curve is numbers or nothing: the rows whose value is text are missing points, exactly as
+    NaN ones are, on the exact path and on the bucketed one."""
+    client = TestClient(create_app(folder, phases_process=False), base_url="http://127.0.0.1")
+    with sqlite3.connect(f"file:{folder / 'metric_value_text' / 'run.db'}?mode=ro", uri=True) as conn:
+        key, damaged = conn.execute("SELECT key, COUNT(*) FROM metrics WHERE typeof(value) = 'text' "
+                                    "GROUP BY key ORDER BY 2 DESC LIMIT 1").fetchone()
+        numeric = conn.execute("SELECT COUNT(*) FROM metrics WHERE key = ? AND typeof(value) IN ('real', "
+                               "'integer')", (key,)).fetchone()[0]
+    assert damaged > 0
+    for max_points in (100_000, 10):
+        res = client.get(f"/api/runs/metric_value_text/metrics?keys={key}&max_points={max_points}")
+        assert res.status_code == 200
+        got = res.json()["series"][key]
+        assert all(isinstance(v, (int, float)) for v in got["values"]) and got["values"]
+        if max_points > numeric:
+            assert len(got["values"]) == numeric
+
+
 def test_find_damage_names_the_row_and_passes_a_healthy_store(folder):
     with RunStore.reader(folder / "healthy") as store:
         assert store.find_damage() is None

@@ -39,6 +39,9 @@ class Series:
                 "downsampled": self.downsampled}
 
 
+NUMERIC = "typeof(value) IN ('real', 'integer')"  # NULL (NaN/inf) and damaged text rows are no points
+
+
 def read_series(store: RunStore, key: str, *, max_points: int = 4000,
                 since: int | None = None, start: int | None = None,
                 end: int | None = None) -> Series:
@@ -46,7 +49,7 @@ def read_series(store: RunStore, key: str, *, max_points: int = 4000,
 
     ``since`` is inclusive so that a poller asking from the last step it saw also gets rows of
     that step flushed after its previous read. Rows without a value (NaN/inf, stored as NULL)
-    are left out."""
+    are left out, and so are values a damaged file holds as text (a curve of numbers or none)."""
     span, args = "key = ?", [key]
     for clause, bound in (("step >= ?", since), ("step >= ?", start), ("step <= ?", end)):
         if bound is not None:
@@ -55,7 +58,7 @@ def read_series(store: RunStore, key: str, *, max_points: int = 4000,
     # the (key, step) index answers this without touching the rows (n counts missing values too)
     n, lo, hi = store.query(f"SELECT COUNT(*), MIN(step), MAX(step) FROM metrics WHERE {span}",
                              args).fetchone()
-    where = span + " AND value IS NOT NULL"
+    where = span + f" AND {NUMERIC}"
     if n <= max(max_points, EXACT_LIMIT):
         rows = store.query(f"SELECT step, value FROM metrics WHERE {where} ORDER BY step, rowid",
                             args).fetchall()
@@ -73,7 +76,7 @@ def read_series(store: RunStore, key: str, *, max_points: int = 4000,
         "WITH RECURSIVE b(s) AS (SELECT ?1 UNION ALL SELECT s + ?2 FROM b WHERE s + ?2 <= ?3) "
         "SELECT (SELECT CASE WHEN COUNT(*) THEN printf('%!.17g %!.17g %d %d', MIN(value), MAX(value), "
         "MIN(step), MAX(step)) END "
-        "FROM metrics WHERE key = ?4 AND value IS NOT NULL AND step >= s AND step < s + ?2 "
+        f"FROM metrics WHERE key = ?4 AND {NUMERIC} AND step >= s AND step < s + ?2 "
         "AND step <= ?3) FROM b", (lo, width, hi, key)).fetchall()
     steps: list[int] = []
     values: list[float] = []
