@@ -61,10 +61,20 @@ def test_the_prediction_reads_the_rank_correlation_plainly():
     shrinks = {"cells": [_cell(i, [d + 100] * 6, [(d + 100) / (5 - i)] * 6, d) for i, d in enumerate(delays)]}
     got = delay_prediction(shrinks)
     assert got["rho"] == -1.0 and got["supported"] is False and got["sentence"].startswith("Not supported")
-    few = {"cells": grows["cells"][:3] + [_cell(9, [None] * 6, [100] * 6, None)]}
-    got = delay_prediction(few)  # a baseline that never generalised has no delay: listed, not used
-    assert got["supported"] is None and got["n"] == 3 and [p["cell"] for p in got["left_out"]] == ["c9"]
-    assert got["sentence"].startswith("Not testable yet: 3 cell(s)")
+    both_never = _cell(10, [None] * 6, [None] * 6, None)
+    few = {"cells": grows["cells"][:2] + [both_never]}
+    got = delay_prediction(few)  # no speed-up at all where neither generalised: listed, not used
+    assert got["supported"] is None and got["n"] == 2 and [p["cell"] for p in got["left_out"]] == ["c10"]
+    assert got["sentence"].startswith("Not testable yet: 2 cell(s)")
+    # a baseline that never generalised while the arm did: the longest delay and the largest
+    # speed-up, ranked (censored), not dropped: dropping it would hide the cell that matters most
+    censored = {"cells": grows["cells"][:3] + [_cell(9, [None] * 6, [100] * 6, None), both_never]}
+    got = delay_prediction(censored)
+    assert got["n"] == 4 and [p["censored"] for p in got["points"]] == [False, False, False, True]
+    assert got["rho"] == 1.0 and "1 of them with a baseline that never generalised" in got["sentence"]
+    assert got["points"][-1]["delay"] is None and got["points"][-1]["speedup"] is None  # JSON stays finite
+    against = {"cells": shrinks["cells"][:3] + [_cell(9, [None] * 6, [100] * 6, None)]}
+    assert delay_prediction(against)["rho"] < 1.0  # the censored cell counts against a falling trend
 
 
 def test_the_report_writes_the_plot_and_the_sentence(tmp_path):

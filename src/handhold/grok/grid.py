@@ -254,8 +254,12 @@ def delay_prediction(doc: dict[str, Any], arm: str = PREDICTION_ARM, alpha: floa
     """If grokking is an undiscovered curriculum, the curriculum's speed-up should grow with the
     baseline's delay (memorised -> generalised). Across cells: Spearman's rank correlation between
     the baseline's median delay and ``arm``'s speed-up (steps to 99%), with a bootstrap 95% interval
-    over cells, and one sentence. Cells where the baseline never generalised (no finite delay) or
-    the speed-up is undefined are listed, not used.
+    over cells, and one sentence.
+
+    A cell whose baseline never generalised (median "never") while the arm's median did is the
+    longest delay and the largest speed-up there is: it takes part *censored*, ranked above every
+    finite delay and speed-up (a rank correlation needs no value for it), and stays ``None`` in
+    the document. Cells with no defined speed-up otherwise (both never) are listed, not used.
     """
     from scipy.stats import spearmanr
 
@@ -265,19 +269,22 @@ def delay_prediction(doc: dict[str, Any], arm: str = PREDICTION_ARM, alpha: floa
         delay = cell.get("baseline_delay")
         if comp is None:
             continue
+        medians = {a["name"]: a.get("median_steps_to_val99") for a in cell.get("arms", [])}
+        censored = (delay is None and medians.get(comp["vs"], 0) is None and medians.get(arm) is not None)
         point = {"cell": cell["id"], "seeds": cell["seeds"], "delay": delay,
                  "delay_ci95": cell.get("baseline_delay_ci95"), "speedup": comp["speedup"],
-                 "speedup_ci95": comp.get("speedup_ci95"), "verdict": comp["verdict"]}
-        (points if delay is not None and comp["speedup"] is not None else left_out).append(point)
+                 "speedup_ci95": comp.get("speedup_ci95"), "verdict": comp["verdict"], "censored": censored}
+        usable = censored or (delay is not None and comp["speedup"] is not None)
+        (points if usable else left_out).append(point)
     out: dict[str, Any] = {"arm": arm, "points": points, "left_out": left_out, "n": len(points),
                            "rho": None, "p": None, "rho_ci95": [None, None]}
     if len(points) < MIN_CELLS:
         out["supported"] = None
-        out["sentence"] = (f"Not testable yet: {len(points)} cell(s) with a finite baseline delay and a "
+        out["sentence"] = (f"Not testable yet: {len(points)} cell(s) with a baseline delay and a "
                            f"{arm} speed-up; the rank correlation needs at least {MIN_CELLS}.")
         return out
-    d = np.array([p["delay"] for p in points], dtype=float)
-    s = np.array([p["speedup"] for p in points], dtype=float)
+    d = np.array([math.inf if p["censored"] else p["delay"] for p in points], dtype=float)
+    s = np.array([math.inf if p["censored"] else p["speedup"] for p in points], dtype=float)
     res = spearmanr(d, s)
     rho, p = float(res.statistic), float(res.pvalue)
     rng = np.random.default_rng(0)
@@ -289,7 +296,10 @@ def delay_prediction(doc: dict[str, Any], arm: str = PREDICTION_ARM, alpha: floa
     ci = [round(float(np.quantile(boots, 0.025)), 3), round(float(np.quantile(boots, 0.975)), 3)] if boots else [None, None]
     supported = bool(rho > 0 and p < alpha)
     out.update(rho=round(rho, 3), p=p, rho_ci95=ci, supported=supported)
-    trend = (f"Spearman rho = {rho:.2f} [{_p(ci[0])}, {_p(ci[1])}], p = {p:.3g}, over {len(points)} cells")
+    n_cens = sum(p["censored"] for p in points)
+    trend = (f"Spearman rho = {rho:.2f} [{_p(ci[0])}, {_p(ci[1])}], p = {p:.3g}, over {len(points)} cells"
+             + (f", {n_cens} of them with a baseline that never generalised, ranked as the longest delay"
+                if n_cens else ""))
     out["sentence"] = (f"Supported: the {arm} speed-up grows with the baseline's delay ({trend})." if supported
                        else f"Not supported: the {arm} speed-up does not grow detectably with the baseline's "
                             f"delay ({trend}; p >= {alpha} or rho <= 0).")
@@ -306,14 +316,21 @@ def write_prediction_plot(out: Path, prediction: dict[str, Any]) -> Path:
         return [0.0 if ci is None or ci[1 if top else 0] is None else abs((ci[1 if top else 0]) - v)
                 for v, ci in zip(vals, cis)]
 
-    x = [p["delay"] for p in pts]
-    y = [p["speedup"] for p in pts]
+    finite = [p for p in pts if not p.get("censored")]
+    # a censored cell (the baseline never generalised) has no value to plot: it is drawn past the
+    # largest finite delay and speed-up, open, and named so
+    edge_x = 1.25 * max((p["delay"] for p in finite), default=1.0)
+    edge_y = 1.25 * max((p["speedup"] for p in finite), default=1.0)
+    x = [edge_x if p.get("censored") else p["delay"] for p in pts]
+    y = [edge_y if p.get("censored") else p["speedup"] for p in pts]
     fig = go.Figure(go.Scatter(
-        x=x, y=y, mode="markers+text", text=[p["cell"] for p in pts], textposition="top center",
-        error_y={"type": "data", "symmetric": False, "array": err(y, [p["speedup_ci95"] for p in pts], True),
-                 "arrayminus": err(y, [p["speedup_ci95"] for p in pts], False)},
-        error_x={"type": "data", "symmetric": False, "array": err(x, [p["delay_ci95"] for p in pts], True),
-                 "arrayminus": err(x, [p["delay_ci95"] for p in pts], False)},
+        x=x, y=y, mode="markers+text", textposition="top center",
+        text=[p["cell"] + (" (baseline never: off the scale)" if p.get("censored") else "") for p in pts],
+        marker={"symbol": ["triangle-up-open" if p.get("censored") else "circle" for p in pts], "size": 10},
+        error_y={"type": "data", "symmetric": False, "array": err(y, [None if p.get("censored") else p["speedup_ci95"] for p in pts], True),
+                 "arrayminus": err(y, [None if p.get("censored") else p["speedup_ci95"] for p in pts], False)},
+        error_x={"type": "data", "symmetric": False, "array": err(x, [None if p.get("censored") else p["delay_ci95"] for p in pts], True),
+                 "arrayminus": err(x, [None if p.get("censored") else p["delay_ci95"] for p in pts], False)},
         hovertemplate="%{text}<br>delay %{x:,.0f} steps<br>speed-up %{y:.2f}x<extra></extra>"))
     fig.add_hline(y=1.0, line_dash="dot", line_color="#888")
     fig.update_layout(title=f"{prediction['arm']}: speed-up vs the baseline's delay<br><sub>"
