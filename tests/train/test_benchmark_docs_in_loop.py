@@ -31,8 +31,11 @@ def _suite(tmp_path):
 
 
 def test_every_benchmark_eval_records_its_suite_and_documents(tiny_config, tmp_path):
-    cfg = load_config(tiny_config(evals={"benchmarks": {"tasks": str(_suite(tmp_path)), "limit": 8, "every": 4,
-                                                        "cot_limit": 0}}))
+    stages = [{"name": "general", "mix": {"general": 1.0}, "until": {"steps": 12}},
+              {"name": "physics", "mix": {"physics": 0.75, "general": 0.25}, "until": {"steps": 12}},
+              {"name": "general-again", "mix": {"general": 1.0}, "until": {"steps": 8}}]  # the essay's shape
+    cfg = load_config(tiny_config(stages=stages, evals={"benchmarks": {"tasks": str(_suite(tmp_path)), "limit": 8,
+                                                                       "every": 4, "cot_limit": 0}}))
     run = tmp_path / "run"
     assert start(cfg, run, progress=False).status == "finished"
     with RunStore.reader(run) as store:
@@ -50,7 +53,8 @@ def test_every_benchmark_eval_records_its_suite_and_documents(tiny_config, tmp_p
         doc = analyze_store(store)
         figures = build_figures(store)
     changes = [c for c in doc["benchmark_changes"] if c["key"] == "eval/family/reasoning"]
-    assert [c["stage"] for c in changes] == ["general", "physics"] and all(c["n_docs"] == 8 for c in changes)
+    assert [c["stage"] for c in changes] == ["general", "physics", "general-again"]
+    assert all(c["n_docs"] == 8 for c in changes)
     assert [e["row"] for e in doc["essay"]] == ["mastery", "shock", "families", "self_report"]
     bands = [t for f in figures for t in f.data if (t.name or "").endswith("95% band")]
     assert any(t.name.startswith("eval/family/reasoning") for t in bands)
