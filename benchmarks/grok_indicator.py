@@ -50,6 +50,12 @@ def load_run(run_dir: Path) -> dict | None:
                 "meta": store.get_meta("grok") or {}}
 
 
+def measured(run: dict) -> bool:
+    """Whether the run recorded the progress measures the indicator reads: a grid run with
+    ``measure`` off cannot be announced, and counting it as a miss would blame the rule."""
+    return all(len(run["series"][k][0]) > 0 for k in KEYS[:2])
+
+
 def evaluate_run(run_dir: Path) -> dict:
     loaded = load_run(run_dir)
     return {} if loaded is None else evaluate(loaded)
@@ -126,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit-seeds", type=lambda v: {int(x) for x in v.split(",")}, default=set(),
                     help="re-fit the thresholds on these seeds (e.g. 0,1,2,3,4) and report the others")
     args = ap.parse_args(argv)
-    loaded, rows = [], []
+    loaded, rows, unmeasured = [], [], []
     for d in args.dirs:
         for run_dir in sorted(p for p in d.iterdir() if (p / "run.db").is_file()):
             m = RUN.match(run_dir.name)
@@ -135,8 +141,14 @@ def main(argv: list[str] | None = None) -> int:
             run = load_run(run_dir)
             if run is None:
                 continue  # unfinished
+            if not measured(run):
+                unmeasured.append(f"{d.name}/{run_dir.name}")
+                continue
             run.update(variant=m["variant"], seed=int(m["seed"]), experiment=d.name)
             loaded.append(run)
+    if unmeasured:
+        print(f"left out {len(unmeasured)} runs without progress measures (weight norm, embedding Gini), "
+              f"e.g. {unmeasured[0]}")
     fitted = None
     if args.fit_seeds:
         fit_on = [r for r in loaded if r["seed"] in args.fit_seeds]
@@ -165,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     groups = {"all": rows}
     for v in sorted({r["variant"] for r in rows}):
         groups[v] = [r for r in rows if r["variant"] == v]
+    if len({r["experiment"] for r in rows}) > 1:  # several cells: each cell's runs, all arms together
+        for e in sorted({r["experiment"] for r in rows}):
+            groups[f"cell {e}"] = [r for r in rows if r["experiment"] == e]
     summary = {name: summarize(g) for name, g in groups.items()}
     for name, s in summary.items():
         lead = ("–" if s["lead_median"] is None else
@@ -177,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
               f"before val started to move on {s['announced_before_val_moved']}; false alarms {fa}")
     if args.out:
         args.out.write_text(json.dumps({"rows": rows, "summary": summary, "excluded_seeds": args.exclude_seed,
+                                        "unmeasured_runs": unmeasured,
                                         "fit_seeds": sorted(args.fit_seeds),
                                         "rule": (fitted or IndicatorRule()).to_dict()}, indent=1))
     return 0

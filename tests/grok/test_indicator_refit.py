@@ -6,9 +6,12 @@ generalize whose Gini creeps up by 0.05 while decay shrinks the norm."""
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
+
+from handhold.runstore.db import RunStore
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "grok_indicator.py"
 
@@ -46,3 +49,25 @@ def test_refit_avoids_the_false_alarms_its_seeds_show_and_keeps_them_off_held_ou
     held = mod.summarize([mod.evaluate(r, rule) for r in runs if r["seed"] >= 5])
     assert held["false_alarms"] == 0 and held["announced_before_val95"] == 5
     assert held["lead_median"] > 0
+
+
+def _store(run_dir: Path, run: dict, with_measures: bool) -> None:
+    with RunStore.open(run_dir) as store:
+        for key, (steps, values) in run["series"].items():
+            if with_measures or not key.startswith("grok/measure/"):
+                store.append_metric_rows([(int(s), key, float(v), 0.0) for s, v in zip(steps, values)])
+        store.set_meta("grok", run["meta"])
+        store.set_meta("status", "finished")
+
+
+def test_runs_without_progress_measures_are_left_out_not_counted_as_misses(tmp_path):
+    mod = _script()
+    cell = tmp_path / "cell"
+    for seed in range(4):  # seeds 0-1 recorded the measures, seeds 2-3 ran with measure off
+        _store(cell / f"baseline-s{seed}", _run(seed, True), with_measures=seed < 2)
+    out = tmp_path / "indicator.json"
+    assert mod.main([str(cell), "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert sorted(result["unmeasured_runs"]) == ["cell/baseline-s2", "cell/baseline-s3"]
+    assert [r["run"] for r in result["rows"]] == ["baseline-s0", "baseline-s1"]
+    assert result["summary"]["all"]["missed_or_late"] == 0  # the unmeasured runs are not misses
