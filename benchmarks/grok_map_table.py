@@ -14,7 +14,7 @@ from pathlib import Path
 
 from handhold.grok.grid import GRID_COLUMNS, delay_prediction, grid_rows, write_prediction_plot
 
-KEEP = ["cell", "seeds", "baseline →99% [95% CI]", "baseline delay", "arm", "arm →95%", "arm →99% [95% CI]",
+KEEP = ["cell", "seeds", "baseline →99% [95% CI]", "baseline delay", "arm", "arm →95% [95% CI]", "arm →99% [95% CI]",
         "arm →99% samples [95% CI]", "speed-up →99% [95% CI]", "Wilcoxon p", "verdict (paired by seed)", "code"]
 
 

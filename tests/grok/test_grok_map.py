@@ -50,6 +50,7 @@ def test_cell_rows_print_no_effect_as_plainly_as_a_win_with_the_code():
     assert rows[0][12].startswith("faster (8 faster, 0 slower") and rows[0][-1] == "0.1.0@abc"
     assert rows[1][12].startswith("no effect (2 faster, 3 slower") and rows[1][7].startswith("100 ")
     assert rows[0][4] == "150"  # the baseline's delay
+    assert rows[0][9] == "2.00× [2, 2]"  # the 95% target's speed-up carries its paired interval too
     assert win["comparisons"][0]["val95"]["verdict"] == "faster"  # the 95% target is tested too
 
 

@@ -532,18 +532,20 @@ def grid_rows(doc: dict[str, Any]) -> list[list[str]]:
             planned = cell.get("seeds_planned", cell["seeds"])
             seeds = str(cell["seeds"]) + (f" of {planned}" if planned != cell["seeds"] else "")
             rows.append([cell["id"] + (" ★" if cell["headline"] else ""), seeds,
-                         _n(base.get("median_steps_to_val95")),
+                         _med(base, "median_steps_to_val95", "ci95_val95"),
                          _med(base, "median_steps_to_val99", "ci95"), _n(base.get("median_delay"), "–"),
-                         c["arm"], _n(arm.get("median_steps_to_val95")),
+                         c["arm"], _med(arm, "median_steps_to_val95", "ci95_val95"),
                          _med(arm, "median_steps_to_val99", "ci95"),
                          _med(arm, "median_samples_to_val99", "ci95_samples"),
-                         _x(c.get("speedup_val95")), _x(c["speedup"], c.get("speedup_ci95")),
+                         _x(c.get("speedup_val95"), c.get("speedup_val95_ci95")),
+                         _x(c["speedup"], c.get("speedup_ci95")),
                          _p(c["wilcoxon_p"]), verdict_text(c), code])
     return rows
 
 
-GRID_COLUMNS = ["cell", "seeds", "baseline →95%", "baseline →99% [95% CI]", "baseline delay", "arm", "arm →95%",
-                "arm →99% [95% CI]", "arm →99% samples [95% CI]", "speed-up →95%", "speed-up →99% [95% CI]",
+GRID_COLUMNS = ["cell", "seeds", "baseline →95% [95% CI]", "baseline →99% [95% CI]", "baseline delay", "arm",
+                "arm →95% [95% CI]", "arm →99% [95% CI]", "arm →99% samples [95% CI]", "speed-up →95% [95% CI]",
+                "speed-up →99% [95% CI]",
                 "Wilcoxon p", "verdict (paired by seed)", "code"]
 
 
