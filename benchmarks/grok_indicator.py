@@ -11,7 +11,10 @@ accuracy, which the indicator never sees:
   the memorization step to 1) is given too;
 - on a run that never generalized, an announcement is a **false alarm**; the false alarms on runs
   whose validation never even started to move (no weight decay, too little data) are counted
-  apart from those on runs still generalizing slowly when the budget ran out.
+  apart from those on runs still generalizing slowly when the budget ran out;
+- a run that did not record the progress measures (``measure`` off, or a model without the
+  embedding Gini) is left out and listed, not counted as a miss; with several directories the
+  summary is given per directory (a grid cell) as well as per variant.
 
 Usage (the runs come from ``handhold grok CONFIG -o DIR``)::
 

@@ -545,8 +545,7 @@ def grid_rows(doc: dict[str, Any]) -> list[list[str]]:
 
 GRID_COLUMNS = ["cell", "seeds", "baseline →95% [95% CI]", "baseline →99% [95% CI]", "baseline delay", "arm",
                 "arm →95% [95% CI]", "arm →99% [95% CI]", "arm →99% samples [95% CI]", "speed-up →95% [95% CI]",
-                "speed-up →99% [95% CI]",
-                "Wilcoxon p", "verdict (paired by seed)", "code"]
+                "speed-up →99% [95% CI]", "Wilcoxon p", "verdict (paired by seed)", "code"]
 
 
 def grid_table(doc: dict[str, Any]) -> Any:
